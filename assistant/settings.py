@@ -1,0 +1,62 @@
+"""Settings of the assistant package, read once at the entry point and passed down.
+
+Names are fixed: scripts and docs rely on them (see `.env.example`). Secrets are
+`SecretStr` so that they never show up in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AssistantSettings(BaseSettings):
+    """Database, retrieval, LLM and bot settings."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None, description="Postgres URL; unset starts the embedded server."
+    )
+    kb_data_dir: Path = Field(default=Path(".data"), description="Local state directory.")
+
+    pyrus_login: str | None = None
+    pyrus_security_key: SecretStr | None = None
+    pyrus_auth_url: str = "https://accounts.pyrus.com/api/v4/auth"
+    pyrus_api_url: str | None = None
+    pyrus_form_ids: list[int] = Field(default_factory=list)
+    pyrus_bot_secret: SecretStr | None = None
+    pyrus_draft_field_id: int | None = None
+
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str | None = None
+
+    assistant_holdout: float = Field(default=0.2, ge=0.0, le=1.0)
+
+    @field_validator("pyrus_form_ids", mode="before")
+    @classmethod
+    def _split_form_ids(cls, value: object) -> object:
+        """Accept `PYRUS_FORM_IDS=1,2,3` as well as a JSON list."""
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return text
+            return [int(part) for part in text.split(",") if part.strip()]
+        return value
+
+    @property
+    def pg_data_dir(self) -> Path:
+        """Where the embedded server keeps its files."""
+        return (self.kb_data_dir / "pg").resolve()

@@ -1,0 +1,1 @@
+"""kb flows: the Prefect layer (extract, transform, categorize, index, refresh) and the CLI."""

@@ -1,0 +1,216 @@
+"""The `kb` command line: one entry point for operators, analysts and the demo.
+
+Settings are read once here and passed down. Every `KbError` becomes one line on
+stderr and a non-zero exit code; a capability that is not built yet says so plainly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from assistant.errors import KbError, NotBuiltYet
+
+app = typer.Typer(
+    name="kb",
+    help="kb: a support copilot for Pyrus service desks (ETL, knowledge base, assistant bot).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(
+    help="The database: embedded server control and migrations.", no_args_is_help=True
+)
+eval_app = typer.Typer(
+    help="Offline evaluation of retrieval and categorization.", no_args_is_help=True
+)
+report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
+app.add_typer(report_app, name="report")
+
+console = Console()
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from flows.runtime import Runtime
+
+    return Runtime.from_environment()
+
+
+def not_built(capability: str, issue: int) -> None:
+    """Refuse a planned capability in one line instead of printing fake output."""
+    raise NotBuiltYet(f"`kb {capability}` is not built yet (tracked in issue #{issue})")
+
+
+# --- db ---------------------------------------------------------------------------
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded Postgres (or check DATABASE_URL) and apply migrations."""
+    runtime = _runtime()
+    url = runtime.database_url()
+    from assistant.db import describe_url
+
+    console.print(f"database ready: {describe_url(url)}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded Postgres."""
+    from assistant.db import stop_embedded
+
+    runtime = _runtime()
+    if runtime.settings.database_url:
+        console.print("DATABASE_URL is set: kb does not manage that server")
+        return
+    stopped = stop_embedded(runtime.settings.pg_data_dir)
+    console.print("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show where the database is and whether it runs."""
+    from assistant.db import describe_url, embedded_status
+
+    runtime = _runtime()
+    if runtime.settings.database_url:
+        console.print(f"external: {describe_url(runtime.settings.database_url.get_secret_value())}")
+        return
+    status = embedded_status(runtime.settings.pg_data_dir)
+    state = f"running (pid {status.pid})" if status.running else "stopped"
+    console.print(f"embedded: {state}; data dir {status.data_dir}")
+    if not status.running:
+        raise typer.Exit(code=3)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the connection URL (starting the embedded server if needed)."""
+    typer.echo(_runtime().database_url())
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending SQL migrations."""
+    from assistant.migrate import migrate
+
+    runtime = _runtime()
+    applied = migrate(runtime.database_url(run_migrations=False))
+    console.print(
+        f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
+    )
+
+
+@db_app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def db_psql(ctx: typer.Context) -> None:
+    """Run the bundled psql against the database; extra arguments go to psql."""
+    from assistant.db import psql_binary
+
+    url = _runtime().database_url()
+    completed = subprocess.run([str(psql_binary()), url, *ctx.args], check=False)
+    raise typer.Exit(code=completed.returncode)
+
+
+# --- product commands --------------------------------------------------------------
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole loop on the embedded defaults and the sample data."""
+    from assistant.db import describe_url
+
+    runtime = _runtime()
+    url = runtime.database_url()
+    console.print(f"[bold]kb demo[/bold]: database ready ({describe_url(url)})")
+    console.print("later stages (sample data, refresh, bot) are added by their issues")
+
+
+@app.command()
+def refresh(
+    only: Annotated[
+        str | None, typer.Option(help="Run one stage: extract, transform, index…")
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Backfill everything instead of incremental.")] = False,
+) -> None:
+    """Run the daily refresh flow (extract → dbt → categorize → index → effect)."""
+    not_built("refresh", 10)
+
+
+@app.command()
+def ask(text: Annotated[str, typer.Argument(help="The ticket text, in Russian.")]) -> None:
+    """Print the assistant's recommendation and draft reply for a ticket text."""
+    not_built("ask", 8)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8080,
+) -> None:
+    """Serve the Pyrus bot webhook (POST /pyrus/webhook, GET /healthz)."""
+    not_built("serve", 8)
+
+
+@app.command()
+def worker() -> None:
+    """Process the bot's inbox in a separate process."""
+    not_built("worker", 8)
+
+
+@app.command()
+def sandbox() -> None:
+    """Start the local Pyrus and Confluence emulators over the sample data."""
+    not_built("sandbox", 3)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    corpus: Annotated[Path, typer.Option(help="BEIR corpus.jsonl")],
+    queries: Annotated[Path, typer.Option(help="BEIR queries.jsonl")],
+    qrels: Annotated[Path, typer.Option(help="BEIR qrels.tsv")],
+    mode: Annotated[str, typer.Option(help="fts|vector|hybrid|all")] = "all",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Evaluate retrieval on a BEIR-format set."""
+    not_built("eval retrieval", 6)
+
+
+@eval_app.command("categorize")
+def eval_categorize(
+    data: Annotated[Path, typer.Option(help="tickets.jsonl with id, text, label, split")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Evaluate the ticket classifier on a labelled file."""
+    not_built("eval categorize", 7)
+
+
+@report_app.command("effect")
+def report_effect(
+    out: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """Write the effect-measurement HTML report."""
+    not_built("report effect", 9)
+
+
+def main() -> None:
+    """Console-script entry point: one line per error, non-zero exit code."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    try:
+        app()
+    except KbError as exc:
+        one_line = " ".join(str(exc).split())
+        sys.stderr.write(f"error: {one_line}\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
