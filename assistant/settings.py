@@ -16,7 +16,11 @@ class AssistantSettings(BaseSettings):
     """Database, retrieval, LLM and bot settings."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
     )
 
     database_url: SecretStr | None = Field(
