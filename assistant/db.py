@@ -113,7 +113,7 @@ def start_embedded(data_dir: Path) -> str:
                 "set KB_DATA_DIR to a writable directory"
             ) from exc
         url = server.get_uri()
-    ensure_vector_extension(url)
+        ensure_vector_extension(url)
     return url
 
 
@@ -209,6 +209,8 @@ def ensure_vector_extension(url: str) -> str:
     with connect(url, autocommit=True, register_vector=False) as conn:
         try:
             conn.execute("create extension if not exists vector")
+        except psycopg.errors.UniqueViolation:
+            pass  # another process created it at the same moment
         except psycopg.Error as exc:
             raise DatabaseError(
                 f"the server at DATABASE_URL ({describe_url(url)}) has no usable pgvector "
