@@ -77,3 +77,13 @@ def kb_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point the CLI at this module's database."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     return database_url
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[object]:
+    """A fake OpenAI-compatible server (see tests/fakes/llm_server.py)."""
+    from tests.fakes.llm_server import start_fake_llm
+
+    server = start_fake_llm()
+    yield server
+    server.stop()
