@@ -140,7 +140,14 @@ def refresh(
     full: Annotated[bool, typer.Option(help="Backfill everything instead of incremental.")] = False,
 ) -> None:
     """Run the daily refresh flow (extract → dbt → categorize → index → effect)."""
-    not_built("refresh", 10)
+    if only is None:
+        not_built("refresh (all stages)", 10)
+    from flows.stages import stage_runner
+
+    run_stage = stage_runner(only)
+    summary = run_stage(_runtime(), full=full)
+    for key, value in summary.items():
+        console.print(f"{key}: {value}")
 
 
 @app.command()
