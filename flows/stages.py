@@ -18,9 +18,12 @@ STAGES: dict[str, str] = {
     "transform": "flows.transform",
     "categorize": "flows.categorize",
     "index": "flows.index",
+    "replay": "flows.replay",
+    "marts": "flows.transform",
     "score": "flows.score",
     "effect": "flows.effect",
 }
+REFRESH_ORDER: tuple[str, ...] = tuple(STAGES)
 
 
 def stage_runner(name: str) -> Callable[..., dict[str, Any]]:
