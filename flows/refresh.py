@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.runtime import Runtime
 from flows.stages import REFRESH_ORDER, stage_runner
+from flows.watermarks import rewind_watermarks
 
 SUMMARY_ARTIFACT_KEY = "kb-refresh-summary"
 
@@ -39,11 +40,19 @@ def _summary_markdown(results: dict[str, dict[str, Any]]) -> str:
 
 
 @flow(name="kb-refresh", log_prints=False)
-def kb_refresh(full: bool = False, stages: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Run the whole daily refresh; see the module docstring for the order."""
+def kb_refresh(
+    full: bool = False, since: str | None = None, stages: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Run the whole daily refresh; see the module docstring for the order.
+
+    `full` re-reads every source from the beginning; `since` (ISO date) moves the
+    extract watermarks back to that date first — the backfill deployment's parameters.
+    """
     logger = get_run_logger()
     runtime = Runtime.from_environment()
-    runtime.database_url()
+    url = runtime.database_url()
+    if since:
+        rewind_watermarks(url, since)
     results: dict[str, dict[str, Any]] = {}
     for name in stages or REFRESH_ORDER:
         started = time.monotonic()
