@@ -155,11 +155,11 @@ class TrainedClassifier:
     def transform(self, texts: list[str]) -> Any:
         return self.features.transform([prepare_text(t, self.params.max_chars) for t in texts])
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str], *, use_knn: bool = True) -> np.ndarray:
         """Class probabilities (columns follow `classes`), kNN-blended when that helped."""
         matrix = self.transform(texts)
         probs = _aligned_proba(self.estimator, matrix, self.classes)
-        if self.knn_weight > 0:
+        if use_knn and self.knn_weight > 0:
             votes = knn_votes(matrix, self.knn_matrix, self.knn_labels, self.classes, self.params)
             probs = (1 - self.knn_weight) * probs + self.knn_weight * votes
         return probs

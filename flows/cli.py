@@ -193,9 +193,26 @@ def eval_retrieval(
 def eval_categorize(
     data: Annotated[Path, typer.Option(help="tickets.jsonl with id, text, label, split")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    png: Annotated[Path | None, typer.Option(help="Write the confusion matrix PNG here.")] = None,
+    threshold: Annotated[float, typer.Option(help="Confidence threshold to report on.")] = 0.55,
 ) -> None:
-    """Evaluate the ticket classifier on a labelled file."""
-    not_built("eval categorize", 7)
+    """Evaluate the ticket classifier on a labelled file (train on split=train, test on test)."""
+    import json
+
+    from assistant.classifier_eval import (
+        evaluate,
+        format_report,
+        read_labelled_jsonl,
+        write_confusion_png,
+    )
+
+    report = evaluate(read_labelled_jsonl(data), threshold=threshold)
+    if png is not None:
+        write_confusion_png(report, png)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_report(report) + (f"\nconfusion matrix: {png}" if png else ""))
 
 
 @report_app.command("effect")

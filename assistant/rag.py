@@ -1,0 +1,435 @@
+"""Ticket → masked query → category → hybrid retrieval → prompt → LLM → cited suggestion.
+
+The LLM is optional and never trusted: the ticket text is wrapped and declared data,
+the reply must parse as our JSON, cited ids must be among the sources we gave it, and
+a reply that echoes the prompt is rejected. Whenever the LLM is missing or fails, the
+suggestion is built from retrieval alone (steps from the best page section, the
+closest past resolution as the draft) and says so. When retrieval finds nothing
+relevant, the suggestion says that plainly instead of inventing an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.comment_format import pyrus_task_url
+from assistant.llm import LLMClient, LLMReply, LLMUnavailable
+from assistant.redact import redact
+
+logger = logging.getLogger(__name__)
+
+PROMPT_DIR = Path(__file__).with_name("prompts")
+
+
+# --- text helpers: wrapping untrusted text, retrieval-only steps and drafts ----------
+
+_TAG = re.compile(r"</?\s*(?:ticket|sources|system|user)\s*>", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-•*—])\s+(.+)$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[А-ЯЁA-Z«])")
+_GREETING = re.compile(r"^(здравствуйте|добрый (день|вечер)|привет)[^\n]*$", re.IGNORECASE)
+_SIGN_OFF = re.compile(
+    r"^(с уважением|спасибо за обращение|служба поддержки|если вопрос останется)[^\n]*$",
+    re.IGNORECASE,
+)
+_RESOLUTION_MARKERS = ("решение:", "ответ поддержки:", "ответ:", "resolution:")
+CLOSING_LINE = "Если вопрос останется — ответьте на это сообщение, разберёмся."
+
+
+def neutralize(text: str) -> str:
+    """Untrusted text cannot close or open our prompt's blocks."""
+    return _TAG.sub("[тег удалён]", text or "")
+
+
+def steps_from_section(text: str, limit: int = 5) -> list[str]:
+    """Steps from a page section: its list items, else its first sentences."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    items = [m.group(1).strip() for line in lines if (m := _LIST_ITEM.match(line))]
+    if len(items) < 2:
+        prose = " ".join(line for line in lines if not line.startswith("#"))
+        items = [part.strip() for part in _SENTENCE_END.split(prose) if len(part.strip()) > 15]
+    return [item[:400] for item in items[:limit]]
+
+
+def resolution_text(ticket_text: str) -> str:
+    """The agent's answer inside a past ticket's text, without greeting or sign-off."""
+    text = ticket_text or ""
+    lowered = text.lower()
+    for marker in _RESOLUTION_MARKERS:
+        index = lowered.rfind(marker)
+        if index >= 0:
+            text = text[index + len(marker) :]
+            break
+    else:
+        paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+        text = paragraphs[-1] if paragraphs else ""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    kept = [
+        line for line in lines if line and not _GREETING.match(line) and not _SIGN_OFF.match(line)
+    ]
+    return "\n".join(kept).strip()[:1500]
+
+
+def _greeting(customer_name: str | None) -> str:
+    return f"Здравствуйте, {customer_name}!" if customer_name else "Здравствуйте!"
+
+
+def draft_from_resolution(
+    ticket_text: str, steps: list[str], customer_name: str | None, page_url: str
+) -> str:
+    """A draft reply: the closest past resolution, else the page's steps, in our tone."""
+    body = resolution_text(ticket_text)
+    if not body and steps:
+        numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
+        body = f"Спасибо за обращение. Попробуйте, пожалуйста, так:\n{numbered}"
+    if not body:
+        body = "Спасибо за обращение. Мы разбираемся с вопросом и вернёмся с ответом."
+    parts = [_greeting(customer_name), body]
+    if page_url:
+        parts.append(f"Подробнее: {page_url}")
+    parts.append(CLOSING_LINE)
+    return "\n\n".join(parts)
+
+
+def draft_when_nothing_found(customer_name: str | None) -> str:
+    """Nothing relevant in the knowledge base: ask for details, promise nothing."""
+    return "\n\n".join(
+        [
+            _greeting(customer_name),
+            "Спасибо за обращение. Чтобы разобраться, уточните, пожалуйста: что именно вы делали, "
+            "какое сообщение увидели (лучше со скриншотом) и когда это началось.",
+            CLOSING_LINE,
+        ]
+    )
+
+
+class SearchHitLike(Protocol):
+    chunk_id: Any
+    document_id: Any
+    source: str
+    title: str
+    url: str | None
+    snippet: str
+    text: str
+    category_code: str | None
+    score: float
+
+
+class SearchResultLike(Protocol):
+    hits: Sequence[SearchHitLike]
+    no_good_match: bool
+    embedder: str
+
+
+class RetrieverLike(Protocol):
+    def search(
+        self, query: str, *, k: int = 8, source: str | None = None, category: str | None = None
+    ) -> SearchResultLike: ...
+
+
+class CategoryDecisionLike(Protocol):
+    category_code: str
+    confidence: float
+    method: str
+    taxonomy_version: str
+    low_confidence: bool
+
+
+class CategorizerLike(Protocol):
+    def categorize(self, text: str) -> CategoryDecisionLike: ...
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt file: its version line, system part and user template."""
+
+    version: str
+    system: str
+    user_template: str
+
+    def leak_probes(self) -> list[str]:
+        """Long system-prompt lines: seeing one in a reply means the prompt leaked."""
+        return [line.strip() for line in self.system.splitlines() if len(line.strip()) >= 40]
+
+
+def load_prompt(name: str = "suggest", directory: Path = PROMPT_DIR) -> Prompt:
+    """Read `prompts/<name>.md`: `version: …` first, then `## system` and `## user`."""
+    text = (directory / f"{name}.md").read_text("utf-8")
+    first, _, rest = text.partition("\n")
+    if not first.startswith("version:"):
+        raise ValueError(f"prompt {name}.md must start with a 'version:' line")
+    _, _, after_system = rest.partition("## system\n")
+    system, _, user = after_system.partition("## user\n")
+    return Prompt(version=first.split(":", 1)[1].strip(), system=system.strip(), user_template=user)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A source shown in the comment; `label` is the id the LLM cites (S1, S2…)."""
+
+    label: str
+    chunk_id: Any
+    document_id: Any
+    source: str
+    title: str
+    url: str
+    score: float
+
+
+@dataclass
+class Suggestion:
+    """Everything the comment and the suggestion log need."""
+
+    mode: str  # llm | retrieval_only | no_match
+    steps: list[str]
+    draft_reply: str
+    sources: list[SourceRef]
+    similar_tickets: list[SourceRef]
+    category_code: str | None = None
+    category_confidence: float | None = None
+    category_method: str | None = None
+    taxonomy_version: str | None = None
+    confidence: float | None = None
+    fallback_reason: str | None = None
+    llm_error: str | None = None
+    model: str | None = None
+    prompt_version: str = ""
+    embedder: str | None = None
+    retrieval: list[dict[str, Any]] = field(default_factory=list)
+    no_good_match: bool = False
+    retrieve_ms: int = 0
+    llm_ms: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    category_decision: Any = None
+
+
+def _ref(label: str, hit: SearchHitLike) -> SourceRef:
+    url = hit.url or (pyrus_task_url(hit.document_id) if hit.source == "pyrus" else "")
+    return SourceRef(
+        label, hit.chunk_id, hit.document_id, hit.source, hit.title or "", url, float(hit.score)
+    )
+
+
+def _snapshot(hits: Sequence[SearchHitLike]) -> list[dict[str, Any]]:
+    return [
+        {
+            "chunk_id": hit.chunk_id,
+            "document_id": hit.document_id,
+            "source": hit.source,
+            "score": round(float(hit.score), 6),
+            "leg_scores": dict(getattr(hit, "leg_scores", {}) or {}),
+        }
+        for hit in hits
+    ]
+
+
+def _dedupe_by_document(hits: Sequence[SearchHitLike], limit: int) -> list[SearchHitLike]:
+    seen: set[Any] = set()
+    kept = []
+    for hit in hits:
+        if hit.document_id not in seen:
+            seen.add(hit.document_id)
+            kept.append(hit)
+    return kept[:limit]
+
+
+class Suggester:
+    """Builds a `Suggestion` for one ticket text; the LLM is optional."""
+
+    def __init__(
+        self,
+        retriever: RetrieverLike,
+        categorizer: CategorizerLike | None = None,
+        llm: LLMClient | None = None,
+        prompt: Prompt | None = None,
+        *,
+        k_pages: int = 6,
+        k_tickets: int = 4,
+    ) -> None:
+        self.retriever = retriever
+        self.categorizer = categorizer
+        self.llm = llm
+        self.prompt = prompt or load_prompt()
+        self.k_pages = k_pages
+        self.k_tickets = k_tickets
+
+    def suggest(
+        self, subject: str, description: str, *, customer_name: str | None = None
+    ) -> Suggestion:
+        """Retrieve, then generate (or fall back); never raises for LLM trouble."""
+        query = redact("\n".join(part.strip() for part in (subject, description) if part.strip()))
+        started = time.perf_counter()
+        decision = self._categorize(query)
+        pages = self.retriever.search(query, k=self.k_pages, source="confluence")
+        tickets = self.retriever.search(query, k=self.k_tickets, source="pyrus")
+        retrieve_ms = int((time.perf_counter() - started) * 1000)
+
+        page_hits = [] if pages.no_good_match else _dedupe_by_document(pages.hits, self.k_pages)
+        ticket_hits = [] if tickets.no_good_match else _dedupe_by_document(tickets.hits, 3)
+        refs = [_ref(f"S{i}", hit) for i, hit in enumerate([*page_hits, *ticket_hits], 1)]
+        base = Suggestion(
+            mode="no_match",
+            steps=[],
+            draft_reply="",
+            sources=[],
+            similar_tickets=[ref for ref in refs if ref.source == "pyrus"],
+            prompt_version=self.prompt.version,
+            embedder=pages.embedder or tickets.embedder,
+            retrieval=_snapshot([*pages.hits, *tickets.hits]),
+            no_good_match=not refs,
+            retrieve_ms=retrieve_ms,
+        )
+        if decision is not None:
+            base.category_code = decision.category_code
+            base.category_confidence = float(decision.confidence)
+            base.category_method = decision.method
+            base.taxonomy_version = decision.taxonomy_version
+            base.category_decision = decision
+        if not refs:
+            base.draft_reply = draft_when_nothing_found(customer_name)
+            base.confidence = 0.0
+            return base
+        if self.llm is None:
+            return self._retrieval_only(
+                base, page_hits, ticket_hits, refs, customer_name, reason="llm_not_configured"
+            )
+        llm_started = time.perf_counter()
+        try:
+            result = self.llm.complete_json(
+                self.prompt.system,
+                self._user_message(query, refs, page_hits, ticket_hits, decision, customer_name),
+            )
+            self._check_not_leaking(result.reply)
+        except LLMUnavailable as exc:
+            base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
+            base.llm_error = str(exc)
+            base.model = self.llm.model
+            logger.warning("LLM unavailable, retrieval-only suggestion: %s", exc)
+            return self._retrieval_only(
+                base, page_hits, ticket_hits, refs, customer_name, reason="llm_unavailable"
+            )
+        base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
+        return self._from_llm(
+            base, result.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
+        )
+
+    def _categorize(self, query: str) -> CategoryDecisionLike | None:
+        if self.categorizer is None:
+            return None
+        try:
+            return self.categorizer.categorize(query)
+        except Exception:  # a broken classifier must not block the suggestion
+            logger.exception("categorization failed; continuing without a category")
+            return None
+
+    def _user_message(
+        self,
+        query: str,
+        refs: list[SourceRef],
+        page_hits: Sequence[SearchHitLike],
+        ticket_hits: Sequence[SearchHitLike],
+        decision: CategoryDecisionLike | None,
+        customer_name: str | None,
+    ) -> str:
+        blocks = []
+        for ref, hit in zip(refs, [*page_hits, *ticket_hits], strict=True):
+            kind = "статья базы знаний" if ref.source == "confluence" else "решённая заявка"
+            blocks.append(
+                f"[{ref.label}] ({kind}) {neutralize(ref.title)}\n"
+                f"{neutralize((hit.text or hit.snippet or '')[:1500])}"
+            )
+        ticket = neutralize(query)
+        if customer_name:
+            ticket = f"Имя клиента: {neutralize(customer_name)}\n{ticket}"
+        category = decision.category_code if decision is not None else "не определена"
+        return (
+            self.prompt.user_template.replace("{category}", neutralize(category))
+            .replace("{sources}", "\n\n".join(blocks))
+            .replace("{ticket}", ticket)
+        )
+
+    def _check_not_leaking(self, reply: LLMReply) -> None:
+        produced = "\n".join([*reply.recommendation_steps, reply.draft_reply])
+        if any(probe in produced for probe in self.prompt.leak_probes()):
+            raise LLMUnavailable("the LLM reply repeats the system prompt")
+        if not reply.draft_reply.strip() and not reply.recommendation_steps:
+            raise LLMUnavailable("the LLM reply is empty")
+
+    def _from_llm(
+        self,
+        base: Suggestion,
+        reply: LLMReply,
+        refs: list[SourceRef],
+        model: str,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+    ) -> Suggestion:
+        by_label = {ref.label: ref for ref in refs}
+        cited = [
+            by_label[label.strip().strip("[]")]
+            for label in reply.cited_source_ids
+            if label.strip().strip("[]") in by_label
+        ]
+        unknown = [
+            label for label in reply.cited_source_ids if label.strip().strip("[]") not in by_label
+        ]
+        if unknown:
+            logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
+        base.mode = "llm"
+        base.steps = [step.strip()[:600] for step in reply.recommendation_steps if step.strip()]
+        base.draft_reply = reply.draft_reply.strip()[:4000]
+        base.sources = list(dict.fromkeys(ref for ref in cited if ref.source == "confluence"))
+        base.confidence = reply.confidence
+        base.model = model
+        base.prompt_tokens, base.completion_tokens = prompt_tokens, completion_tokens
+        return base
+
+    def _retrieval_only(
+        self,
+        base: Suggestion,
+        page_hits: Sequence[SearchHitLike],
+        ticket_hits: Sequence[SearchHitLike],
+        refs: list[SourceRef],
+        customer_name: str | None,
+        *,
+        reason: str,
+    ) -> Suggestion:
+        base.mode = "retrieval_only"
+        base.fallback_reason = reason
+        base.sources = [ref for ref in refs if ref.source == "confluence"][:3]
+        best_page = page_hits[0] if page_hits else None
+        base.steps = steps_from_section(best_page.text or best_page.snippet) if best_page else []
+        best_ticket = ticket_hits[0] if ticket_hits else None
+        page_url = base.sources[0].url if base.sources else ""
+        base.draft_reply = draft_from_resolution(
+            best_ticket.text if best_ticket else "", base.steps, customer_name, page_url
+        )
+        top = max((ref.score for ref in refs), default=0.0)
+        base.confidence = round(min(0.5, max(0.0, top)), 3)
+        return base
+
+
+def open_suggester(conn: Any, settings: Any) -> Suggester:
+    """The production suggester: hybrid retriever, categorizer (if fitted), configured LLM."""
+    from assistant.errors import ConfigError, KbError
+    from assistant.llm import llm_from_settings
+
+    try:
+        from assistant.retrieval import Retriever  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ConfigError("retrieval (assistant/retrieval.py) is not available yet") from exc
+    retriever = Retriever.open(conn, settings)
+    categorizer = None
+    try:
+        from assistant.categorize import Categorizer  # type: ignore[import-not-found]
+
+        categorizer = Categorizer.open(conn, settings)
+    except (ImportError, KbError) as exc:
+        logger.warning("no categorizer, suggestions go without a category: %s", exc)
+    return Suggester(retriever, categorizer, llm_from_settings(settings))

@@ -1,0 +1,83 @@
+"""`kb eval categorize`: metrics, JSON output, confusion PNG, clear errors on bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.classifier_eval import (
+    EvalDataError,
+    read_labelled_jsonl,
+    split_records,
+)
+from flows.cli import app
+
+FIXTURE = Path(__file__).parent / "assistant" / "fixtures" / "categorize_small.jsonl"
+runner = CliRunner()
+
+
+def test_table_output_and_png(tmp_path: Path) -> None:
+    png = tmp_path / "out" / "confusion.png"
+    result = runner.invoke(app, ["eval", "categorize", "--data", str(FIXTURE), "--png", str(png)])
+    assert result.exit_code == 0, result.output
+    assert "train 72, test 25 (split: file)" in result.output
+    assert "macro-F1" in result.output
+    for code in ("forms_fields", "mobile_app", "other"):
+        assert code in result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_output_is_consistent(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", "categorize", "--data", str(FIXTURE), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["n_test"] == 25
+    confusion = report["confusion"]
+    assert sum(map(sum, confusion)) == 25
+    correct = sum(confusion[i][i] for i in range(len(confusion)))
+    assert report["accuracy"] == pytest.approx(correct / 25)
+    per_class = report["per_class"]
+    assert set(per_class) == set(report["labels"])
+    f1s = [m["f1"] for m in per_class.values() if m["support"] > 0]
+    assert report["macro_f1"] == pytest.approx(sum(f1s) / len(f1s))
+
+
+def test_any_file_without_splits_gets_a_stable_split(tmp_path: Path) -> None:
+    lines = FIXTURE.read_text("utf-8").splitlines()
+    other = tmp_path / "nosplit.jsonl"
+    other.write_text(
+        "\n".join(
+            json.dumps({k: v for k, v in json.loads(line).items() if k != "split"})
+            for line in lines
+        ),
+        "utf-8",
+    )
+    train, test, how = split_records(read_labelled_jsonl(other))
+    assert how == "hash-80/20"
+    assert len(train) + len(test) == len(lines)
+    assert [r.id for r in test] == [r.id for r in split_records(read_labelled_jsonl(other))[1]]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": 1, "text": "x", "label": "a"}\nnot json\n', ":2: not JSON"),
+        ('{"id": 1, "text": "x"}\n', "string 'label'"),
+        ('{"id": 1, "text": 5, "label": "a"}\n', "'text' must be a string"),
+        ("\n\n", "no records"),
+    ],
+)
+def test_bad_files_are_clear_errors(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, "utf-8")
+    with pytest.raises(EvalDataError, match=message):
+        read_labelled_jsonl(path)
+
+
+def test_missing_file_exits_non_zero(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", "categorize", "--data", str(tmp_path / "no.jsonl")])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, EvalDataError)
