@@ -8,21 +8,24 @@ from assistant.comment_format import HEADING, format_comment, pyrus_task_url
 from assistant.rag import SourceRef, Suggestion
 
 
-def page(label: str = "S1", title: str = "Сброс пароля", url: str = "https://wiki/p/1"
-         ) -> SourceRef:
+def page(
+    label: str = "S1", title: str = "Сброс пароля", url: str = "https://wiki/p/1"
+) -> SourceRef:
     return SourceRef(label, 11, "page-1", "confluence", title, url, 0.9)
 
 
 def ticket(task_id: int = 201500001) -> SourceRef:
-    return SourceRef("S2", 12, task_id, "pyrus", "Не приходит письмо", pyrus_task_url(task_id),
-                     0.7)
+    return SourceRef("S2", 12, task_id, "pyrus", "Не приходит письмо", pyrus_task_url(task_id), 0.7)
 
 
 def suggestion(**overrides: object) -> Suggestion:
     values: dict[str, object] = {
-        "mode": "llm", "steps": ["Проверьте «Журнал рассылок».", "Попросите другой email."],
-        "draft_reply": "Здравствуйте, Ольга!\nПроверили рассылку.", "sources": [page()],
-        "similar_tickets": [ticket()], "category_code": "account_access",
+        "mode": "llm",
+        "steps": ["Проверьте «Журнал рассылок».", "Попросите другой email."],
+        "draft_reply": "Здравствуйте, Ольга!\nПроверили рассылку.",
+        "sources": [page()],
+        "similar_tickets": [ticket()],
+        "category_code": "account_access",
         "category_confidence": 0.87,
     }
     values.update(overrides)
@@ -47,7 +50,8 @@ class _Checker(HTMLParser):
             self.links.append(dict(attrs)["href"] or "")
 
     def handle_endtag(self, tag: str) -> None:
-        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}>"
+        assert self.stack, f"unbalanced </{tag}>"
+        assert self.stack.pop() == tag, f"unbalanced </{tag}>"
 
 
 def parse(html: str) -> _Checker:
@@ -62,7 +66,8 @@ def test_full_comment_is_well_formed_and_internal() -> None:
     body = format_comment(suggestion(), category_name="Доступ к аккаунту")
     checker = parse(body.formatted_text)
     assert body.formatted_text.startswith(f"<p><b>{HEADING}</b></p>")
-    assert "Доступ к аккаунту" in body.formatted_text and "0.87" in body.formatted_text
+    assert "Доступ к аккаунту" in body.formatted_text
+    assert "0.87" in body.formatted_text
     assert "<ol><li>Проверьте «Журнал рассылок».</li>" in body.formatted_text
     assert checker.links == ["https://wiki/p/1", "https://pyrus.com/t#id201500001"]
     assert "Черновик ответа клиенту" in body.formatted_text
@@ -70,7 +75,8 @@ def test_full_comment_is_well_formed_and_internal() -> None:
     request = body.to_request()
     assert "channel" not in request  # never sent to the customer
     assert "field_updates" not in request
-    assert body.text.startswith(HEADING) and "1. Проверьте" in body.text
+    assert body.text.startswith(HEADING)
+    assert "1. Проверьте" in body.text
 
 
 def test_draft_goes_to_field_when_configured() -> None:
@@ -82,14 +88,15 @@ def test_draft_goes_to_field_when_configured() -> None:
 
 def test_everything_from_tickets_and_llm_is_escaped() -> None:
     hostile = suggestion(
-        steps=['<script>alert(1)</script>', '<a href="javascript:x">клик</a>'],
+        steps=["<script>alert(1)</script>", '<a href="javascript:x">клик</a>'],
         draft_reply='"><img src=x onerror=alert(1)>',
         sources=[page(title="<b>жирный</b>", url="javascript:alert(1)")],
         category_code="<i>x</i>",
     )
     body = format_comment(hostile)
     checker = parse(body.formatted_text)
-    assert "script" not in checker.tags and "img" not in checker.tags
+    assert "script" not in checker.tags
+    assert "img" not in checker.tags
     assert checker.links == ["https://pyrus.com/t#id201500001"]  # javascript: is not linked
     assert "&lt;script&gt;" in body.formatted_text
     assert "&lt;b&gt;жирный&lt;/b&gt;" in body.formatted_text
@@ -99,8 +106,9 @@ def test_retrieval_only_and_no_match_are_marked() -> None:
     fallback = format_comment(suggestion(mode="retrieval_only", fallback_reason="llm_unavailable"))
     assert "Языковая модель сейчас недоступна" in fallback.formatted_text
     assert "Шаги из базы знаний" in fallback.formatted_text
-    nothing = format_comment(suggestion(mode="no_match", steps=[], sources=[],
-                                        similar_tickets=[], category_code=None))
+    nothing = format_comment(
+        suggestion(mode="no_match", steps=[], sources=[], similar_tickets=[], category_code=None)
+    )
     assert "не нашлось материалов" in nothing.formatted_text
     assert "Источники" not in nothing.formatted_text
     parse(nothing.formatted_text)

@@ -17,11 +17,17 @@ from assistant.redact import redact, redact_with_counts
         ("карта 4111-1111-1111-1111", "card", "4111-1111-1111-1111"),
         ("по договору № 12-345/2024 не пришёл счёт", "contract", "12-345/2024"),
         ("Счёт 778899 не оплачен", "contract", "778899"),
-        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "token",
-         "eyJhbGciOiJIUzI1NiJ9"),
+        (
+            "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+            "token",
+            "eyJhbGciOiJIUzI1NiJ9",
+        ),
         ("ключ API sk-live_abcdefghijklmnop1234", "token", "abcdefghijklmnop1234"),
-        ("security key 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "token",
-         "9f86d081884c7d659a2feaa0c55ad015"),
+        (
+            "security key 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "token",
+            "9f86d081884c7d659a2feaa0c55ad015",
+        ),
     ],
 )
 def test_masks_each_kind(text: str, kind: str, secret: str) -> None:
