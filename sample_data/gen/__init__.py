@@ -1,0 +1,1 @@
+"""Building blocks of the sample-data generator (calendar, content, tickets, eval sets)."""
