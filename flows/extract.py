@@ -1,0 +1,225 @@
+"""Prefect flows of the extract stage: `extract-pyrus`, `extract-confluence`, `extract-sql`.
+
+Each flow builds its client from settings, hands the sequencing to `flows.sync.*` with a
+step hook that turns every network/DB boundary into a Prefect task (retried only on
+transient errors), ends with a table artifact of counts and returns the summary dict.
+`run_stage` is the `kb refresh --only extract` entry: it runs every configured source,
+keeps going when one fails and raises at the end naming the failed ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from assistant.db import connect
+from assistant.errors import ConfigError, KbError
+from flows.runtime import Runtime
+from flows.settings import FlowSettings
+from flows.sources.confluence import ConfluenceClient
+from flows.sources.http import RequestStats, RetryableError, RetryPolicy
+from flows.sources.pyrus import DEFAULT_AUTH_URL, PyrusClient
+from flows.sync import Progress, no_progress
+from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
+from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
+from flows.sync.sql import SqlSync, SqlSyncOptions
+
+T = TypeVar("T")
+
+SUMMARY_METRICS = (
+    "new", "changed", "unchanged", "tombstoned", "errors", "requests", "429s", "retries", "seconds",
+)  # fmt: skip
+
+
+class ExtractFailed(KbError):
+    """One or more extract sources failed (the others still ran)."""
+
+
+_CONTEXT: contextvars.ContextVar[tuple[Runtime, Progress] | None] = contextvars.ContextVar(
+    "extract_context", default=None
+)
+
+
+def _context() -> tuple[Runtime, Progress]:
+    """The runtime `run_stage` passed down, or one read from the environment."""
+    current = _CONTEXT.get()
+    return current if current is not None else (Runtime.from_environment(), no_progress)
+
+
+def _transient(_task: Any, _run: Any, state: Any) -> bool:
+    """Retry a task only when the failure can heal (429/5xx/timeouts already exhausted)."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, RetryableError)
+
+
+def prefect_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """The step hook: run one boundary as a Prefect task with transient-only retries."""
+    boundary = task(
+        fn,
+        name=name,
+        retries=2,
+        retry_delay_seconds=[5, 30],
+        retry_jitter_factor=0.5,
+        retry_condition_fn=_transient,
+        cache_policy=NO_CACHE,
+    )
+    return boundary(*args)
+
+
+def _policy(settings: FlowSettings) -> RetryPolicy:
+    return RetryPolicy(max_attempts=settings.extract_max_attempts)
+
+
+def _publish(key: str, summary: dict[str, Any]) -> dict[str, Any]:
+    rows = [{"metric": name, "value": summary[name]} for name in SUMMARY_METRICS]
+    create_table_artifact(table=rows, key=key, description=f"{summary['source']} extract run")
+    get_run_logger().info("extract %s: %s", summary["source"], rows)
+    return summary
+
+
+def pyrus_client(settings: FlowSettings, stats: RequestStats | None = None) -> PyrusClient:
+    if not settings.pyrus_login or not settings.pyrus_security_key:
+        raise ConfigError("Pyrus extract needs PYRUS_LOGIN and PYRUS_SECURITY_KEY")
+    return PyrusClient(
+        settings.pyrus_login,
+        settings.pyrus_security_key.get_secret_value(),
+        auth_url=settings.pyrus_auth_url or DEFAULT_AUTH_URL,
+        api_url=settings.pyrus_api_url,
+        policy=_policy(settings),
+        stats=stats,
+    )
+
+
+def confluence_client(settings: FlowSettings) -> ConfluenceClient:
+    if not settings.confluence_url:
+        raise ConfigError("Confluence extract needs CONFLUENCE_URL")
+    pat, api_token = settings.confluence_token, settings.confluence_api_token
+    try:
+        return ConfluenceClient(
+            settings.confluence_url,
+            pat=pat.get_secret_value() if pat else None,
+            user=settings.confluence_user,
+            api_token=api_token.get_secret_value() if api_token else None,
+            timezone=settings.confluence_timezone,
+            policy=_policy(settings),
+        )
+    except (ValueError, LookupError) as exc:
+        raise ConfigError(f"Confluence settings: {exc}") from exc
+
+
+@flow(name="extract-pyrus")
+def extract_pyrus(full: bool = False) -> dict[str, Any]:
+    """Pyrus forms and tasks (with comments) into raw.pyrus_*."""
+    runtime, progress = _context()
+    settings = runtime.settings
+    options = PyrusSyncOptions(
+        form_ids=list(settings.pyrus_form_ids),
+        full=full,
+        overlap=timedelta(minutes=settings.pyrus_overlap_minutes),
+        batch_size=settings.pyrus_batch_size,
+        page_size=settings.pyrus_page_size,
+        workers=settings.pyrus_workers,
+    )
+    with pyrus_client(settings) as client, connect(runtime.database_url(), autocommit=True) as conn:
+        sync = PyrusSync(client, conn, options, step=prefect_step, progress=progress)
+        return _publish("extract-pyrus-summary", sync.run())
+
+
+@flow(name="extract-confluence")
+def extract_confluence(full: bool = False) -> dict[str, Any]:
+    """Confluence pages of CONFLUENCE_SPACES into raw.confluence_pages, with tombstones."""
+    runtime, progress = _context()
+    settings = runtime.settings
+    options = ConfluenceSyncOptions(
+        spaces=list(settings.confluence_spaces),
+        full=full,
+        overlap=timedelta(minutes=settings.confluence_overlap_minutes),
+        mass_delete_share=settings.confluence_mass_delete_share,
+        mass_delete_min_pages=settings.confluence_mass_delete_min_pages,
+    )
+    with (
+        confluence_client(settings) as client,
+        connect(runtime.database_url(), autocommit=True) as conn,
+    ):
+        sync = ConfluenceSync(client, conn, options, step=prefect_step, progress=progress)
+        return _publish("extract-confluence-summary", sync.run())
+
+
+@flow(name="extract-sql")
+def extract_sql(full: bool = False) -> dict[str, Any]:
+    """Rows of the operator's SQL queries into raw.sql_rows."""
+    runtime, progress = _context()
+    settings = runtime.settings
+    if not settings.kb_sql_source_url or not settings.kb_sql_source_dir:
+        raise ConfigError("the SQL extract needs KB_SQL_SOURCE_URL and KB_SQL_SOURCE_DIR")
+    options = SqlSyncOptions(
+        source_url=settings.kb_sql_source_url.get_secret_value(),
+        query_dir=settings.kb_sql_source_dir,
+        full=full,
+    )
+    with connect(runtime.database_url(), autocommit=True) as conn:
+        sync = SqlSync(conn, options, step=prefect_step, progress=progress)
+        return _publish("extract-sql-summary", sync.run())
+
+
+def configured_sources(settings: FlowSettings) -> dict[str, Callable[..., dict[str, Any]]]:
+    """The flows whose settings are present, in run order."""
+    sources: dict[str, Callable[..., dict[str, Any]]] = {}
+    if settings.pyrus_login:
+        sources["pyrus"] = extract_pyrus
+    if settings.confluence_url:
+        sources["confluence"] = extract_confluence
+    if settings.kb_sql_source_url:
+        sources["sql"] = extract_sql
+    return sources
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Progress]:
+    """A rich bar on stderr for interactive backfills; silent elsewhere."""
+    if not enabled:
+        yield no_progress
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("extract"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task_id = bar.add_task("records", total=None)
+        yield lambda advance: bar.advance(task_id, advance)
+
+
+def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+    """`kb refresh --only extract [--full]`: every configured source, failures at the end."""
+    sources = configured_sources(runtime.settings)
+    if not sources:
+        raise ConfigError(
+            "no extract source configured: set PYRUS_LOGIN, CONFLUENCE_URL or KB_SQL_SOURCE_URL"
+        )
+    results: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+    with _progress_bar(full) as progress:
+        token = _CONTEXT.set((runtime, progress))
+        try:
+            for name, run in sources.items():
+                try:
+                    results[name] = run(full=full)
+                except Exception as exc:  # one failing source must not stop the others
+                    failures[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        finally:
+            _CONTEXT.reset(token)
+    if failures:
+        done = ", ".join(results) or "none"
+        detail = "; ".join(f"{name}: {error}" for name, error in failures.items())
+        raise ExtractFailed(
+            f"extract failed for {', '.join(failures)} ({detail}); succeeded: {done}"
+        )
+    return results

@@ -1,0 +1,298 @@
+"""Pyrus API v4 client for the extract: auth, forms, the form register, single tasks.
+
+The token is cached per credential (Pyrus caps tokens per user, and a new one evicts
+the oldest), so every client of one process built with the same login reuses it. A
+401 re-authenticates exactly once; a second 401 is a credential problem, not a retry.
+Payloads are validated at the boundary only for the keys the loader relies on (`id`,
+dates); everything else, unknown field types included, is kept verbatim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from flows.sources.http import (
+    HttpStatusError,
+    RequestStats,
+    RetryPolicy,
+    SourceError,
+    error_details,
+    send,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_AUTH_URL = "https://accounts.pyrus.com/api/v4/auth"
+DEFAULT_API_URL = "https://api.pyrus.com/v4/"
+REAUTH_CODES = frozenset({"expired_token", "revoked_token", "invalid_token", "token_not_specified"})
+
+
+class PyrusAuthError(HttpStatusError):
+    """Login or security key rejected, or a fresh token refused again."""
+
+
+class TaskNotFound(HttpStatusError):
+    """`GET /tasks/{id}` answered 404: deleted (or no longer visible) since the register."""
+
+
+def parse_pyrus_datetime(value: object) -> datetime | None:
+    """`YYYY-MM-DDThh:mm:ssZ` (or any ISO 8601 with offset) as aware UTC; junk → None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        logger.debug("unparseable Pyrus date %r kept only in the payload", value)
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_pyrus_datetime(value: datetime) -> str:
+    """The register's filter format: UTC, no fractions."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RegisterTask(BaseModel):
+    """One register row: the loader needs only the id and the modification stamp."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    last_modified_date: str | None = None
+
+    @property
+    def modified_at(self) -> datetime | None:
+        return parse_pyrus_datetime(self.last_modified_date)
+
+
+class RegisterPage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    tasks: list[RegisterTask] = []
+
+
+class TaskRecord(BaseModel):
+    """The keys of `GET /tasks/{id}` the loader reads; the full payload stays a dict."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    form_id: int | None = None
+    last_modified_date: str | None = None
+    comments: list[dict[str, Any]] = []
+
+
+class TaskEnvelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    task: TaskRecord
+
+
+class AuthResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    access_token: str
+    api_url: str | None = None
+
+
+@dataclass
+class _Token:
+    access_token: str
+    api_url: str
+
+
+_TOKENS: dict[str, _Token] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def _credential_key(auth_url: str, login: str, security_key: str) -> str:
+    digest = hashlib.sha256(f"{auth_url}\0{login}\0{security_key}".encode()).hexdigest()
+    return digest[:32]
+
+
+def forget_cached_tokens() -> None:
+    """Drop every cached token (tests; a rotated key)."""
+    with _TOKENS_LOCK:
+        _TOKENS.clear()
+
+
+class PyrusClient:
+    """A synchronous, thread-safe Pyrus client (share one across worker threads)."""
+
+    def __init__(
+        self,
+        login: str,
+        security_key: str,
+        *,
+        auth_url: str = DEFAULT_AUTH_URL,
+        api_url: str | None = None,
+        policy: RetryPolicy | None = None,
+        stats: RequestStats | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._login = login
+        self._security_key = security_key
+        self._auth_url = auth_url
+        self._api_url_override = api_url
+        self._key = _credential_key(auth_url, login, security_key)
+        self.policy = policy or RetryPolicy()
+        self.stats = stats or RequestStats()
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            headers={"Accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PyrusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- auth ---------------------------------------------------------------------
+
+    def _authenticate(self) -> _Token:
+        response, body = send(
+            self._http,
+            "POST",
+            self._auth_url,
+            policy=self.policy,
+            stats=self.stats,
+            kind="auth",
+            json={"login": self._login, "security_key": self._security_key},
+        )
+        if body is None:
+            code, message = error_details(response)
+            raise PyrusAuthError(
+                f"Pyrus auth failed for {self._login}: HTTP {response.status_code} "
+                f"{code or ''} {message}; check PYRUS_LOGIN / PYRUS_SECURITY_KEY",
+                status=response.status_code,
+                error_code=code,
+            )
+        try:
+            auth = AuthResponse.model_validate(body)
+        except ValidationError as exc:
+            raise SourceError(f"Pyrus auth answered without access_token: {exc}") from exc
+        api_url = self._api_url_override or auth.api_url or DEFAULT_API_URL
+        logger.info("authenticated to Pyrus as %s (api %s)", self._login, api_url)
+        return _Token(auth.access_token, api_url)
+
+    def _token(self, *, stale: _Token | None = None) -> _Token:
+        """The cached token; with `stale`, replace it unless another thread already did."""
+        with _TOKENS_LOCK:
+            current = _TOKENS.get(self._key)
+            if current is not None and current is not stale:
+                return current
+            token = self._authenticate()
+            _TOKENS[self._key] = token
+            return token
+
+    # --- calls --------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, kind: str, **kwargs: Any) -> Any:
+        token = self._token()
+        for attempt in (1, 2):
+            url = token.api_url.rstrip("/") + "/" + path.lstrip("/")
+            headers = {"Authorization": f"Bearer {token.access_token}"}
+            response, body = send(
+                self._http,
+                method,
+                url,
+                policy=self.policy,
+                stats=self.stats,
+                kind=kind,
+                headers=headers,
+                **kwargs,
+            )
+            if body is not None:
+                return body
+            code, message = error_details(response)
+            if response.status_code == 401 and attempt == 1:
+                logger.info("Pyrus answered 401 %s; re-authenticating once", code)
+                token = self._token(stale=token)
+                continue
+            error_class: type[HttpStatusError] = HttpStatusError
+            if response.status_code == 401:
+                error_class = PyrusAuthError
+            elif response.status_code == 404:
+                error_class = TaskNotFound
+            raise error_class(
+                f"Pyrus {method} {path}: HTTP {response.status_code} {code or '-'} {message}",
+                status=response.status_code,
+                error_code=code,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def forms(self) -> list[dict[str, Any]]:
+        """Every form the account can see, as raw payloads."""
+        body = self._call("GET", "forms", kind="forms")
+        forms = body.get("forms") if isinstance(body, dict) else None
+        if not isinstance(forms, list):
+            raise SourceError("Pyrus GET /forms: no 'forms' list in the answer")
+        return [form for form in forms if isinstance(form, dict) and "id" in form]
+
+    def register_page(
+        self,
+        form_id: int,
+        *,
+        after_id: int = 0,
+        modified_after: datetime | None = None,
+        include_archived: bool = False,
+        page_size: int = 1000,
+    ) -> list[RegisterTask]:
+        """One keyset page of a form's register: `sort=id&id=gt{after_id}&item_count=N`."""
+        params: dict[str, str | int] = {
+            "sort": "id",
+            "id": f"gt{after_id}",
+            "item_count": page_size,
+        }
+        if include_archived:
+            params["include_archived"] = "y"
+        if modified_after is not None:
+            params["modified_after"] = format_pyrus_datetime(modified_after)
+        body = self._call("GET", f"forms/{form_id}/register", kind="register", params=params)
+        try:
+            return RegisterPage.model_validate(body).tasks
+        except ValidationError as exc:
+            raise SourceError(f"Pyrus register of form {form_id}: bad page: {exc}") from exc
+
+    def register_pages(
+        self, form_id: int, *, page_size: int = 1000, **filters: Any
+    ) -> Iterator[list[RegisterTask]]:
+        """Every register page in id order, until a page comes back short."""
+        after_id = 0
+        while True:
+            tasks = self.register_page(form_id, after_id=after_id, page_size=page_size, **filters)
+            if tasks:
+                yield tasks
+                after_id = max(task.id for task in tasks)
+            if len(tasks) < page_size:
+                return
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        """`GET /tasks/{id}`: the task with all comments, as the raw payload dict."""
+        body = self._call("GET", f"tasks/{task_id}", kind="task")
+        try:
+            TaskEnvelope.model_validate(body)
+        except ValidationError as exc:
+            raise SourceError(f"Pyrus GET /tasks/{task_id}: unexpected shape: {exc}") from exc
+        task = body["task"]
+        if int(task["id"]) != task_id:
+            raise SourceError(f"Pyrus GET /tasks/{task_id} returned task {task['id']}")
+        return dict(task)

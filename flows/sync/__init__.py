@@ -1,0 +1,65 @@
+"""The extract's sequencing without Prefect: source client → `flows.landing` → raw.
+
+Each sync calls its network and database boundaries through a `Step` hook. Plain
+Python (tests, the benchmark) runs them directly; `flows/extract.py` passes a hook that
+wraps every boundary in a Prefect task with retries, so one code path serves both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from flows.landing import LoadCounts
+
+T = TypeVar("T")
+
+
+class Step(Protocol):
+    """Run `fn(*args)` as the boundary called `name` (a Prefect task, or just a call)."""
+
+    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """The plain hook: call the function."""
+    return fn(*args)
+
+
+Progress = Callable[[int], None]
+"""Called with the number of records just landed (new, changed or unchanged)."""
+
+
+def no_progress(advance: int) -> None:
+    """The default progress sink."""
+
+
+@dataclass
+class RunSummary:
+    """What a sync reports: counts, HTTP figures, per-object errors, wall time."""
+
+    source: str
+    counts: LoadCounts = field(default_factory=LoadCounts)
+    errors: int = 0
+    fetched: int = 0
+    started: float = field(default_factory=time.monotonic)
+    http: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            **self.counts.as_dict(),
+            "errors": self.errors,
+            "fetched": self.fetched,
+            "requests": self.http.get("requests", 0),
+            "429s": self.http.get("rate_limited", 0),
+            "retries": self.http.get("retries", 0),
+            "requests_by_kind": self.http.get("by_kind", {}),
+            "seconds": round(time.monotonic() - self.started, 3),
+        }
+
+
+def chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
