@@ -172,9 +172,38 @@ def worker() -> None:
 
 
 @app.command()
-def sandbox() -> None:
+def sandbox(
+    dataset: Annotated[Path | None, typer.Option(help="Dataset dir (sample_data/dataset).")] = None,
+    port_pyrus: Annotated[int, typer.Option(help="Pyrus emulator port (0: any free).")] = 8081,
+    port_confluence: Annotated[int, typer.Option(help="Confluence port (0: any free).")] = 8082,
+) -> None:
     """Start the local Pyrus and Confluence emulators over the sample data."""
-    not_built("sandbox", 3)
+    import time
+
+    from sample_data.emulators.dataset import DEFAULT_DATASET_DIR, DatasetError
+    from sample_data.emulators.sandbox import start_sandbox
+
+    try:
+        box = start_sandbox(
+            dataset or DEFAULT_DATASET_DIR, port_pyrus=port_pyrus, port_confluence=port_confluence
+        )
+    except DatasetError as exc:
+        raise KbError(str(exc)) from exc
+    console.print(f"Pyrus API:  {box.pyrus_api_url}  (auth: {box.pyrus_auth_url})")
+    console.print(f"Confluence: {box.confluence_url}")
+    console.print(f"clock:      {box.clock.now().isoformat()}")
+    console.print(f'            move it: POST {box.pyrus_url}/_emulator/clock {{"days": 1}}')
+    console.print("environment for kb:")
+    for name, value in box.env().items():
+        typer.echo(f"{name}={value}")
+    console.print("Ctrl-C stops the emulators.")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        box.stop()
 
 
 @eval_app.command("retrieval")
