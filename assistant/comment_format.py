@@ -34,7 +34,7 @@ FOOTER = "Это внутренняя подсказка для сотрудни
 
 def pyrus_task_url(task_id: Any) -> str:
     """The web link of a Pyrus task."""
-    return PYRUS_TASK_URL.format(task_id=task_id)
+    return PYRUS_TASK_URL.format(task_id=task_number(task_id))
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,14 @@ def _link(ref: SourceRef, label: str) -> str:
     return f'<a href="{_esc(url)}">{_esc(label)}</a>'
 
 
+def task_number(document_id: Any) -> str:
+    """`pyrus:201534789` (the index's document id) or `201534789` → `201534789`."""
+    return str(document_id).removeprefix("pyrus:")
+
+
 def _ticket_label(ref: SourceRef) -> str:
-    return f"#{ref.document_id} {ref.title}".strip() if ref.title else f"#{ref.document_id}"
+    number = task_number(ref.document_id)
+    return f"#{number} {ref.title}".strip() if ref.title else f"#{number}"
 
 
 def _multiline(text: str) -> str:
