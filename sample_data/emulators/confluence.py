@@ -24,7 +24,13 @@ from fastapi.responses import Response
 from sample_data.emulators.confluence_cql import CqlError, parse_cql
 from sample_data.emulators.confluence_render import page_size_cap, render_content, render_space
 from sample_data.emulators.dataset import Clock, Dataset, page_as_of
-from sample_data.emulators.faults import Faults, RateLimiter, RecordedRequest, RequestLog
+from sample_data.emulators.faults import (
+    Faults,
+    RateLimiter,
+    RecordedRequest,
+    RequestLog,
+    apply_fault_request,
+)
 
 RATE_LIMITED = {"message": "Too many requests. Slow down and try again later."}
 UNAUTHORIZED = {
@@ -226,5 +232,10 @@ def create_confluence_app(state: ConfluenceState) -> FastAPI:
         body = json.loads(await request.body() or b"{}")
         state.clock.advance(days=float(body.get("days", 0)), hours=float(body.get("hours", 0)))
         return _json({"now": state.clock.now().isoformat()})
+
+    @app.post("/_emulator/faults")
+    async def _faults(request: Request) -> Response:
+        body = json.loads(await request.body() or b"{}")
+        return _json({"pending": apply_fault_request(state.faults, body)})
 
     return app

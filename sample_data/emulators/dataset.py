@@ -117,6 +117,9 @@ def load_dataset(root: Path | str = DEFAULT_DATASET_DIR) -> Dataset:
             f"dataset directory {root} does not exist; generate it first "
             "(sample_data) or pass --dataset"
         )
+    metadata = _read_json(root / "metadata.json")
+    form = _read_json(root / "pyrus_form.json")
+    members = _read_json(root / "pyrus_members.json")
     tasks: dict[int, dict[str, Any]] = {}
     tasks_path = root / "pyrus_tasks.jsonl"
     try:
@@ -138,9 +141,9 @@ def load_dataset(root: Path | str = DEFAULT_DATASET_DIR) -> Dataset:
     pages = _read_json(pages_path) if pages_path.exists() else []
     dataset = Dataset(
         root=root,
-        metadata=_read_json(root / "metadata.json"),
-        form=_read_json(root / "pyrus_form.json"),
-        members=_read_json(root / "pyrus_members.json"),
+        metadata=metadata,
+        form=form,
+        members=members,
         tasks=tasks,
         pages=pages,
     )

@@ -131,3 +131,21 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()
+
+
+def apply_fault_request(faults: Faults, body: dict[str, object]) -> int:
+    """The `POST /_emulator/faults` hook, for clients in another process (`kb sandbox`).
+
+    Body: `{"fail": n, "status": 503, "delay": seconds, "truncate": n, "path_prefix": "/v4"}`
+    (`delay` applies to `n` = `count`, default 1). Returns how many faults are queued.
+    """
+    prefix = str(body.get("path_prefix", ""))
+    if body.get("fail"):
+        faults.fail_next(int(str(body["fail"])), int(str(body.get("status", 500))), prefix)
+    if body.get("delay"):
+        faults.delay_next(int(str(body.get("count", 1))), float(str(body["delay"])), prefix)
+    if body.get("truncate"):
+        faults.truncate_next(int(str(body["truncate"])), prefix)
+    if body.get("clear"):
+        faults.clear()
+    return faults.pending()

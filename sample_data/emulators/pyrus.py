@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from sample_data.emulators.dataset import Clock, Dataset, format_ts, parse_ts
-from sample_data.emulators.faults import RateLimiter, RecordedRequest
+from sample_data.emulators.faults import RateLimiter, RecordedRequest, apply_fault_request
 from sample_data.emulators.pyrus_register import RegisterParamError
 from sample_data.emulators.pyrus_state import PyrusApiError, PyrusState, Token, dumps
 
@@ -182,6 +182,13 @@ def create_pyrus_app(state: PyrusState) -> FastAPI:
     async def _expire() -> Response:
         state.expire_all_tokens()
         return _json({"expired": len(state.tokens)})
+
+    @app.post("/_emulator/faults")
+    async def _faults(request: Request) -> Response:
+        body = await _read_json(request) or {}
+        if body.get("delete_task"):
+            state.delete_task(int(body["delete_task"]))
+        return _json({"pending": apply_fault_request(state.faults, body)})
 
     @app.post("/_emulator/tasks")
     async def _new_task(request: Request) -> Response:

@@ -223,6 +223,16 @@ def new_task_from_ticket(
                     "value": value,
                 }
             )
+    email_field = dataset.field_definition(field_ids.get("client_email", -1))
+    if email_field is not None and not any(u["id"] == email_field["id"] for u in updates):
+        updates.append(
+            {
+                "id": email_field["id"],
+                "type": email_field["type"],
+                "name": email_field["name"],
+                "value": author.get("email", ""),
+            }
+        )
     comment: dict[str, Any] = {
         "id": comment_id,
         "create_date": format_ts(now),

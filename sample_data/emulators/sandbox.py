@@ -104,7 +104,7 @@ class Sandbox:
 def start_sandbox(
     dataset_dir: Path | str = DEFAULT_DATASET_DIR,
     *,
-    pyrus_login: str = DEFAULT_LOGIN,
+    pyrus_login: str | None = None,
     pyrus_key: str = "sandbox-security-key",
     confluence_token: str = "sandbox-pat",
     bot_secret: str = "sandbox-bot-secret",
@@ -118,9 +118,15 @@ def start_sandbox(
     cloud_user: str | None = None,
     cloud_api_token: str | None = None,
 ) -> Sandbox:
-    """Load the dataset, set the clock to `day1_cutoff` and serve both APIs."""
+    """Load the dataset, set the clock to `day1_cutoff` and serve both APIs.
+
+    `pyrus_login` defaults to the dataset's bot member (`type == "bot"`).
+    """
     dataset = load_dataset(dataset_dir)
     clock = Clock(dataset.day1_cutoff)
+    if pyrus_login is None:  # log in as the dataset's bot, so its comments carry its id
+        bots = [m for m in dataset.members.get("members", []) if m.get("type") == "bot"]
+        pyrus_login = bots[0]["email"] if bots else DEFAULT_LOGIN
     pyrus = make_pyrus_state(
         dataset,
         clock,

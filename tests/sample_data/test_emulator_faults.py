@@ -83,3 +83,11 @@ def test_request_log_records_method_path_query(sandbox: Sandbox, api: httpx.Clie
     )
     assert entry.user == LOGIN
     assert sandbox.pyrus.log.count("POST", "/api/v4/auth") == 1
+
+
+def test_http_fault_hook_for_other_processes(sandbox: Sandbox, api: httpx.Client) -> None:
+    hook = f"{sandbox.pyrus_url}/_emulator/faults"
+    queued = httpx.post(hook, json={"fail": 1, "status": 502, "delete_task": 201500006})
+    assert queued.json() == {"pending": 1}
+    assert api.get("members").status_code == 502
+    assert api.get("tasks/201500006").status_code == 404
