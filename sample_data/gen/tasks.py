@@ -21,7 +21,7 @@ from sample_data.gen.story import Story, build_story
 from sample_data.gen.thread import Event, ThreadContext
 
 FIRST_COMMENT_ID = 1301550007
-STUCK_TICKETS = 9
+STUCK_TICKETS = 14
 STUCK_WINDOW = timedelta(days=21)
 
 
