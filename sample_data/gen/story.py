@@ -107,7 +107,7 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
             Event(
                 at=first_reply_at,
                 author=agent.person,
-                text=staff_reply_text(ctx, plan, agent, render(arch.clarify, slots)),
+                text=staff_reply_text(ctx, plan, agent, render(arch.clarify, slots), question=True),
                 channel=staff_channel(plan),
                 reply_to=0,
                 spent_minutes=rng.randint(2, 10),
@@ -247,6 +247,7 @@ def _reopen(
     )
     first_step = next((ln for ln in answer_body.splitlines() if ln.startswith("1.")), "")
     short = first_step[2:].strip() or answer_body.splitlines()[0]
+    short = short[0].lower() + short[1:]
     follow = render(
         rng.choice(ctx.common["staff_reopen_followup"]),
         {"first_name": plan.customer.first_name, "answer_short": short},

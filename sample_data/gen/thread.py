@@ -73,13 +73,15 @@ def ticket_slots(ctx: ThreadContext, plan: TicketPlan) -> dict[str, str]:
     """Slot values that make one ticket's texts specific (form, field, ids, names)."""
     rng = ctx.rng
     form = rng.choice(ctx.common["forms"])
-    colleague_first = rng.choice(ctx.common["first_names_female"] + ctx.common["first_names_male"])
+    female = rng.random() < 0.5
+    colleague_first = rng.choice(ctx.common["first_names_female" if female else "first_names_male"])
+    colleague_last = rng.choice(ctx.common["last_names_male"]) + ("а" if female else "")
     return {
         "form": form["name"],
         "field": rng.choice(form["fields"]),
         "task": str(rng.randint(180_000_000, 230_000_000)),
         "num": str(rng.randint(1000, 9999)),
-        "person": f"{colleague_first} {rng.choice(ctx.common['last_names_male'])}",
+        "person": f"{colleague_first} {colleague_last}",
         "org": plan.customer.org,
         "first_name": plan.customer.first_name,
     }
@@ -109,15 +111,21 @@ def first_message(
     return subject, description, text, has_pii
 
 
-def staff_reply_text(ctx: ThreadContext, plan: TicketPlan, staff: Staff, body: str) -> str:
-    """A public reply in the house tone: greeting, acknowledgement, the fix, sign-off."""
+def staff_reply_text(
+    ctx: ThreadContext, plan: TicketPlan, staff: Staff, body: str, *, question: bool = False
+) -> str:
+    """A public reply in the house tone: greeting, acknowledgement, the fix, sign-off.
+
+    A clarifying question skips the "if the problem stays, write back" closing line.
+    """
     rng = ctx.rng
     parts = [f"Здравствуйте, {plan.customer.first_name}!"]
     ack = rng.choice(ctx.common["staff_ack"])
     if ack:
         parts.append(ack)
     parts.append(body)
-    parts.append(rng.choice(ctx.common["staff_closing"]))
+    if not question:
+        parts.append(rng.choice(ctx.common["staff_closing"]))
     parts.append(f"{staff.person['first_name']}, служба поддержки Pyrus")
     return "\n\n".join(parts)
 
@@ -126,7 +134,8 @@ def bot_text(ctx: ThreadContext, plan: TicketPlan, slots: dict[str, str]) -> str
     """The assistant's internal recommendation for the employee."""
     arch = plan.archetype
     steps = [line for line in render(arch.answer, slots).splitlines() if line[:2] in {"1.", "2."}]
-    lines = [f"Рекомендация ИИ-помощника: похоже на типовую ситуацию — {arch.summary}."]
+    summary = arch.summary[0].lower() + arch.summary[1:]
+    lines = [f"Рекомендация ИИ-помощника: похоже на типовую ситуацию — {summary}."]
     if steps:
         lines.append("Что проверить:\n" + "\n".join(steps))
     similar = ctx.similar.get(arch.key, [])[-2:]

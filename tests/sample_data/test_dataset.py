@@ -232,3 +232,27 @@ def test_eval_sets(metadata: dict[str, Any], tasks: list[dict[str, Any]]) -> Non
     fresh = _jsonl("new_tickets.jsonl")
     assert len(fresh) >= 20
     assert {"subject", "description", "category_code", "client", "priority"} <= set(fresh[0])
+
+
+def test_staff_replies_in_working_hours_and_feedback_only_on_treatment(
+    tasks: list[dict[str, Any]], metadata: dict[str, Any]
+) -> None:
+    members = _load("pyrus_members.json")["members"]
+    staff = {m["id"] for m in members if m["type"] == "user"}
+    holidays = set(metadata["business_hours"]["holidays"])
+    feedback_field = metadata["field_ids"]["assistant_feedback"]
+    outside, replies, feedback = 0, 0, Counter()
+    for task in tasks:
+        for comment in task["comments"]:
+            if comment["author"]["id"] in staff and "to" in comment.get("channel", {}):
+                replies += 1
+                local = _ts(comment["create_date"]) + MSK
+                working = local.weekday() < 5 and local.date().isoformat() not in holidays
+                outside += not (working and 9 <= local.hour < 18)
+        if any(f["id"] == feedback_field and "value" in f for f in task["fields"]):
+            before = task["create_date"][:10] < metadata["rollout_date"]
+            feedback["pre" if before else assign_arm(task["id"], metadata["holdout_share"])] += 1
+    assert outside <= replies * 0.05
+    assert feedback["treatment"] >= 50
+    assert feedback["holdout"] == 0
+    assert feedback["pre"] == 0
