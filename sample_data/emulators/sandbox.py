@@ -59,7 +59,9 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point kb at this sandbox."""
+        draft = self.dataset.metadata.get("field_ids", {}).get("draft_reply")
         return {
+            **({"PYRUS_DRAFT_FIELD_ID": str(draft)} if draft else {}),
             "PYRUS_AUTH_URL": self.pyrus_auth_url,
             "PYRUS_LOGIN": self.pyrus_login,
             "PYRUS_SECURITY_KEY": self.pyrus_key,

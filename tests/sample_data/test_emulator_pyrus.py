@@ -188,3 +188,21 @@ def test_comment_validation(api: httpx.Client, body: object, code: str) -> None:
     response = api.post("tasks/201500006/comments", json=body)
     assert (response.status_code, response.json()["error_code"]) == (400, code)
     assert len(api.get("tasks/201500006").json()["task"]["comments"]) == 1  # nothing stored
+
+
+def test_env_points_kb_settings_at_the_sandbox(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.settings import FlowSettings
+
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    settings = FlowSettings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.pyrus_auth_url == sandbox.pyrus_auth_url
+    assert settings.pyrus_form_ids == [FORM]
+    assert settings.pyrus_draft_field_id == 14
+    assert settings.confluence_spaces == ["SUP", "KB"]
+    assert settings.confluence_url == sandbox.confluence_url
+    key = settings.pyrus_security_key
+    assert key is not None
+    assert key.get_secret_value() == KEY
