@@ -64,22 +64,22 @@ def generate(out_dir: Path = DATASET_DIR, seed: int = DEFAULT_SEED) -> dict[str,
     categories = load_categories()
     common = load_common()
     archetypes = load_archetypes()
-    pages, page_text, sources = build_pages()
-    history = build_history(archetypes, common, categories, sources, rng)
+    kb = build_pages(DAY1_CUTOFF, DAY2_CUTOFF)
+    history = build_history(archetypes, common, categories, kb.sources, rng)
     tasks = history.tasks
     arms = {story.plan.task_id: story.plan.arm for story in history.stories}
     effect = realised_effect(tasks, arms)
     changes = _day_changes(tasks)
     if changes["new_tickets"] < 5 or changes["changed_tickets"] < 3:
         raise RuntimeError(f"day1→day2 window too quiet for the incremental demo: {changes}")
-    corpus, queries, qrels = beir(archetypes, history.stories, tasks, pages, page_text)
+    corpus, queries, qrels = beir(archetypes, history.stories, tasks, kb)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval").mkdir(exist_ok=True)
     _write_json(out_dir / "pyrus_form.json", form_response(categories, LEAD_ID))
     _write_json(out_dir / "pyrus_members.json", members_response())
     _write_jsonl(out_dir / "pyrus_tasks.jsonl", tasks)
-    _write_json(out_dir / "confluence_pages.json", pages)
+    _write_json(out_dir / "confluence_pages.json", kb.pages)
     _write_jsonl(out_dir / "new_tickets.jsonl", new_tickets(archetypes, common, rng))
     _write_jsonl(out_dir / "categorize.jsonl", categorize_rows(history.stories, tasks))
     _write_jsonl(out_dir / "eval" / "corpus.jsonl", corpus)
@@ -113,7 +113,8 @@ def generate(out_dir: Path = DATASET_DIR, seed: int = DEFAULT_SEED) -> dict[str,
             "reopened_tickets": sum(
                 1 for t in tasks if any(c.get("action") == "reopened" for c in t["comments"])
             ),
-            "pages": len(pages),
+            "pages": len(kb.pages),
+            "pages_live_at_day2": sum(1 for p in kb.pages if p["deleted_at"] is None),
             "archetypes": len(archetypes),
             "categories": len(categories),
             "eval_queries": len(queries),
@@ -123,7 +124,7 @@ def generate(out_dir: Path = DATASET_DIR, seed: int = DEFAULT_SEED) -> dict[str,
         "business_hours": calendar.definition(),
     }
     _write_json(out_dir / "metadata.json", metadata)
-    logger.info("wrote %d tickets and %d pages to %s", len(tasks), len(pages), out_dir)
+    logger.info("wrote %d tickets and %d pages to %s", len(tasks), len(kb.pages), out_dir)
     return metadata
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from sample_data.gen.confluence import KnowledgeBase
 from sample_data.gen.content import Archetype
 from sample_data.gen.form import PRIORITIES
 from sample_data.gen.story import Story
@@ -60,31 +61,40 @@ def beir(
     archetypes: list[Archetype],
     stories: list[Story],
     tasks: list[dict[str, Any]],
-    pages: list[dict[str, Any]],
-    page_text: dict[str, str],
+    kb: KnowledgeBase,
 ) -> tuple[list[dict[str, str]], list[dict[str, str]], list[tuple[str, str, int]]]:
-    """(corpus, queries, qrels) in BEIR shape; page relevance comes from `covers`."""
+    """(corpus, queries, qrels) in BEIR shape.
+
+    Page relevance comes from `covers`: for each archetype the most specific live page
+    (fewest covered archetypes, then lowest id) scores 3, other covering pages 2.
+    Resolved history tickets of the same archetype score 2 (1 if they were reopened).
+    """
+    live = [page for page in kb.pages if page["deleted_at"] is None]
     corpus = [
-        {"id": f"confluence:{page['id']}", "title": page["title"], "text": page_text[page["id"]]}
-        for page in pages
-        if page.get("deleted_at") is None
+        {
+            "id": f"confluence:{page['id']}",
+            "title": page["versions"][-1]["title"],
+            "text": kb.text[page["id"]],
+        }
+        for page in live
     ]
     corpus += resolved_ticket_docs(stories, tasks)
-    resolved = {doc["id"] for doc in corpus}
+    in_corpus = {doc["id"] for doc in corpus}
     queries: list[dict[str, str]] = []
     qrels: list[tuple[str, str, int]] = []
     for arch in archetypes:
+        covering = sorted(
+            (page for page in live if arch.key in kb.covers[page["id"]]),
+            key=lambda page: (len(kb.covers[page["id"]]), int(page["id"])),
+        )
         for query in arch.queries:
             qid = f"q{len(queries) + 1:03d}"
             queries.append({"id": qid, "text": f"{query.subject}\n{query.text}"})
-            for page in pages:
-                covers = page.get("covers", [])
-                if arch.key in covers and f"confluence:{page['id']}" in resolved:
-                    score = 3 if covers[0] == arch.key else 2
-                    qrels.append((qid, f"confluence:{page['id']}", score))
+            for rank, page in enumerate(covering):
+                qrels.append((qid, f"confluence:{page['id']}", 3 if rank == 0 else 2))
             for story in stories:
                 doc_id = f"pyrus:{story.plan.task_id}"
-                if story.plan.archetype.key == arch.key and doc_id in resolved:
+                if story.plan.archetype.key == arch.key and doc_id in in_corpus:
                     qrels.append((qid, doc_id, 1 if story.reopened else 2))
     return corpus, queries, qrels
 

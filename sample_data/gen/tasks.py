@@ -42,7 +42,7 @@ def build_history(
     archetypes: list[Archetype],
     common: dict[str, Any],
     categories: list[Category],
-    sources: dict[str, list[str]],
+    sources: dict[str, list[tuple[datetime, str]]],
     rng: random.Random,
 ) -> History:
     """Plan, write, cut and serialise every historical ticket."""

@@ -43,7 +43,7 @@ class ThreadContext:
     staff: list[Staff]
     rng: random.Random
     similar: dict[str, list[int]]  # archetype key -> earlier task ids
-    sources: dict[str, list[str]]  # archetype key -> KB page titles
+    sources: dict[str, list[tuple[datetime, str]]]  # archetype -> (page created, title)
 
     def category(self, code: str) -> tuple[int, Category]:
         for index, cat in enumerate(self.categories, start=1):
@@ -141,7 +141,10 @@ def bot_text(ctx: ThreadContext, plan: TicketPlan, slots: dict[str, str]) -> str
     similar = ctx.similar.get(arch.key, [])[-2:]
     if similar:
         lines.append("Похожие обращения: " + ", ".join(f"#{tid}" for tid in similar))
-    titles = ctx.sources.get(arch.key, [])[:2]
+    titles = [
+        title for created, title in ctx.sources.get(arch.key, []) if created < plan.created_at
+    ]
+    titles = titles[:2]
     if titles:
         lines.append("Источники: " + "; ".join(f"«{t}»" for t in titles))
     lines.append("Черновик ответа клиенту — в поле «Черновик ответа».")

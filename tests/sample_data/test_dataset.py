@@ -256,3 +256,33 @@ def test_staff_replies_in_working_hours_and_feedback_only_on_treatment(
     assert feedback["treatment"] >= 50
     assert feedback["holdout"] == 0
     assert feedback["pre"] == 0
+
+
+def test_confluence_pages_and_page_qrels() -> None:
+    pages = _load("confluence_pages.json")
+    assert [int(p["id"]) for p in pages] == sorted(int(p["id"]) for p in pages)
+    for page in pages:
+        assert set(page) == {
+            "id",
+            "space_key",
+            "space_name",
+            "ancestors",
+            "labels",
+            "status",
+            "deleted_at",
+            "versions",
+        }
+        numbers = [v["number"] for v in page["versions"]]
+        assert numbers == list(range(1, len(numbers) + 1))
+        assert all(v["when"].endswith("+03:00") and v["storage"] for v in page["versions"])
+        assert all(set(a) == {"id", "title"} for a in page["ancestors"])
+    assert any(p["deleted_at"] for p in pages)
+    assert any(len(p["versions"]) > 1 for p in pages)
+    lines = (DATASET_DIR / "eval" / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    main_pages = Counter(
+        q
+        for q, d, s in (line.split("\t") for line in lines)
+        if d.startswith("confluence:") and s == "3"
+    )
+    queries = _jsonl("eval/queries.jsonl")
+    assert all(main_pages[q["id"]] == 1 for q in queries)
