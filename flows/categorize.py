@@ -1,0 +1,183 @@
+"""Prefect flow `categorize`: keep one model version's category on every ticket.
+
+Steps: check the taxonomy (a content change without a version bump stops the run),
+retrain when there is no active model, the taxonomy version changed, or at least
+`KB_CATEGORIZE_RETRAIN_MIN_NEW_LABELS` staff labels arrived since the active model's
+newest training ticket; then label every ticket that has no row for the current
+(taxonomy, model) version. A new model version therefore relabels ALL tickets, so
+comparisons across periods always use one model. The batch uses the offline
+classifier only (reproducible, no LLM cost); the bot's own real-time rows are kept.
+Ends with the staff–model agreement rate and a table artifact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from assistant.categorize import CategorizeConfig, Categorizer, record_decisions
+from assistant.classifier_store import (
+    count_new_labels,
+    load_active_model,
+    ticket_text,
+    train_from_marts,
+)
+from assistant.config import load_settings
+from assistant.db import connect
+from assistant.settings import AssistantSettings
+from assistant.taxonomy import Taxonomy, load_taxonomy, register_taxonomy
+from flows.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_KEY = "categorize-summary"
+BATCH_SIZE = 500
+T = TypeVar("T")
+Step = Callable[..., Any]
+
+
+def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """Run a step in-process (tests, `.fn`)."""
+    return fn(*args)
+
+
+def prefect_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """Run a step as a Prefect task; DB steps are idempotent, so one retry is safe."""
+    return task(fn, name=name, retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)(*args)
+
+
+def retrain_if_needed(
+    url: str, taxonomy: Taxonomy, config: CategorizeConfig, full: bool
+) -> dict[str, Any]:
+    """Register the taxonomy, decide whether to retrain, and train + activate if so."""
+    with connect(url, autocommit=True) as conn:
+        register_taxonomy(conn, taxonomy)
+        stored = load_active_model(conn)
+        previous = stored.model.version if stored else None
+        new_labels = count_new_labels(conn, stored.labels_through if stored else None)
+        if stored is None:
+            reason = "no active model"
+        elif stored.model.taxonomy_version != taxonomy.version:
+            reason = f"taxonomy {stored.model.taxonomy_version} → {taxonomy.version}"
+        elif new_labels >= config.retrain_min_new_labels:
+            reason = f"{new_labels} new labels"
+        elif full:
+            reason = "full run"
+        else:
+            return {"model_version": previous, "retrained": False, "new_labels": new_labels}
+        trained = train_from_marts(conn, taxonomy, min_labels=config.min_train_labels)
+    version = trained.model.version
+    logger.info("retrained (%s): %s → %s", reason, previous, version)
+    return {
+        "model_version": version,
+        "retrained": version != previous,
+        "retrain_reason": reason,
+        "new_labels": new_labels,
+        "previous_model_version": previous,
+        "cv_macro_f1": trained.model.metrics.get("macro_f1"),
+    }
+
+
+def _unlabelled(conn: psycopg.Connection, categorizer: Categorizer, full: bool) -> list[Any]:
+    if full:
+        return conn.execute(
+            "select ticket_id, subject, description from marts.fct_tickets order by ticket_id"
+        ).fetchall()
+    return conn.execute(
+        "select t.ticket_id, t.subject, t.description from marts.fct_tickets as t "
+        "where not exists (select 1 from kb.ticket_categories as c "
+        "where c.ticket_id = t.ticket_id and c.taxonomy_version = %s and c.model_version = %s) "
+        "order by t.ticket_id",
+        (categorizer.taxonomy.version, categorizer.model.version),
+    ).fetchall()
+
+
+def label_tickets(
+    url: str,
+    settings: AssistantSettings,
+    taxonomy: Taxonomy,
+    config: CategorizeConfig,
+    full: bool,
+) -> dict[str, Any]:
+    """Label every ticket lacking a row for the active version (all of them when `full`)."""
+    with connect(url, autocommit=True) as conn:
+        categorizer = Categorizer.open(
+            conn, settings, config=config.model_copy(update={"use_llm": False}), taxonomy=taxonomy
+        )
+        rows = _unlabelled(conn, categorizer, full)
+        written = low = 0
+        for start in range(0, len(rows), BATCH_SIZE):
+            chunk = rows[start : start + BATCH_SIZE]
+            decisions = categorizer.categorize_many([ticket_text(r[1], r[2]) for r in chunk])
+            low += sum(d.low_confidence for d in decisions)
+            written += record_decisions(
+                conn, [(r[0], d) for r, d in zip(chunk, decisions, strict=True)], overwrite=full
+            )
+    logger.info("labelled %d tickets with model %s", written, categorizer.model.version)
+    return {"labelled": written, "labelled_low_confidence": low}
+
+
+def agreement(url: str, taxonomy: Taxonomy, model_version: str) -> dict[str, Any]:
+    """Share of staff-labelled tickets where the model's category equals the staff's."""
+    with connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*), count(*) filter (where c.category_code = case "
+            "when lower(trim(t.staff_category_code)) = any(%s) "
+            "then lower(trim(t.staff_category_code)) else 'other' end), "
+            "(select count(*) from marts.fct_tickets) "
+            "from marts.fct_tickets as t "
+            "join kb.ticket_categories as c on c.ticket_id = t.ticket_id "
+            "and c.taxonomy_version = %s and c.model_version = %s "
+            "where nullif(trim(t.staff_category_code), '') is not null",
+            (list(taxonomy.codes), taxonomy.version, model_version),
+        ).fetchone()
+    compared, agreed, total = (int(v) for v in row) if row else (0, 0, 0)
+    return {
+        "tickets_total": total,
+        "staff_labelled_compared": compared,
+        "staff_model_agreement": round(agreed / compared, 4) if compared else None,
+    }
+
+
+def run_categorize(
+    url: str,
+    settings: AssistantSettings,
+    config: CategorizeConfig,
+    *,
+    full: bool = False,
+    step: Step = direct_step,
+) -> dict[str, Any]:
+    """The flow's body without Prefect: retrain if needed, label, measure agreement."""
+    taxonomy = load_taxonomy(config.taxonomy_path)
+    model = step("retrain-if-needed", retrain_if_needed, url, taxonomy, config, full)
+    labelled = step("label-tickets", label_tickets, url, settings, taxonomy, config, full)
+    agreed = step("staff-agreement", agreement, url, taxonomy, model["model_version"])
+    return {"taxonomy_version": taxonomy.version, **model, **labelled, **agreed}
+
+
+@flow(name="categorize")
+def categorize(full: bool = False) -> dict[str, Any]:
+    """Retrain when enough new labels exist, label every ticket for the active version."""
+    runtime = Runtime.from_environment()
+    config = load_settings(CategorizeConfig)
+    summary = run_categorize(
+        runtime.database_url(), runtime.settings, config, full=full, step=prefect_step
+    )
+    create_table_artifact(
+        key=ARTIFACT_KEY,
+        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
+        description="categorize: model version, tickets labelled, staff–model agreement",
+    )
+    return summary
+
+
+def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+    """`kb refresh --only categorize [--full]`."""
+    del runtime  # the flow reads the same environment itself (parameters stay secret-free)
+    return categorize(full=full)
