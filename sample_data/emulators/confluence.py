@@ -94,6 +94,11 @@ def _expand(request: Request) -> set[str]:
     return {part.strip().lower() for part in raw.split(",") if part.strip()}
 
 
+def _cursor(start: int) -> str:
+    """An opaque Cloud-style cursor (here simply the encoded offset)."""
+    return base64.urlsafe_b64encode(str(start).encode()).decode()
+
+
 def _page(
     request: Request, state: ConfluenceState, items: list[dict[str, Any]], render: Any
 ) -> Response:
@@ -101,18 +106,24 @@ def _page(
     context = "/wiki" if request.url.path.startswith("/wiki/") else ""
     base = str(request.base_url).rstrip("/") + context
     expand = _expand(request)
+    cloud = bool(context)
     try:
         start = max(0, int(request.query_params.get("start", 0)))
         requested = max(1, int(request.query_params.get("limit", 25)))
-    except ValueError:
-        return _json({"statusCode": 400, "message": "start and limit must be integers"}, 400)
+        if cloud and request.query_params.get("cursor"):  # Cloud: the cursor drives paging
+            start = int(base64.urlsafe_b64decode(request.query_params["cursor"]).decode())
+    except (ValueError, binascii.Error):
+        return _json({"statusCode": 400, "message": "bad start, limit or cursor"}, 400)
     limit = min(requested, page_size_cap(expand))
     chunk = items[start : start + limit]
     path = request.url.path[len(context) :]
-    params = {k: v for k, v in request.query_params.items() if k not in {"start", "limit"}}
+    skip = {"start", "limit", "next", "cursor"}
+    params = {k: v for k, v in request.query_params.items() if k not in skip}
 
     def link(at: int) -> str:
-        return f"{path}?{urlencode({**params, 'limit': limit, 'start': at}, safe=',')}"
+        extra = {"next": "true", "cursor": _cursor(at)} if cloud and at else {}
+        query = urlencode({**extra, **params, "limit": limit, "start": at}, safe=",")
+        return f"{path}?{query}"
 
     links: dict[str, str] = {"self": base + link(start), "base": base, "context": context}
     step = requested if state.emulate_start_bug else len(chunk)

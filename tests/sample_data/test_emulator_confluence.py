@@ -153,3 +153,18 @@ def test_faults_and_log(sandbox: Sandbox, wiki: httpx.Client) -> None:
     assert wiki.get(SEARCH, params={"cql": "type = page"}).status_code == 504
     assert wiki.get(SEARCH, params={"cql": "type = page"}).status_code == 200
     assert sandbox.confluence.log.count("GET", SEARCH) == 2
+
+
+def test_cloud_paths_page_with_a_cursor(sandbox: Sandbox) -> None:
+    basic = base64.b64encode(b"svc@example.ru:cloud-token").decode()
+    headers = {"Authorization": f"Basic {basic}"}
+    params = {"cql": "type = page order by id", "limit": 3}
+    url, seen = f"{sandbox.confluence_url}/wiki{SEARCH}", []
+    body = httpx.get(url, params=params, headers=headers).json()
+    while True:
+        seen += [r["id"] for r in body["results"]]
+        if "next" not in body["_links"]:
+            break
+        assert "cursor=" in body["_links"]["next"]
+        body = httpx.get(body["_links"]["base"] + body["_links"]["next"], headers=headers).json()
+    assert seen == ["65538", "884736", "884802", "884999", "885300"]
