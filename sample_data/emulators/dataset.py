@@ -179,16 +179,42 @@ def _close_state(task: dict[str, Any], visible: list[dict[str, Any]]) -> tuple[s
     return close_date, close_date is not None
 
 
+def _patch_child(values: dict[int, Any], parent_id: int, update: dict[str, Any]) -> None:
+    """Apply an update of a title's child field inside the title's value, keeping order."""
+    title = copy.deepcopy(values.get(parent_id)) or {"fields": []}
+    child = {k: v for k, v in update.items() if k != "value"} | {"parent_id": parent_id}
+    if "value" in update:
+        child["value"] = update["value"]
+    children = title.setdefault("fields", [])
+    index = next((i for i, c in enumerate(children) if c.get("id") == update["id"]), None)
+    if index is None:
+        children.append(child)
+    else:
+        children[index] = child
+    values[parent_id] = title
+
+
 def _replayed_fields(
     task: dict[str, Any], visible: list[dict[str, Any]], closed: bool, step: int
 ) -> list[dict[str, Any]]:
+    parents = {
+        int(child["id"]): int(field["id"])
+        for field in task.get("fields", [])
+        if field.get("type") == "title" and isinstance(field.get("value"), dict)
+        for child in field["value"].get("fields", [])
+    }
     values: dict[int, Any] = {}
     for comment in visible:
         for update in comment.get("field_updates", []) or []:
-            if "id" in update and "value" in update:
-                values[int(update["id"])] = update["value"]
-            elif "id" in update:
-                values.pop(int(update["id"]), None)
+            if "id" not in update:
+                continue
+            field_id = int(update["id"])
+            if field_id in parents:  # a child of a title: patch it inside the title's value
+                _patch_child(values, parents[field_id], update)
+            elif "value" in update:
+                values[field_id] = update["value"]
+            else:
+                values.pop(field_id, None)
     fields = []
     for original in task.get("fields", []):
         item = {k: v for k, v in original.items() if k != "value"}

@@ -206,3 +206,11 @@ def test_env_points_kb_settings_at_the_sandbox(
     key = settings.pyrus_security_key
     assert key is not None
     assert key.get_secret_value() == KEY
+
+
+def test_comment_updating_a_field_inside_a_title(api: httpx.Client) -> None:
+    body = {"field_updates": [{"id": 3, "value": "new@client-mail.example"}]}
+    task = api.post("tasks/201500006/comments", json=body).json()["task"]
+    title = next(f for f in task["fields"] if f["id"] == 17)
+    children = {c["id"]: c.get("value") for c in title["value"]["fields"]}
+    assert children == {3: "new@client-mail.example", 4: None}
