@@ -261,6 +261,7 @@ def new_task_from_ticket(
         "author": author,
         "form_id": dataset.form_id,
         "current_step": 1,
+        "is_closed": False,
         "fields": fields,
         "comments": [comment],
     }
