@@ -18,7 +18,9 @@ from sample_data.gen.plan import TicketPlan
 from sample_data.gen.thread import (
     Event,
     ThreadContext,
+    answer_body,
     bot_text,
+    clarify_reply,
     customer_channel,
     feedback_update,
     first_message,
@@ -78,8 +80,8 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
             field_updates=initial_fields(ctx, plan, subject, description),
         )
     ]
-    answer_body = render(arch.answer, slots)
-    answer_text = staff_reply_text(ctx, plan, agent, answer_body)
+    resolution = answer_body(ctx, plan, slots)
+    answer_text = staff_reply_text(ctx, plan, agent, resolution)
     if plan.arm == "treatment":
         bot_at = plan.created_at + timedelta(seconds=rng.randint(60, 120))
         events.append(
@@ -113,7 +115,7 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
                 spent_minutes=rng.randint(2, 10),
             )
         )
-        reply = render(rng.choice(ctx.common["clarify_replies_generic"]), slots)
+        reply = clarify_reply(ctx, plan, slots)
         events.append(
             Event(
                 at=later(first_reply_at, rng, 150),
@@ -172,8 +174,8 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
     reopened = False
     if rng.random() < 0.05:
         reopened = True
-        _reopen(ctx, plan, agent, events, answer_body)
-    return Story(plan, agent, subject, description, answer_body, has_pii, events, reopened)
+        _reopen(ctx, plan, agent, events, render(arch.answer, slots))
+    return Story(plan, agent, subject, description, resolution, has_pii, events, reopened)
 
 
 def _category_and_priority_fixes(
@@ -230,7 +232,7 @@ def _close(ctx: ThreadContext, plan: TicketPlan, agent: Staff, events: list[Even
 
 
 def _reopen(
-    ctx: ThreadContext, plan: TicketPlan, agent: Staff, events: list[Event], answer_body: str
+    ctx: ThreadContext, plan: TicketPlan, agent: Staff, events: list[Event], answer: str
 ) -> None:
     """The customer writes again within a week; the task reopens and is solved again."""
     rng = ctx.rng
@@ -245,8 +247,8 @@ def _reopen(
             channel=customer_channel(plan),
         )
     )
-    first_step = next((ln for ln in answer_body.splitlines() if ln.startswith("1.")), "")
-    short = first_step[2:].strip() or answer_body.splitlines()[0]
+    first_step = next((ln for ln in answer.splitlines() if ln.startswith("1.")), "")
+    short = first_step[2:].strip() or answer.splitlines()[0]
     short = short[0].lower() + short[1:]
     follow = render(
         rng.choice(ctx.common["staff_reopen_followup"]),

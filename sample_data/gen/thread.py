@@ -84,6 +84,8 @@ def ticket_slots(ctx: ThreadContext, plan: TicketPlan) -> dict[str, str]:
         "person": f"{colleague_first} {colleague_last}",
         "org": plan.customer.org,
         "first_name": plan.customer.first_name,
+        "org_domain": plan.customer.person["email"].split("@")[1],
+        "contract": f"{rng.choice([2023, 2024, 2025])}-ПР-{rng.randint(1, 999):04d}",
     }
 
 
@@ -95,6 +97,8 @@ def first_message(
     arch = plan.archetype
     subject = render(rng.choice(arch.subjects), slots)
     body = [render(rng.choice(arch.messages), slots)]
+    if rng.random() < 0.45:
+        body.append(render(rng.choice(ctx.common["context_lines"]), slots))
     if rng.random() < 0.3:
         body.append(rng.choice(ctx.common["attachment_lines"]))
     if rng.random() < 0.15 or plan.priority == "Критический":
@@ -109,6 +113,28 @@ def first_message(
     signature = f"{person['first_name']} {person['last_name']}, {plan.customer.org}"
     text = "\n\n".join(p for p in (greeting, description, signoff, signature) if p)
     return subject, description, text, has_pii
+
+
+def answer_body(ctx: ThreadContext, plan: TicketPlan, slots: dict[str, str]) -> str:
+    """The fix for this ticket: an optional opening, the archetype's answer, a help link."""
+    rng = ctx.rng
+    parts = []
+    intro = render(rng.choice(ctx.common["answer_intros"]), slots)
+    if intro:
+        parts.append(intro)
+    parts.append(render(plan.archetype.answer, slots))
+    link = ctx.common["help_links"].get(plan.archetype.category)
+    if link and rng.random() < 0.5:
+        parts.append(f"Подробнее в справке: {link}")
+    return "\n\n".join(parts)
+
+
+def clarify_reply(ctx: ThreadContext, plan: TicketPlan, slots: dict[str, str]) -> str:
+    """The customer's answer to a clarifying question (category-specific when written)."""
+    pool = ctx.common["clarify_replies"].get(plan.archetype.category)
+    if not pool or ctx.rng.random() < 0.25:
+        pool = ctx.common["clarify_replies_generic"]
+    return render(ctx.rng.choice(pool), slots)
 
 
 def staff_reply_text(
