@@ -153,7 +153,19 @@ def refresh(
 @app.command()
 def ask(text: Annotated[str, typer.Argument(help="The ticket text, in Russian.")]) -> None:
     """Print the assistant's recommendation and draft reply for a ticket text."""
-    not_built("ask", 8)
+    from assistant.comment_format import format_terminal
+    from assistant.db import connect
+    from assistant.errors import ConfigError
+    from assistant.pyrus_bot import category_names
+    from assistant.rag import open_suggester
+
+    if not text.strip():
+        raise ConfigError('the ticket text is empty; pass it as an argument: kb ask "…"')
+    runtime = _runtime()
+    with connect(runtime.database_url(), autocommit=True) as conn:
+        suggestion = open_suggester(conn, runtime.settings).suggest("", text)
+    name = category_names().get(suggestion.category_code or "")
+    typer.echo(format_terminal(suggestion, category_name=name))
 
 
 @app.command()
@@ -162,13 +174,51 @@ def serve(
     port: Annotated[int, typer.Option()] = 8080,
 ) -> None:
     """Serve the Pyrus bot webhook (POST /pyrus/webhook, GET /healthz)."""
-    not_built("serve", 8)
+    import uvicorn
+
+    from assistant.errors import ConfigError
+    from assistant.pyrus_bot import build_pipeline
+    from assistant.webhook import create_app
+
+    runtime = _runtime()
+    if runtime.settings.pyrus_bot_secret is None:
+        raise ConfigError("PYRUS_BOT_SECRET is not set: the bot cannot verify Pyrus webhooks")
+    bot = create_app(
+        runtime.settings, runtime.database_url(), pipeline=build_pipeline(runtime.settings)
+    )
+    console.print(f"Pyrus bot on http://{host}:{port}/pyrus/webhook (health: /healthz)")
+    uvicorn.run(bot, host=host, port=port, log_level="info")
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    once: Annotated[bool, typer.Option(help="Process the ready jobs, then exit.")] = False,
+) -> None:
     """Process the bot's inbox in a separate process."""
-    not_built("worker", 8)
+    import logging
+
+    from assistant.inbox import InboxWorker
+    from assistant.pyrus_bot import build_pipeline
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    runtime = _runtime()
+    settings = runtime.settings
+    inbox = InboxWorker(
+        runtime.database_url(),
+        build_pipeline(settings).handle_job,
+        poll_seconds=settings.bot_poll_seconds,
+        claim_timeout_seconds=settings.bot_claim_timeout_seconds,
+        max_attempts=settings.bot_max_attempts,
+        backoff_seconds=settings.bot_retry_backoff_seconds,
+    )
+    if once:
+        console.print(f"processed {inbox.run_pending()} inbox job(s)")
+        return
+    console.print("inbox worker running (Ctrl-C to stop)")
+    try:
+        inbox.run_forever()
+    except KeyboardInterrupt:
+        console.print("stopped")
 
 
 @app.command()
