@@ -93,6 +93,8 @@ class Sandbox:
         )
 
     def stop(self) -> None:
+        for handle in (self.pyrus_server, self.confluence_server):
+            handle.server.should_exit = True  # both wind down at once, then join
         self.pyrus_server.stop()
         self.confluence_server.stop()
 
