@@ -143,6 +143,12 @@ def render_content(view: dict[str, Any], expand: set[str], base: str) -> dict[st
             "createdBy": render_user(first.get("by", {}), base),
             "createdDate": first["when"],
             "_links": {"self": f"{base}/rest/api/content/{pid}/history"},
+            "_expandable": {
+                "lastUpdated": "",
+                "previousVersion": "",
+                "contributors": "",
+                "nextVersion": "",
+            },
         }
     else:
         expandable["history"] = f"/rest/api/content/{pid}/history"
