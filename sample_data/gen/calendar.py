@@ -13,7 +13,8 @@ MSK = timedelta(hours=3)
 WORK_START_HOUR = 9
 WORK_END_HOUR = 18
 # Non-working public holidays (official 2026 production calendar; Jan 9 and Dec 31 are
-# transferred days off). Shortened pre-holiday days are not modelled.
+# transferred days off) and shortened pre-holiday days (work ends an hour early). Must
+# agree with dbt_project/seeds/ru_production_calendar.csv so dbt measures the same FRT.
 HOLIDAYS: tuple[date, ...] = (
     *(date(2026, 1, d) for d in range(1, 12)),
     date(2026, 2, 23),
@@ -24,7 +25,15 @@ HOLIDAYS: tuple[date, ...] = (
     date(2026, 11, 4),
     date(2026, 12, 31),
 )
+SHORTENED: tuple[date, ...] = (
+    date(2026, 4, 30),
+    date(2026, 5, 8),
+    date(2026, 6, 11),
+    date(2026, 11, 3),
+)
+SHORTENED_END_HOUR = 17
 _HOLIDAY_SET = frozenset(HOLIDAYS)
+_SHORTENED_SET = frozenset(SHORTENED)
 
 
 def is_workday(day: date) -> bool:
@@ -35,7 +44,8 @@ def is_workday(day: date) -> bool:
 def _day_window(day: date) -> tuple[datetime, datetime]:
     """The working interval of a Moscow calendar day, as UTC datetimes."""
     start = datetime(day.year, day.month, day.day, WORK_START_HOUR, tzinfo=UTC) - MSK
-    end = datetime(day.year, day.month, day.day, WORK_END_HOUR, tzinfo=UTC) - MSK
+    end_hour = SHORTENED_END_HOUR if day in _SHORTENED_SET else WORK_END_HOUR
+    end = datetime(day.year, day.month, day.day, end_hour, tzinfo=UTC) - MSK
     return start, end
 
 
@@ -88,5 +98,6 @@ def definition() -> dict[str, object]:
         "work_start": f"{WORK_START_HOUR:02d}:00",
         "work_end": f"{WORK_END_HOUR:02d}:00",
         "holidays": [d.isoformat() for d in HOLIDAYS],
-        "shortened_pre_holiday_days": False,
+        "shortened_days": [d.isoformat() for d in SHORTENED],
+        "shortened_work_end": f"{SHORTENED_END_HOUR:02d}:00",
     }

@@ -17,7 +17,8 @@ from pyrus.models.responses import FormResponse, MembersResponse, TaskResponse
 from assistant.arms import assign_arm
 from sample_data.generate import DATASET_DIR, generate
 
-CONTENT = Path(__file__).resolve().parents[2] / "sample_data" / "content"
+ROOT = Path(__file__).resolve().parents[2]
+CONTENT = ROOT / "sample_data" / "content"
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MSK = timedelta(hours=3)
 
@@ -138,14 +139,17 @@ def test_arms_follow_assign_arm(tasks: list[dict[str, Any]], metadata: dict[str,
     assert seen["treatment"] >= 200
 
 
-def _business_minutes(start: datetime, end: datetime, holidays: set[str]) -> float:
-    """Independent re-implementation (minute stepping by working-day windows)."""
+def _business_minutes(
+    start: datetime, end: datetime, holidays: set[str], shortened: set[str]
+) -> float:
+    """Independent re-implementation (sum of overlaps with working-day windows)."""
     total = 0.0
     day = (start + MSK).date()
     while day <= (end + MSK).date():
         if day.weekday() < 5 and day.isoformat() not in holidays:
+            end_hour = 17 if day.isoformat() in shortened else 18
             w0 = datetime(day.year, day.month, day.day, 9, tzinfo=UTC) - MSK
-            w1 = datetime(day.year, day.month, day.day, 18, tzinfo=UTC) - MSK
+            w1 = datetime(day.year, day.month, day.day, end_hour, tzinfo=UTC) - MSK
             lo, hi = max(w0, start), min(w1, end)
             total += max((hi - lo).total_seconds(), 0) / 60
         day += timedelta(days=1)
@@ -157,6 +161,7 @@ def test_planted_effect_is_recoverable(
 ) -> None:
     staff = {m["id"] for m in _load("pyrus_members.json")["members"] if m["type"] == "user"}
     holidays = set(metadata["business_hours"]["holidays"])
+    shortened = set(metadata["business_hours"]["shortened_days"])
     frt: dict[str, list[float]] = {"treatment": [], "holdout": []}
     for task in tasks:
         if task["create_date"][:10] < metadata["rollout_date"]:
@@ -173,7 +178,9 @@ def test_planted_effect_is_recoverable(
             continue
         arm = assign_arm(task["id"], metadata["holdout_share"])
         frt[arm].append(
-            _business_minutes(_ts(task["create_date"]), _ts(reply["create_date"]), holidays)
+            _business_minutes(
+                _ts(task["create_date"]), _ts(reply["create_date"]), holidays, shortened
+            )
         )
     change = median(frt["treatment"]) / median(frt["holdout"]) - 1
     assert abs(change - (-0.25)) <= 0.03
@@ -286,3 +293,28 @@ def test_confluence_pages_and_page_qrels() -> None:
     )
     queries = _jsonl("eval/queries.jsonl")
     assert all(main_pages[q["id"]] == 1 for q in queries)
+
+
+def test_calendar_matches_the_dbt_production_calendar(metadata: dict[str, Any]) -> None:
+    """dbt measures FRT with its own seed; both calendars must agree for 2026."""
+    import csv
+
+    seed = ROOT / "dbt_project" / "seeds" / "ru_production_calendar.csv"
+    if not seed.exists():
+        pytest.skip("dbt production calendar seed not present")
+    rows = [
+        r
+        for r in csv.DictReader(seed.open(encoding="utf-8"))
+        if r["calendar_date"].startswith("2026")
+    ]
+    weekday_holidays = {
+        r["calendar_date"]
+        for r in rows
+        if r["day_type"] == "holiday" and datetime.fromisoformat(r["calendar_date"]).weekday() < 5
+    }
+    ours = {
+        d for d in metadata["business_hours"]["holidays"] if datetime.fromisoformat(d).weekday() < 5
+    }
+    assert ours == weekday_holidays
+    shortened = {r["calendar_date"] for r in rows if r["day_type"] == "shortened"}
+    assert set(metadata["business_hours"]["shortened_days"]) == shortened
