@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from assistant.settings import AssistantSettings
 
@@ -16,7 +19,9 @@ class FlowSettings(AssistantSettings):
     confluence_token: SecretStr | None = Field(default=None, description="Data Center PAT")
     confluence_user: str | None = Field(default=None, description="Cloud user (email)")
     confluence_api_token: SecretStr | None = Field(default=None, description="Cloud API token")
-    confluence_spaces: list[str] = Field(default_factory=list)
+    # NoDecode: pydantic-settings would otherwise try `SUP,KB` as JSON and fail before
+    # the validator below sees it
+    confluence_spaces: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # extract (flows/extract.py): overlaps, batches, guards, the optional SQL source
     pyrus_overlap_minutes: int = Field(default=10, ge=0, description="register re-read window")
@@ -37,6 +42,9 @@ class FlowSettings(AssistantSettings):
     @classmethod
     def _split_spaces(cls, value: object) -> object:
         """Accept `CONFLUENCE_SPACES=SUP,KB` as well as a JSON list."""
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
         return value
