@@ -277,7 +277,8 @@ def page_as_of(page: dict[str, Any], at: datetime) -> dict[str, Any] | None:
     """The page's latest version at `at` plus its status, or None if not visible at all.
 
     Returns a dict with the page's keys, `version` (the chosen version dict) and `status`
-    ("current" or "trashed"). Purged pages (deleted, not trashed) return None.
+    ("current" or "trashed"). A deleted page is trashed unless `"trashed": false` (purged),
+    in which case None is returned.
     """
     versions = [v for v in page.get("versions", []) if parse_ts(v["when"]) <= at]
     if not versions:
@@ -286,7 +287,7 @@ def page_as_of(page: dict[str, Any], at: datetime) -> dict[str, Any] | None:
     status = page.get("status", "current")
     deleted_at = page.get("deleted_at")
     if deleted_at and parse_ts(deleted_at) <= at:
-        if not page.get("trashed"):
+        if not page.get("trashed", True):  # deleting moves a page to the trash by default
             return None
         status = "trashed"
     first = min(page["versions"], key=lambda v: int(v["number"]))

@@ -63,3 +63,39 @@ def test_day2_reveals_the_announced_new_and_changed_tickets(
     expected = dataset.metadata["day1_to_day2"]
     assert len(new) == expected["new_tickets"]
     assert len(changed) - len(new) == expected["changed_tickets"]
+
+
+def _page_versions(sandbox: Sandbox) -> dict[str, int]:
+    spaces = ",".join(f'"{key}"' for key in sandbox.spaces)
+    url = f"{sandbox.confluence_url}/rest/api/content/search"
+    params = {"cql": f"space in ({spaces}) and type = page order by id", "expand": "version"}
+    headers = {"Authorization": f"Bearer {sandbox.confluence_token}"}
+    found: dict[str, int] = {}
+    body = httpx.get(url, params=params, headers=headers).json()
+    while True:
+        found |= {r["id"]: r["version"]["number"] for r in body["results"]}
+        if "next" not in body["_links"]:
+            return found
+        body = httpx.get(body["_links"]["base"] + body["_links"]["next"], headers=headers).json()
+
+
+def test_day2_shows_page_edits_and_deletions(sandbox: Sandbox, dataset: Dataset) -> None:
+    day1 = parse_ts(dataset.metadata["day1_cutoff"])
+    day2 = parse_ts(dataset.metadata["day2_cutoff"])
+    before = _page_versions(sandbox)
+    sandbox.clock.set(day2)
+    after = _page_versions(sandbox)
+    in_scope = [p for p in dataset.pages if p["space_key"] in sandbox.spaces]
+    edited = {
+        p["id"]
+        for p in in_scope
+        if any(day1 < parse_ts(v["when"]) <= day2 for v in p["versions"])
+        and not (p.get("deleted_at") and parse_ts(p["deleted_at"]) <= day2)
+    }
+    deleted = {
+        p["id"]
+        for p in in_scope
+        if p.get("deleted_at") and day1 < parse_ts(p["deleted_at"]) <= day2
+    }
+    assert {i for i in after if before.get(i) != after[i]} == edited
+    assert set(before) - set(after) == deleted
