@@ -43,6 +43,7 @@ class Archetype:
     answer: str
     note: str
     queries: tuple[Query, ...] = field(default_factory=tuple)
+    forms: tuple[str, ...] = ()  # client forms that make sense for this problem (empty: any)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def load_archetypes(content_dir: Path = CONTENT_DIR) -> list[Archetype]:
                     answer=text["answer"].strip(),
                     note=text["note"],
                     queries=tuple(Query(q["subject"], q["text"]) for q in text.get("queries", [])),
+                    forms=tuple(text.get("forms", [])),
                 )
             )
         except KeyError as exc:

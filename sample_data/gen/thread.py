@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sample_data.gen.calendar import add_business_minutes
-from sample_data.gen.content import Category, render
+from sample_data.gen.content import Category, ContentError, render
 from sample_data.gen.form import FEEDBACK, PRIORITIES, choice_value, value_field
 from sample_data.gen.people import SECOND_LINE_IDS, SUPPORT_MAILBOX, Staff
 from sample_data.gen.plan import TicketPlan
@@ -72,7 +72,12 @@ def _pii(ctx: ThreadContext, plan: TicketPlan) -> str:
 def ticket_slots(ctx: ThreadContext, plan: TicketPlan) -> dict[str, str]:
     """Slot values that make one ticket's texts specific (form, field, ids, names)."""
     rng = ctx.rng
-    form = rng.choice(ctx.common["forms"])
+    forms = ctx.common["forms"]
+    if plan.archetype.forms:
+        forms = [f for f in forms if f["name"] in plan.archetype.forms]
+        if not forms:
+            raise ContentError(f"{plan.archetype.key}: none of its forms is in common.yaml")
+    form = rng.choice(forms)
     female = rng.random() < 0.5
     colleague_first = rng.choice(ctx.common["first_names_female" if female else "first_names_male"])
     colleague_last = rng.choice(ctx.common["last_names_male"]) + ("а" if female else "")
