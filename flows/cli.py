@@ -230,9 +230,14 @@ def sandbox(
     """Start the local Pyrus and Confluence emulators over the sample data."""
     import time
 
-    from sample_data.emulators.dataset import DEFAULT_DATASET_DIR, DatasetError
-    from sample_data.emulators.sandbox import start_sandbox
-
+    try:
+        from sample_data.emulators.dataset import DEFAULT_DATASET_DIR, DatasetError
+        from sample_data.emulators.sandbox import start_sandbox
+    except ModuleNotFoundError as exc:
+        raise KbError(
+            f"{exc}: reinstall kb so it sees the sample_data package "
+            "(uv pip install --python .venv/bin/python -e . --no-deps)"
+        ) from exc
     try:
         box = start_sandbox(
             dataset or DEFAULT_DATASET_DIR, port_pyrus=port_pyrus, port_confluence=port_confluence

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sample_data.emulators.dataset import Clock, Dataset, format_ts, parse_ts, task_as_of
+from sample_data.emulators.dataset import Clock, Dataset, parse_ts, task_as_of
 from sample_data.emulators.faults import Faults, RateLimiter, RequestLog
 from sample_data.emulators.pyrus_comments import CommentError, build_comment, new_task_from_ticket
 from sample_data.emulators.pyrus_register import RegisterQuery
@@ -35,6 +35,8 @@ class PyrusApiError(Exception):
 
 @dataclass
 class Token:
+    """An issued access token: whose it is and whether the expiry hook has hit it."""
+
     login: str
     person: dict[str, Any]
     expired: bool = False
@@ -222,4 +224,4 @@ def dumps(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-__all__ = ["PyrusApiError", "PyrusState", "Token", "dumps", "format_ts"]
+__all__ = ["PyrusApiError", "PyrusState", "Token", "dumps"]
