@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sample_data.gen.assist import feedback_updates, staff_reply
 from sample_data.gen.calendar import add_business_minutes
 from sample_data.gen.content import render
 from sample_data.gen.form import choice_value, value_field
@@ -18,11 +19,9 @@ from sample_data.gen.plan import TicketPlan
 from sample_data.gen.thread import (
     Event,
     ThreadContext,
-    answer_body,
     bot_text,
     clarify_reply,
     customer_channel,
-    feedback_update,
     first_message,
     initial_fields,
     later,
@@ -80,8 +79,7 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
             field_updates=initial_fields(ctx, plan, subject, description),
         )
     ]
-    resolution = answer_body(ctx, plan, slots)
-    answer_text = staff_reply_text(ctx, plan, agent, resolution)
+    reply = staff_reply(ctx, plan, agent, slots)
     if plan.arm == "treatment":
         bot_at = plan.created_at + timedelta(seconds=rng.randint(60, 120))
         events.append(
@@ -89,7 +87,7 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
                 at=bot_at,
                 author=BOT_PERSON,
                 text=bot_text(ctx, plan, slots),
-                field_updates=[value_field("draft_reply", answer_text)],
+                field_updates=[value_field("draft_reply", reply.draft)],
             )
         )
     first_reply_at = add_business_minutes(plan.created_at, plan.frt_bm).replace(microsecond=0)
@@ -115,12 +113,12 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
                 spent_minutes=rng.randint(2, 10),
             )
         )
-        reply = clarify_reply(ctx, plan, slots)
+        customer_reply = clarify_reply(ctx, plan, slots)
         events.append(
             Event(
                 at=later(first_reply_at, rng, 150),
                 author=customer,
-                text=reply,
+                text=customer_reply,
                 channel=customer_channel(plan),
             )
         )
@@ -157,7 +155,7 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
     answer_event = Event(
         at=_after(answer_at, events[-1].at),
         author=agent.person,
-        text=answer_text,
+        text=reply.text,
         channel=staff_channel(plan),
         reply_to=0,
         spent_minutes=rng.randint(5, 40),
@@ -168,14 +166,14 @@ def build_story(ctx: ThreadContext, plan: TicketPlan, stuck: bool) -> Story:
         _category_and_priority_fixes(ctx, plan, agent, events, first_reply_at)
     events.sort(key=lambda e: e.at)
     if not answer_and_close:
-        _close(ctx, plan, agent, events)
-    elif plan.arm == "treatment" and rng.random() < 0.6:
-        answer_event.field_updates = [feedback_update(rng)]
+        _close(ctx, plan, agent, events, reply.usage)
+    else:
+        answer_event.field_updates = feedback_updates(rng, reply.usage)
     reopened = False
     if rng.random() < 0.05:
         reopened = True
         _reopen(ctx, plan, agent, events, render(arch.answer, slots))
-    return Story(plan, agent, subject, description, resolution, has_pii, events, reopened)
+    return Story(plan, agent, subject, description, reply.body, has_pii, events, reopened)
 
 
 def _category_and_priority_fixes(
@@ -200,10 +198,12 @@ def _category_and_priority_fixes(
         events.append(Event(at=at, author=agent.person, text=text or None, field_updates=updates))
 
 
-def _close(ctx: ThreadContext, plan: TicketPlan, agent: Staff, events: list[Event]) -> None:
+def _close(
+    ctx: ThreadContext, plan: TicketPlan, agent: Staff, events: list[Event], usage: str | None
+) -> None:
     rng = ctx.rng
     last = events[-1].at
-    feedback = [feedback_update(rng)] if plan.arm == "treatment" and rng.random() < 0.6 else None
+    feedback = feedback_updates(rng, usage)
     if rng.random() < 0.7:
         thanks_at = later(last, rng, 120)
         events.append(

@@ -14,7 +14,7 @@ from typing import Any
 
 from sample_data.gen.calendar import add_business_minutes
 from sample_data.gen.content import Category, ContentError, render
-from sample_data.gen.form import FEEDBACK, PRIORITIES, choice_value, value_field
+from sample_data.gen.form import PRIORITIES, choice_value, value_field
 from sample_data.gen.people import SECOND_LINE_IDS, SUPPORT_MAILBOX, Staff
 from sample_data.gen.plan import TicketPlan
 
@@ -210,11 +210,6 @@ def initial_fields(ctx: ThreadContext, plan: TicketPlan, subject: str, descripti
         value_field("client_email", plan.customer.person["email"]),
         value_field("priority", choice_value(prio_id, plan.priority)),
     ]
-
-
-def feedback_update(rng: random.Random) -> dict[str, Any]:
-    choice = rng.choices(FEEDBACK, weights=[50, 30, 20], k=1)[0]
-    return value_field("assistant_feedback", choice_value(FEEDBACK.index(choice) + 1, choice))
 
 
 def later(moment: datetime, rng: random.Random, median_minutes: float) -> datetime:

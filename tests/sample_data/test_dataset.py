@@ -318,3 +318,23 @@ def test_calendar_matches_the_dbt_production_calendar(metadata: dict[str, Any]) 
     assert ours == weekday_holidays
     shortened = {r["calendar_date"] for r in rows if r["day_type"] == "shortened"}
     assert set(metadata["business_hours"]["shortened_days"]) == shortened
+
+
+def test_draft_usage_agrees_with_feedback(
+    tasks: list[dict[str, Any]], metadata: dict[str, Any]
+) -> None:
+    ids = metadata["field_ids"]
+    usage = Counter()
+    for task in tasks:
+        fields = {f["id"]: f.get("value") for f in task["fields"]}
+        draft = fields.get(ids["draft_reply"])
+        if not draft:
+            continue
+        replies = [c.get("text", "") for c in task["comments"] if "to" in c.get("channel", {})]
+        as_is = any(text.startswith(draft) for text in replies)
+        usage["as_is" if as_is else "changed"] += 1
+        feedback = fields.get(ids["assistant_feedback"])
+        if as_is and feedback:
+            assert feedback["choice_names"] != ["нет"], task["id"]
+    assert usage["as_is"] >= 50
+    assert usage["changed"] >= 50
