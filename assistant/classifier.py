@@ -222,6 +222,10 @@ def model_version(data_hash: str, params: ClassifierParams, taxonomy_version: st
 def _fit(texts: list[str], labels: list[str], params: ClassifierParams) -> tuple[Any, Any, Any]:
     features = _features(params)
     matrix = features.fit_transform(texts)
+    for _, vectorizer in features.transformer_list:
+        # terms cut by max_features: kept only for introspection, and they bloat the pickle
+        if hasattr(vectorizer, "stop_words_"):
+            del vectorizer.stop_words_
     estimator = _estimator(labels, params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
@@ -329,7 +333,7 @@ def train_classifier(
         estimator=estimator,
         classes=classes,
         params=params,
-        knn_matrix=sparse.csr_matrix(normalize(matrix)),
+        knn_matrix=sparse.csr_matrix(normalize(matrix), dtype=np.float32),
         knn_labels=np.array(y),
         knn_weight=knn_weight,
         version=model_version(data_hash, params, taxonomy_version),
