@@ -269,8 +269,20 @@ def eval_retrieval(
     mode: Annotated[str, typer.Option(help="fts|vector|hybrid|all")] = "all",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Evaluate retrieval on a BEIR-format set."""
-    not_built("eval retrieval", 6)
+    """Evaluate retrieval on a BEIR-format set (indexed into a scratch schema)."""
+    import json
+
+    from assistant.db import connect
+    from assistant.evaluation import format_table, load_beir, modes_for, run_evaluation
+
+    beir = load_beir(corpus, queries, qrels)
+    runtime = _runtime()
+    with connect(runtime.database_url(), autocommit=True) as conn:
+        result = run_evaluation(conn, runtime.settings, beir, modes_for(mode))
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_table(result))
 
 
 @eval_app.command("categorize")
