@@ -56,6 +56,11 @@ CATEGORY_FRT_OFFSET = {
     "licenses_billing": -0.2,
     "other": 0.2,
 }
+PRIORITY_WEIGHTS = {
+    "*": [10, 62, 22, 6],
+    "outages_bugs": [5, 40, 25, 30],
+    "other": [35, 62, 3, 0],
+}
 PRIORITY_FRT_OFFSET = {"Низкий": 0.4, "Обычный": 0.0, "Высокий": -0.4, "Критический": -1.0}
 
 
@@ -134,7 +139,7 @@ def plan_tickets(
         priority = _weighted(
             rng,
             ["Низкий", "Обычный", "Высокий", "Критический"],
-            [10, 62, 22, 6 if category != "outages_bugs" else 30],
+            PRIORITY_WEIGHTS.get(category, PRIORITY_WEIGHTS["*"]),
         )
         if created.date() >= ROLLOUT_DATE:
             arm = assign_arm(task_id, HOLDOUT_SHARE)

@@ -102,11 +102,12 @@ def first_message(
     arch = plan.archetype
     subject = render(rng.choice(arch.subjects), slots)
     body = [render(rng.choice(arch.messages), slots)]
-    if rng.random() < 0.45:
+    if rng.random() < 0.45 and arch.category != "other":
         body.append(render(rng.choice(ctx.common["context_lines"]), slots))
     if rng.random() < 0.3:
         body.append(rng.choice(ctx.common["attachment_lines"]))
-    if rng.random() < 0.15 or plan.priority == "Критический":
+    urgent = rng.random() < 0.15 or plan.priority == "Критический"
+    if urgent and arch.category != "other":
         body.append(rng.choice(ctx.common["urgency_lines"]))
     has_pii = rng.random() < 0.12
     if has_pii:
