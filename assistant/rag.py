@@ -46,6 +46,12 @@ def neutralize(text: str) -> str:
     return _TAG.sub("[тег удалён]", text or "")
 
 
+def section_body(text: str, title: str) -> str:
+    """A chunk's text without the title/breadcrumb header the indexer puts first."""
+    head, sep, body = (text or "").partition("\n\n")
+    return body if sep and title and head.startswith(title.strip()) else text or ""
+
+
 def steps_from_section(text: str, limit: int = 5) -> list[str]:
     """Steps from a page section: its list items, else its first sentences."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -66,6 +72,8 @@ def resolution_text(ticket_text: str) -> str:
             text = text[index + len(marker) :]
             break
     else:
+        if re.search(r"(?im)^\s*вопрос\s*:", text):
+            return ""  # only the customer's question: nothing to adapt
         paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
         text = paragraphs[-1] if paragraphs else ""
     lines = [line.strip() for line in text.strip().splitlines()]
@@ -80,10 +88,15 @@ def _greeting(customer_name: str | None) -> str:
 
 
 def draft_from_resolution(
-    ticket_text: str, steps: list[str], customer_name: str | None, page_url: str
+    ticket_text: str,
+    steps: list[str],
+    customer_name: str | None,
+    page_url: str,
+    *,
+    already_extracted: bool = False,
 ) -> str:
     """A draft reply: the closest past resolution, else the page's steps, in our tone."""
-    body = resolution_text(ticket_text)
+    body = ticket_text.strip() if already_extracted else resolution_text(ticket_text)
     if not body and steps:
         numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
         body = f"Спасибо за обращение. Попробуйте, пожалуйста, так:\n{numbered}"
@@ -404,11 +417,17 @@ class Suggester:
         base.fallback_reason = reason
         base.sources = [ref for ref in refs if ref.source == "confluence"][:3]
         best_page = page_hits[0] if page_hits else None
-        base.steps = steps_from_section(best_page.text or best_page.snippet) if best_page else []
-        best_ticket = ticket_hits[0] if ticket_hits else None
+        base.steps = (
+            steps_from_section(section_body(best_page.text or best_page.snippet, best_page.title))
+            if best_page
+            else []
+        )
+        resolution = next(
+            (text for hit in ticket_hits if (text := resolution_text(hit.text or ""))), ""
+        )
         page_url = base.sources[0].url if base.sources else ""
         base.draft_reply = draft_from_resolution(
-            best_ticket.text if best_ticket else "", base.steps, customer_name, page_url
+            resolution, base.steps, customer_name, page_url, already_extracted=True
         )
         top = max((ref.score for ref in refs), default=0.0)
         base.confidence = round(min(0.5, max(0.0, top)), 3)

@@ -91,6 +91,8 @@ def parse_payload(body: bytes) -> WebhookPayload:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidPayload(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidPayload("body is not valid JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise InvalidPayload("body must be a JSON object")
     if not isinstance(data.get("task"), dict):

@@ -294,3 +294,37 @@ def test_text_helpers() -> None:
         resolution_text("Здравствуйте!\n\nРешение: Включите опцию.\nС уважением, Анна")
         == "Включите опцию."
     )
+
+
+def test_draft_uses_a_resolution_chunk_not_the_question() -> None:
+    """The indexer splits a ticket into a question chunk and resolution chunks."""
+    docs = [
+        {
+            "source": "confluence",
+            "document_id": "confluence:1",
+            "title": "Сброс пароля",
+            "url": "https://wiki.example/pages/1",
+            "text": "Сброс пароля\n\n" + PAGE_RESET,
+        },
+        {
+            "source": "pyrus",
+            "document_id": "pyrus:42",
+            "title": "Письмо сброса",
+            "url": "https://pyrus.com/t#id42",
+            "text": "Письмо сброса\n\nВопрос: Не приходит письмо для сброса пароля, спам проверила",
+        },
+        {
+            "source": "pyrus",
+            "document_id": "pyrus:43",
+            "title": "Письмо сброса",
+            "url": "https://pyrus.com/t#id43",
+            "text": "Письмо сброса\n\nВопрос: письмо не приходит\nРешение: Здравствуйте!\n"
+            "Письмо отклонено сервером, укажите другой адрес в профиле.",
+        },
+    ]
+    suggestion = make_suggester(docs=docs).suggest(SUBJECT, DESCRIPTION)
+    assert "укажите другой адрес в профиле" in suggestion.draft_reply
+    assert "спам проверила" not in suggestion.draft_reply
+    assert suggestion.draft_reply.count("Здравствуйте") == 1
+    assert suggestion.steps[0].startswith("Проверьте папку «Спам»")
+    assert [ref.document_id for ref in suggestion.similar_tickets] == ["pyrus:42", "pyrus:43"]

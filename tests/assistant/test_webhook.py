@@ -121,6 +121,8 @@ def test_huge_body_is_413_before_anything_else(client: TestClient, database_url:
         (b'{"task": {"id": "abc"}}', "task.id"),
         (b'{"task_id": 5, "task": {"id": 6}}', "differs"),
         (b'{"task": {"id": 6, "comments": [{"text": "no id"}]}}', "comments"),
+        (b'{"task": {"id": 6, "fields": [1, 2]}}', "fields"),
+        (b'{"task": ' + b"[" * 1900 + b"]" * 1900 + b"}", "nested too deeply"),
     ],
 )
 def test_malformed_payloads_are_400_with_a_reason(

