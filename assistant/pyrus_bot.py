@@ -228,8 +228,10 @@ class PyrusPoster:
         comments = ((reply or {}).get("task") or {}).get("comments") or []
         return int(comments[-1]["id"]) if comments else None
 
-    def find_own_comment(self, task_id: int, token: str | None, bot_id: int | None) -> int | None:
-        """After an interrupted post: the id of a comment of ours already on the task."""
+    def find_own_comment(
+        self, task_id: int, token: str | None, bot_id: int | None, after_id: int | None
+    ) -> int | None:
+        """After an interrupted post: our comment on the task newer than `after_id`."""
         try:
             task = (self.request("GET", f"tasks/{task_id}", token) or {}).get("task") or {}
         except KbError as exc:
@@ -237,8 +239,11 @@ class PyrusPoster:
             return None
         for comment in reversed(task.get("comments") or []):
             author_id = (comment.get("author") or {}).get("id")
-            if str(comment.get("text") or "").startswith(HEADING) and (
-                bot_id is None or author_id == bot_id
+            newer = after_id is None or int(comment["id"]) > after_id
+            if (
+                newer
+                and str(comment.get("text") or "").startswith(HEADING)
+                and (bot_id is None or author_id == bot_id)
             ):
                 return int(comment["id"])
         return None
@@ -276,7 +281,8 @@ def decide_arm(
     )
     cursor = conn.execute(
         "select task_id, arm, inbox_id, generated_at, posted_at, comment_id, comment_text,"
-        " comment_html, draft_reply, post_attempts from assistant.suggestions where task_id = %s",
+        " comment_html, draft_reply, post_attempts, posted_inbox_id"
+        " from assistant.suggestions where task_id = %s",
         (task_id,),
     )
     names = [column.name for column in cursor.description or []]
@@ -414,7 +420,7 @@ class BotPipeline:
             body = self._stored_body(row)
         if row["arm"] == "holdout":
             return "done", "holdout: suggestion logged, not posted"
-        if row["posted_at"] is not None and not later:
+        if row["posted_inbox_id"] == job.id:
             return "done", f"already posted as comment {row['comment_id']}"
         return "done", self.post(conn, job, body, payload.user_id, row["post_attempts"])
 
@@ -458,8 +464,10 @@ class BotPipeline:
     ) -> str:
         """Post once: an interrupted earlier attempt is looked up before posting again."""
         comment_id = None
-        if previous_attempts:
-            comment_id = self.poster.find_own_comment(job.task_id, job.access_token, bot_id)
+        if previous_attempts:  # a post may have reached Pyrus before a crash
+            comment_id = self.poster.find_own_comment(
+                job.task_id, job.access_token, bot_id, after_id=job.comment_id
+            )
         started = time.perf_counter()
         if comment_id is None:
             conn.execute(
@@ -477,9 +485,10 @@ class BotPipeline:
                 raise
         post_ms = int((time.perf_counter() - started) * 1000)
         conn.execute(
-            "update assistant.suggestions set posted_at = now(), comment_id = %s, post_ms = %s,"
-            " post_error = null, updated_at = now() where task_id = %s",
-            (comment_id, post_ms, job.task_id),
+            "update assistant.suggestions set posted_at = coalesce(posted_at, now()),"
+            " comment_id = %s, posted_inbox_id = %s, post_ms = %s, post_error = null,"
+            " updated_at = now() where task_id = %s",
+            (comment_id, job.id, post_ms, job.task_id),
         )
         return f"posted as comment {comment_id}"
 

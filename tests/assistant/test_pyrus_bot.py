@@ -417,3 +417,31 @@ def test_replay_history_logs_without_posting(database_url: str) -> None:
     assert row["posted_at"] is None
     assert row["decided_at"].isoformat().startswith("2026-11-20T09:12:44")
     assert row["draft_reply"]
+
+
+def test_later_events_acted_on_when_configured(
+    sandbox: Sandbox, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(bot_act_on_later_events=True)
+    task_id = new_task(sandbox)
+    sandbox.send_webhook(bot.url, task_id)
+    wait_finished(bot.database_url, task_id)
+    first_posted = suggestion_row(bot.database_url, task_id)["posted_at"]
+    customer = sandbox.pyrus.dataset.tasks[task_id]["comments"][0]["author"]
+    sandbox.pyrus.dataset.tasks[task_id]["comments"].append(
+        {
+            "id": sandbox.pyrus._take_comment_id(),
+            "create_date": "2026-11-21T00:00:00Z",
+            "text": "Письмо так и не пришло, проверьте ещё раз.",
+            "author": customer,
+        }
+    )
+    sandbox.pyrus.dataset.touch(task_id)
+    sandbox.send_webhook(bot.url, task_id)
+    rows = wait_finished(bot.database_url, task_id, jobs=2)
+    assert [row[0] for row in rows] == ["done", "done"]
+    comments = bot_comments(sandbox, task_id)
+    assert len(comments) == 2
+    row = suggestion_row(bot.database_url, task_id)
+    assert row["comment_id"] == comments[-1]["id"]
+    assert row["posted_at"] == first_posted  # exposure time stays the first post
