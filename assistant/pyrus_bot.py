@@ -582,3 +582,41 @@ def build_pipeline(
         poster=poster or PyrusPoster(settings),
         category_names=category_names(),
     )
+
+
+def drain_inbox(database_url: str, pipeline: BotPipeline) -> int:
+    """Process every ready inbox job in this thread (demo, `kb worker --once`, tests)."""
+    from assistant.inbox import InboxWorker
+
+    settings = pipeline.settings
+    worker = InboxWorker(
+        database_url,
+        pipeline.handle_job,
+        claim_timeout_seconds=settings.bot_claim_timeout_seconds,
+        max_attempts=settings.bot_max_attempts,
+        backoff_seconds=settings.bot_retry_backoff_seconds,
+    )
+    try:
+        return worker.run_pending()
+    finally:
+        worker.stop()
+
+
+def wait_for_task(
+    conn: psycopg.Connection, task_id: int, *, timeout_seconds: float = 30.0
+) -> dict[str, Any] | None:
+    """Wait until no inbox job of the task is pending; return its suggestion row (or None)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        busy = conn.execute(
+            "select count(*) from assistant.inbox where task_id = %s"
+            " and status in ('pending', 'processing')",
+            (task_id,),
+        ).fetchone()
+        if (busy and busy[0] == 0) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    cursor = conn.execute("select * from assistant.suggestions where task_id = %s", (task_id,))
+    row = cursor.fetchone()
+    names = [column.name for column in cursor.description or []]
+    return dict(zip(names, row, strict=True)) if row else None

@@ -22,7 +22,14 @@ from assistant.comment_format import HEADING
 from assistant.db import connect
 from assistant.inbox import InboxWorker
 from assistant.llm import LLMClient
-from assistant.pyrus_bot import BotPipeline, PyrusPoster, build_pipeline, replay_history
+from assistant.pyrus_bot import (
+    BotPipeline,
+    PyrusPoster,
+    build_pipeline,
+    drain_inbox,
+    replay_history,
+    wait_for_task,
+)
 from assistant.servers import run_in_thread
 from assistant.settings import AssistantSettings
 from assistant.webhook import create_app
@@ -231,7 +238,7 @@ def test_duplicate_deliveries_post_once(sandbox: Sandbox, start_bot: Callable[..
         again = httpx.post(bot.url, content=first.payload, headers=headers, timeout=10)
         assert again.status_code == 200
         assert again.headers["X-Kb-Duplicate"] == "true"
-    _run_worker(bot.database_url, bot.pipeline, claim_timeout=300)
+    assert drain_inbox(bot.database_url, bot.pipeline) == 1
     rows = wait_finished(bot.database_url, task_id)
     assert [(row[0], row[2]) for row in rows] == [("done", 3)]  # one job, three deliveries
     again = httpx.post(bot.url, content=first.payload, headers=headers, timeout=10)
@@ -272,10 +279,12 @@ def test_holdout_is_logged_not_posted(sandbox: Sandbox, start_bot: Callable[...,
     bot = start_bot(assistant_holdout=1.0)
     task_id = new_task(sandbox)
     sandbox.send_webhook(bot.url, task_id)
+    with connect(bot.database_url, autocommit=True) as conn:
+        row = wait_for_task(conn, task_id)
+    assert row is not None
     assert (
         wait_finished(bot.database_url, task_id)[0][1] == "holdout: suggestion logged, not posted"
     )
-    row = suggestion_row(bot.database_url, task_id)
     assert row["arm"] == "holdout"
     assert row["recommendation"]
     assert row["draft_reply"]
