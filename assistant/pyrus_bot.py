@@ -174,7 +174,10 @@ class PyrusPoster:
         )
         if response.status_code != 200:
             raise PyrusUnavailable(f"Pyrus auth failed with HTTP {response.status_code}")
-        self._own_token = str(response.json()["access_token"])
+        data = response.json()
+        self._own_token = str(data["access_token"])
+        if not self.settings.pyrus_api_url and data.get("api_url"):
+            self.api_url = str(data["api_url"]).rstrip("/") + "/"  # cloud: use the given host
         return self._own_token
 
     def _delay(self, response: httpx.Response | None, attempt: int) -> float:

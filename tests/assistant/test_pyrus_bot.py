@@ -454,3 +454,30 @@ def test_later_events_acted_on_when_configured(
     row = suggestion_row(bot.database_url, task_id)
     assert row["comment_id"] == comments[-1]["id"]
     assert row["posted_at"] == first_posted  # exposure time stays the first post
+
+
+def test_poster_uses_own_credentials_and_reauthenticates(sandbox: Sandbox) -> None:
+    from assistant.comment_format import CommentBody
+
+    task_id = new_task(sandbox)
+    poster = PyrusPoster(make_settings(sandbox, pyrus_api_url=None), sleep=lambda _s: None)
+    body = CommentBody(text=f"{HEADING}: проверка", formatted_text=f"<p>{HEADING}</p>")
+    first = poster.post_comment(task_id, body, token=None)  # no webhook token: POST /auth
+    assert poster.api_url == sandbox.pyrus_api_url  # taken from the auth response
+    stale = sandbox.pyrus.issue_token(sandbox.pyrus_login)
+    sandbox.pyrus.expire_all_tokens()
+    second = poster.post_comment(task_id, body, token=stale)  # 401 expired → auth, retry
+    assert [c["id"] for c in bot_comments(sandbox, task_id)] == [first, second]
+
+
+def test_poster_does_not_retry_a_4xx(sandbox: Sandbox) -> None:
+    from assistant.comment_format import CommentBody
+    from assistant.inbox import PermanentJobError
+
+    task_id = new_task(sandbox)
+    poster = PyrusPoster(make_settings(sandbox), sleep=lambda _s: None)
+    bad = CommentBody(text="x", formatted_text="<p>x</p>", field_updates=[{"id": 999, "value": 1}])
+    before = sandbox.pyrus.log.count("POST", f"/v4/tasks/{task_id}/comments")
+    with pytest.raises(PermanentJobError, match="invalid_field_id"):
+        poster.post_comment(task_id, bad, token=None)
+    assert sandbox.pyrus.log.count("POST", f"/v4/tasks/{task_id}/comments") == before + 1
