@@ -210,10 +210,17 @@ def training_data_hash(texts: list[str], labels: list[str]) -> str:
     return digest.hexdigest()
 
 
-def model_version(data_hash: str, params: ClassifierParams, taxonomy_version: str) -> str:
+def model_version(
+    data_hash: str, params: ClassifierParams, taxonomy_version: str, evaluate: bool = True
+) -> str:
     """Same data + params + taxonomy → same version, so retraining is idempotent."""
     blob = json.dumps(
-        {"data": data_hash, "params": asdict(params), "taxonomy": taxonomy_version},
+        {
+            "data": data_hash,
+            "params": asdict(params),
+            "taxonomy": taxonomy_version,
+            "cross_validated": evaluate,  # decides the kNN weight, so part of the model
+        },
         sort_keys=True,
     )
     return "clf-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -292,6 +299,34 @@ def classification_metrics(
     }
 
 
+def _training_pairs(
+    texts: list[str], labels: list[str], params: ClassifierParams
+) -> tuple[list[str], list[str]]:
+    """Prepared texts and labels, without unlabelled or unreadable tickets."""
+    if len(texts) != len(labels):
+        raise ClassifierError("texts and labels differ in length")
+    pairs = [
+        (prepare_text(t, params.max_chars), label)
+        for t, label in zip(texts, labels, strict=True)
+        if label and not is_blank(t)
+    ]
+    return [text for text, _ in pairs], [label for _, label in pairs]
+
+
+def planned_version(
+    texts: list[str],
+    labels: list[str],
+    *,
+    params: ClassifierParams | None = None,
+    taxonomy_version: str = "",
+    evaluate: bool = True,
+) -> str:
+    """The version `train_classifier` would give these inputs, without training."""
+    params = params or ClassifierParams()
+    prepared, y = _training_pairs(texts, labels, params)
+    return model_version(training_data_hash(prepared, y), params, taxonomy_version, evaluate)
+
+
 def train_classifier(
     texts: list[str],
     labels: list[str],
@@ -302,21 +337,13 @@ def train_classifier(
 ) -> TrainedClassifier:
     """Fit the model; with `evaluate`, cross-validate to get metrics and the kNN weight."""
     params = params or ClassifierParams()
-    if len(texts) != len(labels):
-        raise ClassifierError("texts and labels differ in length")
-    pairs = [
-        (prepare_text(t, params.max_chars), label)
-        for t, label in zip(texts, labels, strict=True)
-        if label and not is_blank(t)
-    ]
-    classes = sorted({label for _, label in pairs})
-    if len(pairs) < 2 or len(classes) < 2:
+    prepared, y = _training_pairs(texts, labels, params)
+    classes = sorted(set(y))
+    if len(y) < 2 or len(classes) < 2:
         raise ClassifierError(
-            f"need labelled tickets of at least 2 categories to train; got {len(pairs)} "
+            f"need labelled tickets of at least 2 categories to train; got {len(y)} "
             f"usable ticket(s) in {len(classes)} categor(ies)"
         )
-    prepared = [text for text, _ in pairs]
-    y = [label for _, label in pairs]
     data_hash = training_data_hash(prepared, y)
     metrics = _cross_validate(prepared, y, classes, params) if evaluate else {"cv_folds": 0}
     knn_weight = float(metrics.get("knn_weight", 0.0))
@@ -336,7 +363,7 @@ def train_classifier(
         knn_matrix=sparse.csr_matrix(normalize(matrix), dtype=np.float32),
         knn_labels=np.array(y),
         knn_weight=knn_weight,
-        version=model_version(data_hash, params, taxonomy_version),
+        version=model_version(data_hash, params, taxonomy_version, evaluate),
         training_data_hash=data_hash,
         taxonomy_version=taxonomy_version,
         trained_at=datetime.now(UTC),

@@ -20,6 +20,7 @@ from assistant.classifier import (
     ClassifierError,
     ClassifierParams,
     TrainedClassifier,
+    planned_version,
     train_classifier,
 )
 from assistant.taxonomy import Taxonomy
@@ -163,6 +164,16 @@ class StoredModel:
     labels_through: datetime | None
 
 
+def _unpickle(blob: bytes) -> TrainedClassifier:
+    try:
+        return pickle.loads(blob)  # type: ignore[no-any-return]
+    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError) as exc:
+        raise ClassifierError(
+            f"a stored classifier cannot be loaded ({exc}); retrain with "
+            "`kb refresh --only categorize --full`"
+        ) from exc
+
+
 def load_active_model(conn: psycopg.Connection) -> StoredModel | None:
     """The active model, or None when none was trained yet."""
     row = conn.execute(
@@ -170,14 +181,16 @@ def load_active_model(conn: psycopg.Connection) -> StoredModel | None:
     ).fetchone()
     if row is None:
         return None
-    try:
-        model = pickle.loads(row[0])
-    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError) as exc:
-        raise ClassifierError(
-            f"the active classifier cannot be loaded ({exc}); retrain with "
-            "`kb refresh --only categorize --full`"
-        ) from exc
-    return StoredModel(model=model, labels_through=row[1])
+    return StoredModel(model=_unpickle(row[0]), labels_through=row[1])
+
+
+def load_model(conn: psycopg.Connection, version: str) -> StoredModel | None:
+    """A stored model by version (active or not)."""
+    row = conn.execute(
+        "select model, labels_through from kb.classifier_models where model_version = %s",
+        (version,),
+    ).fetchone()
+    return StoredModel(model=_unpickle(row[0]), labels_through=row[1]) if row else None
 
 
 def train_from_marts(
@@ -188,13 +201,26 @@ def train_from_marts(
     min_labels: int = 30,
     activate: bool = True,
 ) -> StoredModel:
-    """Train on every staff-labelled ticket, store the model and (by default) activate it."""
+    """Train on every staff-labelled ticket, store the model and (by default) activate it.
+
+    When a model of the very same version (same labels, params, taxonomy) is stored
+    already, it is reused instead of trained again.
+    """
     labelled = load_labelled_tickets(conn, taxonomy)
     if len(labelled.labels) < min_labels:
         raise ClassifierError(
             f"only {len(labelled.labels)} staff-labelled ticket(s) in marts.fct_tickets; "
             f"at least {min_labels} are needed to train the classifier"
         )
+    version = planned_version(
+        labelled.texts, labelled.labels, params=params, taxonomy_version=taxonomy.version
+    )
+    existing = load_model(conn, version)
+    if existing is not None:
+        logger.info("labels unchanged since classifier %s; reusing it", version)
+        if activate:
+            activate_model(conn, version)
+        return existing
     model = train_classifier(
         labelled.texts, labelled.labels, params=params, taxonomy_version=taxonomy.version
     )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from assistant.classifier_eval import (
     EvalDataError,
+    EvalReport,
+    format_report,
     read_labelled_jsonl,
     split_records,
 )
@@ -19,22 +22,24 @@ FIXTURE = Path(__file__).parent / "assistant" / "fixtures" / "categorize_small.j
 runner = CliRunner()
 
 
-def test_table_output_and_png(tmp_path: Path) -> None:
-    png = tmp_path / "out" / "confusion.png"
-    result = runner.invoke(app, ["eval", "categorize", "--data", str(FIXTURE), "--png", str(png)])
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """One real CLI run with --json and --png (training is the slow part, so do it once)."""
+    png = tmp_path_factory.mktemp("eval") / "out" / "confusion.png"
+    result = runner.invoke(
+        app, ["eval", "categorize", "--data", str(FIXTURE), "--json", "--png", str(png)]
+    )
     assert result.exit_code == 0, result.output
-    assert "train 72, test 25 (split: file)" in result.output
-    assert "macro-F1" in result.output
-    for code in ("forms_fields", "mobile_app", "other"):
-        assert code in result.output
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return json.loads(result.output), png
 
 
-def test_json_output_is_consistent(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["eval", "categorize", "--data", str(FIXTURE), "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report["n_test"] == 25
+def test_png_is_written(cli_run: tuple[dict[str, Any], Path]) -> None:
+    assert cli_run[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_output_is_consistent(cli_run: tuple[dict[str, Any], Path]) -> None:
+    report = cli_run[0]
+    assert (report["n_train"], report["n_test"], report["split"]) == (72, 25, "file")
     confusion = report["confusion"]
     assert sum(map(sum, confusion)) == 25
     correct = sum(confusion[i][i] for i in range(len(confusion)))
@@ -43,6 +48,14 @@ def test_json_output_is_consistent(tmp_path: Path) -> None:
     assert set(per_class) == set(report["labels"])
     f1s = [m["f1"] for m in per_class.values() if m["support"] > 0]
     assert report["macro_f1"] == pytest.approx(sum(f1s) / len(f1s))
+
+
+def test_table_output(cli_run: tuple[dict[str, Any], Path]) -> None:
+    table = format_report(EvalReport(**cli_run[0]))
+    assert "train 72, test 25 (split: file)" in table
+    assert f"macro-F1 {cli_run[0]['macro_f1']:.3f}" in table
+    for code in ("forms_fields", "mobile_app", "other"):
+        assert code in table
 
 
 def test_any_file_without_splits_gets_a_stable_split(tmp_path: Path) -> None:

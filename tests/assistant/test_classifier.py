@@ -13,6 +13,7 @@ from assistant.classifier import (
     ClassifierParams,
     TrainedClassifier,
     is_blank,
+    planned_version,
     prepare_text,
     train_classifier,
 )
@@ -93,14 +94,17 @@ def test_version_is_a_hash_of_data_and_params(
     model: TrainedClassifier, examples: list[tuple[str, str]]
 ) -> None:
     texts, labels = map(list, zip(*examples, strict=True))
+    assert planned_version(texts, labels, taxonomy_version="t1") == model.version
+    quick = train_classifier(texts, labels, taxonomy_version="t1", evaluate=False)
+    assert quick.version != model.version  # no cross-validation → no kNN weight chosen
     again = train_classifier(texts[::-1], labels[::-1], taxonomy_version="t1", evaluate=False)
-    assert again.version == model.version  # order does not matter
+    assert again.version == quick.version  # order does not matter
     other_params = train_classifier(
         texts, labels, taxonomy_version="t1", evaluate=False, params=ClassifierParams(c=2.0)
     )
-    assert other_params.version != model.version
+    assert other_params.version != quick.version
     fewer = train_classifier(texts[1:], labels[1:], taxonomy_version="t1", evaluate=False)
-    assert fewer.version != model.version
+    assert fewer.version != quick.version
 
 
 def test_huge_and_empty_texts_do_not_break_prediction(model: TrainedClassifier) -> None:
@@ -178,6 +182,10 @@ def test_labels_from_marts_map_unknown_codes_to_other(
         assert count_new_labels(conn, labelled.labels_through) == 0
         stored = train_from_marts(conn, taxonomy)
         assert stored.labels_through == labelled.labels_through
+        models_before = conn.execute("select count(*) from kb.classifier_models").fetchone()
+        reused = train_from_marts(conn, taxonomy)  # same labels: no second training
+        assert reused.model.trained_at == stored.model.trained_at
+        assert conn.execute("select count(*) from kb.classifier_models").fetchone() == models_before
         assert load_active_model(conn).model.version == stored.model.version  # type: ignore[union-attr]
         with pytest.raises(ClassifierError, match="at least 1000"):
             train_from_marts(conn, taxonomy, min_labels=1000)
