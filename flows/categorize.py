@@ -124,24 +124,37 @@ def label_tickets(
 
 
 def agreement(url: str, taxonomy: Taxonomy, model_version: str) -> dict[str, Any]:
-    """Share of staff-labelled tickets where the model's category equals the staff's."""
+    """Share of staff-labelled tickets where the model's category equals the staff's.
+
+    Overall (optimistic: the model was trained on most of these labels) and on tickets
+    created after the model's newest training ticket (an out-of-sample figure).
+    """
     with connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "select count(*), count(*) filter (where c.category_code = case "
+            "with pairs as (select t.created_at, c.category_code = case "
             "when lower(trim(t.staff_category_code)) = any(%s) "
-            "then lower(trim(t.staff_category_code)) else 'other' end), "
-            "(select count(*) from marts.fct_tickets) "
+            "then lower(trim(t.staff_category_code)) else 'other' end as agrees "
             "from marts.fct_tickets as t "
             "join kb.ticket_categories as c on c.ticket_id = t.ticket_id "
             "and c.taxonomy_version = %s and c.model_version = %s "
-            "where nullif(trim(t.staff_category_code), '') is not null",
-            (list(taxonomy.codes), taxonomy.version, model_version),
+            "where nullif(trim(t.staff_category_code), '') is not null), "
+            "trained as (select labels_through from kb.classifier_models "
+            "where model_version = %s) "
+            "select count(*), count(*) filter (where agrees), "
+            "count(*) filter (where created_at > (select labels_through from trained)), "
+            "count(*) filter (where agrees and created_at > (select labels_through from trained)), "
+            "(select count(*) from marts.fct_tickets) from pairs",
+            (list(taxonomy.codes), taxonomy.version, model_version, model_version),
         ).fetchone()
-    compared, agreed, total = (int(v) for v in row) if row else (0, 0, 0)
+    compared, agreed, unseen, unseen_agreed, total = (int(v) for v in row) if row else (0,) * 5
     return {
         "tickets_total": total,
         "staff_labelled_compared": compared,
         "staff_model_agreement": round(agreed / compared, 4) if compared else None,
+        "staff_labelled_after_training": unseen,
+        "staff_model_agreement_after_training": (
+            round(unseen_agreed / unseen, 4) if unseen else None
+        ),
     }
 
 

@@ -73,6 +73,8 @@ def test_flow_lifecycle(
     assert first["staff_labelled_compared"] == len(labelled) + 1
     assert first["staff_model_agreement"] == _agreement_by_hand(conn, first["model_version"])
     assert first["staff_model_agreement"] > 0.5
+    assert first["staff_labelled_after_training"] == 0
+    assert first["staff_model_agreement_after_training"] is None
     v1 = first["model_version"]
 
     again = run_categorize(database_url, SETTINGS, config)  # idempotent
@@ -84,6 +86,14 @@ def test_flow_lifecycle(
     create_fct_tickets(conn, fresh[:10], start_id=5000, start_at=later)
     few = run_categorize(database_url, SETTINGS, config)
     assert (few["retrained"], few["new_labels"], few["labelled"]) == (False, 10, 10)
+    assert few["staff_labelled_after_training"] == 10
+    hits = conn.execute(
+        "select count(*) from marts.fct_tickets t join kb.ticket_categories c using (ticket_id) "
+        "where t.ticket_id >= 5000 and c.model_version = %s "
+        "and c.category_code = t.staff_category_code",
+        (v1,),
+    ).fetchone()[0]
+    assert few["staff_model_agreement_after_training"] == round(hits / 10, 4)
 
     # enough new labels: a new version, and every ticket is relabelled with it
     create_fct_tickets(conn, fresh[10:25], start_id=6000, start_at=later)
