@@ -105,6 +105,7 @@ class EvalReport:
     threshold: float
     low_confidence_share: float
     accuracy_when_confident: float | None
+    calibration_error: float
     labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
 
@@ -158,9 +159,25 @@ def evaluate(
         threshold=threshold,
         low_confidence_share=float(1 - confident.mean()),
         accuracy_when_confident=float(hits[confident].mean()) if confident.any() else None,
+        calibration_error=expected_calibration_error(probs.max(axis=1), hits),
         labels=labels,
         confusion=confusion_matrix(truth, predicted, labels=labels).tolist(),
     )
+
+
+def expected_calibration_error(confidence: np.ndarray, hits: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy − confidence| over equal-width confidence bins, weighted by size.
+
+    Small means the threshold on "calibrated probability" means what it says.
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += members.mean() * abs(hits[members].mean() - confidence[members].mean())
+    return float(error)
 
 
 def write_confusion_png(report: EvalReport, path: Path) -> Path:
@@ -205,7 +222,8 @@ def format_report(report: EvalReport) -> str:
             f"; accuracy on the rest {report.accuracy_when_confident:.3f}"
             if report.accuracy_when_confident is not None
             else ""
-        ),
+        )
+        + f"; calibration error (ECE) {report.calibration_error:.3f}",
         "",
         f"{'category':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}",
     ]

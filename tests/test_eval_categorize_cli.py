@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from assistant.classifier_eval import (
     EvalDataError,
     EvalReport,
+    expected_calibration_error,
     format_report,
     read_labelled_jsonl,
     split_records,
@@ -94,3 +96,11 @@ def test_missing_file_exits_non_zero(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "categorize", "--data", str(tmp_path / "no.jsonl")])
     assert result.exit_code != 0
     assert isinstance(result.exception, EvalDataError)
+
+
+def test_calibration_error() -> None:
+    confidence = np.array([0.95, 0.95, 0.55, 0.55])
+    assert expected_calibration_error(confidence, np.array([True, True, True, False])) == (
+        pytest.approx(0.5 * 0.05 + 0.5 * 0.05)
+    )
+    assert expected_calibration_error(confidence, np.array([False] * 4)) == pytest.approx(0.75)
