@@ -30,6 +30,7 @@ from assistant.classifier_store import (
 )
 from assistant.config import load_settings
 from assistant.db import connect
+from assistant.errors import DatabaseError
 from assistant.settings import AssistantSettings
 from assistant.taxonomy import Taxonomy, load_taxonomy, register_taxonomy
 from flows.runtime import Runtime
@@ -47,9 +48,24 @@ def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
     return fn(*args)
 
 
+def _transient(_task: Any, _run: Any, state: Any) -> bool:
+    """Retry only a lost database connection; bad data or a drifted taxonomy won't heal."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, psycopg.OperationalError | DatabaseError)
+
+
 def prefect_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """Run a step as a Prefect task; DB steps are idempotent, so one retry is safe."""
-    return task(fn, name=name, retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)(*args)
+    """Run a step as a Prefect task; the steps are idempotent, so a retry is safe."""
+    boundary = task(
+        fn,
+        name=name,
+        retries=1,
+        retry_delay_seconds=5,
+        retry_jitter_factor=0.5,
+        retry_condition_fn=_transient,
+        cache_policy=NO_CACHE,
+    )
+    return boundary(*args)
 
 
 def retrain_if_needed(

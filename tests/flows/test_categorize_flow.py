@@ -144,3 +144,21 @@ def test_run_stage_runs_the_prefect_flow(
     assert summary["labelled"] >= 48
     assert summary["taxonomy_version"] == "t1"
     assert summary["staff_model_agreement"] is not None
+
+
+class _State:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def result(self, raise_on_failure: bool = True) -> BaseException:
+        return self.error
+
+
+def test_only_connection_failures_are_retried() -> None:
+    from assistant.errors import DatabaseError
+    from flows.categorize import _transient
+
+    assert _transient(None, None, _State(psycopg.OperationalError("server closed")))
+    assert _transient(None, None, _State(DatabaseError("cannot connect")))
+    assert not _transient(None, None, _State(TaxonomyDrift("bump the version")))
+    assert not _transient(None, None, _State(ValueError("bad")))
