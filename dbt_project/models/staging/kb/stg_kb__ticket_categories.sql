@@ -2,7 +2,7 @@ with
 
 predictions as (
 
-    {{ source_or_empty('kb', 'ticket_categories', [
+    {{ source_or_empty('kb', 'ticket_categories_current', [
         ['ticket_id', 'bigint'],
         ['category_code', 'text'],
         ['confidence', 'double precision'],
@@ -15,7 +15,7 @@ predictions as (
 
 ),
 
--- The table may keep one row per model version; the latest prediction wins.
+-- One row per ticket is expected from the view; the latest prediction wins regardless.
 latest as (
 
     select distinct on (ticket_id)

@@ -1,0 +1,95 @@
+"""Prefect flow `transform`: build the dbt project (raw → staging → intermediate → marts).
+
+One task runs `dbt build` in-process (flows/dbt_runner.py), an optional second one
+generates the docs site. The flow ends with a table artifact under the stable key
+`kb-transform` and raises when a model or a dbt test failed, naming the failing tests.
+The database URL never becomes a flow parameter (it may hold a password): the flow takes
+it from the Runtime that `run_stage` hands down, or reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows import dbt_runner
+from flows.runtime import Runtime
+
+ARTIFACT_KEY = "kb-transform"
+
+_RUNTIME: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
+    "transform_runtime", default=None
+)
+
+
+def _runtime() -> Runtime:
+    current = _RUNTIME.get()
+    return current if current is not None else Runtime.from_environment()
+
+
+def work_dir(runtime: Runtime) -> Path:
+    """Where dbt writes target/ and logs/: under the data dir, never in the project."""
+    return Path(runtime.settings.kb_data_dir).resolve() / "dbt"
+
+
+@task(name="dbt-build", cache_policy=NO_CACHE)
+def dbt_build(full_refresh: bool) -> dict[str, Any]:
+    """Seeds, models and tests in DAG order; failures are reported, not raised, here."""
+    runtime = _runtime()
+    summary = dbt_runner.build(
+        runtime.database_url(),
+        work_dir=work_dir(runtime),
+        full_refresh=full_refresh,
+        raise_on_failure=False,
+    )
+    return summary.as_dict()
+
+
+@task(name="dbt-docs-generate", cache_policy=NO_CACHE)
+def dbt_docs() -> str:
+    """The docs site (target/index.html, self-contained, works offline)."""
+    runtime = _runtime()
+    return str(dbt_runner.docs_generate(runtime.database_url(), work_dir=work_dir(runtime)))
+
+
+def artifact_rows(summary: dbt_runner.DbtRunSummary) -> list[dict[str, Any]]:
+    """One row per counter, then one per failing or warning test."""
+    rows: list[dict[str, Any]] = [
+        {"metric": name, "value": value} for name, value in summary.counts().items()
+    ]
+    rows.append({"metric": "seconds", "value": summary.elapsed_seconds})
+    rows += [{"metric": "failing test", "value": name} for name in summary.failing_tests]
+    rows += [{"metric": "warning test", "value": name} for name in summary.warning_tests]
+    return rows
+
+
+@flow(name="transform")
+def transform(full_refresh: bool = False, docs: bool = False) -> dict[str, Any]:
+    """dbt build (+ docs generate); raises DbtTestFailure / DbtRunError on failures."""
+    log = get_run_logger()
+    summary = dbt_runner.DbtRunSummary(**dbt_build(full_refresh))
+    result = summary.as_dict()
+    if docs and summary.success and not summary.failing_tests:
+        result["docs_index"] = dbt_docs()
+    create_table_artifact(
+        table=artifact_rows(summary),
+        key=ARTIFACT_KEY,
+        description=f"dbt build: {'ok' if summary.success else 'FAILED'}",
+    )
+    log.info("transform: %s", summary.counts())
+    dbt_runner.raise_for_failures(summary)
+    return result
+
+
+def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+    """`kb refresh --only transform [--full]`: `--full` rebuilds with --full-refresh."""
+    token = _RUNTIME.set(runtime)
+    try:
+        return transform(full_refresh=full)
+    finally:
+        _RUNTIME.reset(token)

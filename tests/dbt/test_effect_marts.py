@@ -1,0 +1,192 @@
+"""The effect marts on the sample dataset recover the planted −25 % FRT effect.
+
+One module-scoped pipeline, as the daily flow runs it: raw load → dbt → replay (the
+bot's own assignment and logging) → dbt again for the marts → score → estimate.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from assistant.arms import assign_arm
+from assistant.settings import AssistantSettings
+from flows.effect import estimate_effects, report_html
+from flows.replay import replay_new_tickets
+from flows.score import score_suggestions
+from tests.conftest import make_database
+from tests.dbt.effect_pipeline import (
+    DATASET,
+    load_sample_raw,
+    make_suggester,
+    planted_effect,
+    run_dbt,
+)
+
+pytestmark = pytest.mark.db
+
+SNAPSHOT = {"effect_snapshot_at": "2026-11-24T15:00:00Z"}  # the dataset's last cutoff
+AFTER_REPLAY = [
+    "stg_assistant__suggestions+",
+    "int_ticket_effect_metrics+",
+    "int_suggestions_paired_with_replies+",
+    "path:data-tests/effect",
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from assistant.migrate import migrate
+
+    url = make_database(pg_server, "t_effect_pipeline")
+    migrate(url)
+    work_dir = tmp_path_factory.mktemp("dbt-effect")
+    load_sample_raw(url)
+    run_dbt(url, [], work_dir, SNAPSHOT)
+    settings = AssistantSettings(assistant_holdout=0.2)
+    replay = replay_new_tickets(url, settings, suggester_factory=make_suggester)
+    run_dbt(url, AFTER_REPLAY, work_dir, SNAPSHOT)
+    score = score_suggestions(url)
+    effect = estimate_effects(url, holdout_share=0.2, n_boot=1000)
+    return {"url": url, "replay": replay, "score": score, "effect": effect, "settings": settings}
+
+
+def _rows(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_planted_frt_effect_is_recovered(pipeline: dict[str, Any]) -> None:
+    planted = planted_effect()
+    [(rel, low, high, mde, n_t, n_c)] = _rows(
+        pipeline["url"],
+        "select rel_change, ci95_low, ci95_high, mde_80, n_treated, n_control"
+        " from kb.effect_estimates where metric = 'frt_bm' and segment = 'ALL'"
+        " and comparison = 'treatment_vs_holdout'",
+    )
+    assert low < planted < high
+    assert abs(rel - planted) < 0.05
+    assert 0 < mde < 1
+    metadata = json.loads((DATASET / "metadata.json").read_text(encoding="utf-8"))
+    assert (n_t, n_c) == (
+        metadata["planted_effect"]["answered_tickets"]["treatment"],
+        metadata["planted_effect"]["answered_tickets"]["holdout"],
+    )
+
+
+def test_did_and_resolution_estimates_exist(pipeline: dict[str, Any]) -> None:
+    rows = _rows(
+        pipeline["url"],
+        "select metric, comparison, method, ci95_low <= rel_change and rel_change <= ci95_high"
+        " from kb.effect_estimates where segment = 'ALL' order by 1, 2",
+    )
+    assert {(m, c) for m, c, _, _ in rows} == {
+        ("frt_bm", "post_vs_pre"),
+        ("frt_bm", "treatment_vs_holdout"),
+        ("full_resolution_bm", "post_vs_pre"),
+        ("full_resolution_bm", "treatment_vs_holdout"),
+    }
+    assert all(inside for *_, inside in rows)
+
+
+def test_business_minutes_match_the_generator(pipeline: dict[str, Any]) -> None:
+    """The dataset generator's own FRT-bm medians per arm (same calendar, same hours)."""
+    expected = json.loads((DATASET / "metadata.json").read_text(encoding="utf-8"))
+    medians = dict(
+        _rows(
+            pipeline["url"],
+            "select assignment_arm, percentile_cont(0.5) within group (order by frt_bm)"
+            " from marts.fct_tickets group by 1",
+        )
+    )
+    for arm, value in expected["planted_effect"]["median_frt_bm"].items():
+        assert medians[arm] == pytest.approx(value, abs=0.5)
+
+
+def test_arms_come_from_the_bot_log(pipeline: dict[str, Any]) -> None:
+    assert pipeline["replay"]["logged"] == 534
+    rows = _rows(pipeline["url"], "select ticket_id, assignment_arm from marts.fct_tickets")
+    counts: dict[str, int] = {}
+    for ticket_id, arm in rows:
+        counts[arm] = counts.get(arm, 0) + 1
+        if arm != "pre_rollout":
+            assert arm == assign_arm(ticket_id, 0.2)
+    metadata = json.loads((DATASET / "metadata.json").read_text(encoding="utf-8"))
+    assert counts == metadata["arms"]
+
+
+def test_replay_and_score_rerun_change_nothing(pipeline: dict[str, Any]) -> None:
+    again = replay_new_tickets(
+        pipeline["url"], pipeline["settings"], suggester_factory=make_suggester
+    )
+    assert again["logged"] == 0
+    rescored = score_suggestions(pipeline["url"])
+    assert rescored["scored"] == pipeline["score"]["scored"] == 534
+    [(n,)] = _rows(pipeline["url"], "select count(*) from assistant.suggestion_outcomes")
+    assert n == 534
+
+
+def test_drafts_used_above_chance(pipeline: dict[str, Any]) -> None:
+    rows = dict(
+        _rows(
+            pipeline["url"],
+            "select arm, avg((coalesce(chance_class, usage_class) in ('accepted', 'edited'))::int)"
+            " from marts.fct_assistant_suggestions where is_replied group by 1",
+        )
+    )
+    assert rows["treatment"] > 0.2
+    assert rows["holdout"] < 0.05
+    [(thresholds,)] = _rows(
+        pipeline["url"],
+        "select count(distinct (accepted_threshold, edited_threshold))"
+        " from marts.fct_assistant_suggestions",
+    )
+    assert thresholds == 1
+    assert pipeline["score"]["calibration_pairs"] == 88
+
+
+def test_arm_comparison_joins_the_estimates(pipeline: dict[str, Any]) -> None:
+    [(n_c, n_t, control, treated, raw, estimate)] = _rows(
+        pipeline["url"],
+        "select n_control, n_treated, control_value, treated_value, raw_rel_change,"
+        " estimate_rel_change from marts.effect_arm_comparison"
+        " where segment = 'ALL' and comparison = 'treatment_vs_holdout' and metric = 'frt_bm'",
+    )
+    assert (n_c, n_t) == (88, 446)
+    assert treated < control
+    assert raw == pytest.approx(planted_effect(), abs=0.01)
+    assert estimate is not None
+
+
+def test_daily_mart_reaggregates_to_the_ticket_mart(pipeline: dict[str, Any]) -> None:
+    [(daily_tickets, daily_responded, daily_ln)] = _rows(
+        pipeline["url"],
+        "select sum(tickets_created), sum(n_responded), sum(sum_ln1p_frt_bm)"
+        " from marts.effect_daily_by_category",
+    )
+    [(tickets, responded, ln_sum)] = _rows(
+        pipeline["url"],
+        "select count(*), count(frt_bm), sum(ln(1 + frt_bm)) from marts.fct_tickets",
+    )
+    assert (daily_tickets, daily_responded) == (tickets, responded)
+    assert float(daily_ln) == pytest.approx(float(ln_sum))
+
+
+def test_kb_gaps_count_no_good_match_tickets(pipeline: dict[str, Any]) -> None:
+    [(gaps,)] = _rows(pipeline["url"], "select sum(tickets_without_good_match) from marts.kb_gaps")
+    [(logged,)] = _rows(
+        pipeline["url"], "select count(*) from assistant.suggestions where no_good_match"
+    )
+    assert gaps == logged > 0
+
+
+def test_report_shows_plots_and_the_estimate(pipeline: dict[str, Any], tmp_path: Path) -> None:
+    page = report_html(pipeline["url"], planted_effect=planted_effect())
+    assert page.count("data:image/png;base64,") == 4
+    headline = pipeline["effect"]["frt_bm_rel_change"]
+    assert f"{100 * headline:+.1f}%" in page
+    assert "Заложенный в демо-данные эффект: -25.0%" in page
