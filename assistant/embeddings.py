@@ -63,9 +63,9 @@ def _l2(matrix: np.ndarray) -> np.ndarray:
 # --- local TF-IDF + SVD ---------------------------------------------------------------
 
 DEFAULT_LOCAL_PARAMS: dict[str, Any] = {
-    "n_components": 256,
+    "n_components": 384,
     "word_max_features": 20000,
-    "char_max_features": 30000,
+    "char_max_features": 50000,
     "char_ngram_range": [2, 5],
     "char_weight": 1.0,
     "word_weight": 1.0,

@@ -1,25 +1,28 @@
 """Hybrid search over the knowledge index: vector kNN + BM25 + exact-token boost.
 
-Each leg returns up to `candidates` chunks. Fusion is *calibrated*: every leg's score is
-already on an absolute 0..1 scale — cosine similarity for the vector leg, BM25
-*coverage* (score divided by its upper bound for this query, i.e. how much of the
-query's idf mass a chunk matches) for the lexical leg, the share of the query's exact
-tokens (error codes, «field names», URLs) a chunk contains — so a weighted sum is
-meaningful across queries, and the top hit's fused score doubles as a confidence.
-`no_good_match` is that confidence below a threshold picked on the evaluation set.
-Weighted RRF and min-max fusion are available for comparison (`RetrievalConfig.fusion`);
-plain RRF with a weak leg drags results down, so weights matter either way.
+Each leg returns up to `candidates` chunks with a score on a 0..1 scale: cosine
+similarity (vector), BM25 *coverage* — the score divided by its upper bound for this
+query, i.e. how much of the query's idf mass a chunk matches (lexical), and the share
+of the query's exact tokens (error codes, «field names», URLs) a chunk contains.
+
+Fusion is weighted (`RetrievalConfig.fusion`): `minmax` (per-leg min-max over the
+candidates, then a weighted sum — the default, picked on the sample evaluation set),
+`calibrated` (weighted sum of the absolute scores) or weighted `rrf`. Plain RRF with a
+weak leg drags results down, so the weights matter; `kb eval retrieval` reports the best
+ones for a set. `no_good_match` compares a confidence — the best BM25 coverage or exact
+share among the returned hits — with a threshold calibrated against off-topic probes.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import psycopg
 
-from assistant.embeddings import Embedder, EmbeddingError, embedder_for_record
+from assistant.embeddings import Embedder, EmbeddingError, OpenAIEmbedder, embedder_for_record
 from assistant.errors import ConfigError
 from assistant.settings import AssistantSettings
 from assistant.store import KnowledgeStore
@@ -36,13 +39,13 @@ class RetrievalConfig:
     """Fusion weights and the no-match threshold (defaults tuned on the sample eval set)."""
 
     legs: tuple[str, ...] = LEGS
-    fusion: str = "calibrated"  # calibrated | minmax | rrf
-    w_vector: float = 0.5
-    w_bm25: float = 0.5
+    fusion: str = "minmax"  # minmax | calibrated | rrf
+    w_vector: float = 0.3
+    w_bm25: float = 0.7
     w_exact: float = 0.1
     rrf_k: int = 60
     candidates: int = 50
-    no_match_threshold: float = 0.3
+    no_match_threshold: float = 0.089
     ef_search: int = 100
 
 
@@ -102,6 +105,8 @@ class Retriever:
         if record is not None:
             try:
                 embedder = embedder_for_record(record, settings)
+                if isinstance(embedder, OpenAIEmbedder):
+                    embedder.max_attempts = 2  # a query must not wait through a long backoff
             except ConfigError as exc:
                 logger.warning("vector leg disabled: %s", exc)
         else:
@@ -188,7 +193,7 @@ class Retriever:
                     },
                 )
             )
-        confidence = self.confidence(legs, hits[0].chunk_id) if hits else 0.0
+        confidence = self.confidence(legs, [hit.chunk_id for hit in hits])
         return SearchResult(
             hits=hits,
             no_good_match=confidence < self.config.no_match_threshold,
@@ -196,14 +201,31 @@ class Retriever:
             confidence=round(confidence, 6),
         )
 
-    def confidence(self, legs: dict[str, dict[str, float]], chunk_id: str) -> float:
-        """The calibrated fused score of one chunk, whatever the ranking fusion is."""
-        return calibrated_score(legs, chunk_id, self.config)
+    def confidence(self, legs: dict[str, dict[str, float]], chunk_ids: list[str]) -> float:
+        return confidence(legs, chunk_ids)
+
+
+def confidence(legs: dict[str, dict[str, float]], chunk_ids: Sequence[str]) -> float:
+    """How well the returned chunks answer the query, comparable across queries.
+
+    The best BM25 coverage among the hits, or an exact-token match: measured on the
+    sample set, coverage separates real questions from off-topic ones, while cosine
+    similarity of the local LSA embedder does not (short off-topic texts score as high
+    as real ones). Without a lexical leg, the best cosine similarity is used.
+    """
+    if not chunk_ids:
+        return 0.0
+    if "bm25" in legs:
+        lexical = max((legs["bm25"].get(cid, 0.0) for cid in chunk_ids), default=0.0)
+        exact = max((legs.get("exact", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+        return max(lexical, exact)
+    return max((legs.get("vector", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
 
 
 def calibrated_score(
     legs: dict[str, dict[str, float]], chunk_id: str, cfg: RetrievalConfig
 ) -> float:
+    """Weighted sum of the legs' absolute 0..1 scores (normalised by the weights used)."""
     weights = {"vector": cfg.w_vector, "bm25": cfg.w_bm25, "exact": cfg.w_exact}
     active = [leg for leg in legs if leg != "exact"]
     norm = sum(weights[leg] for leg in active) or 1.0

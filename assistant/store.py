@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -376,8 +377,9 @@ class KnowledgeStore:
     ) -> list[tuple[str, float, float]]:
         """(chunk_id, BM25 score, coverage) — Okapi BM25 over the postings, in one statement.
 
-        coverage = score / ((k1 + 1) * sum of the query terms' idf): how much of the
-        query's weight the chunk matches, in [0, 1); used to calibrate "no good match".
+        coverage = score / ((k1 + 1) * sum of the query terms' idf, unseen terms at the
+        maximum idf): how much of the query's weight the chunk matches, in [0, 1); used
+        for calibrated fusion and the "no good match" decision.
         """
         unique_terms = sorted(set(query_terms))
         if not unique_terms:
@@ -394,9 +396,10 @@ class KnowledgeStore:
             "where term = any(%(terms)s) group by term), "
             "w as (select df.term, ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) as idf "
             "from df cross join st), "
-            "total as (select coalesce(sum(idf), 0) as idf_sum from w) "
+            "total as (select coalesce(sum(idf), 0) as idf_sum, count(*) as found from w) "
             "select t.chunk_id, sum(w.idf * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * "
-            "(1 - %(b)s + %(b)s * t.doc_len / st.avgdl))) as score, max(total.idf_sum) "
+            "(1 - %(b)s + %(b)s * t.doc_len / st.avgdl))) as score, max(total.idf_sum), "
+            "max(total.found), max(st.n) "
             "from {s}.chunk_terms t join w on w.term = t.term{join} cross join st "
             "cross join total where true{filters} "
             "group by t.chunk_id order by score desc, t.chunk_id limit %(k)s",
@@ -413,9 +416,12 @@ class KnowledgeStore:
         }
         rows = self.conn.execute(query, params).fetchall()
         result = []
-        for chunk_id, score, idf_sum in rows:
-            bound = (BM25_K1 + 1) * float(idf_sum) if idf_sum else 1.0
-            result.append((chunk_id, float(score), float(score) / bound))
+        for chunk_id, score, idf_sum, found, n_chunks in rows:
+            # A query word the corpus has never seen counts with the highest idf: a query
+            # of mostly unknown words (off-topic) cannot reach a high coverage.
+            unseen_idf = math.log(1 + (float(n_chunks) + 0.5) / 0.5)
+            bound = (BM25_K1 + 1) * (float(idf_sum) + (len(unique_terms) - found) * unseen_idf)
+            result.append((chunk_id, float(score), float(score) / bound if bound else 0.0))
         return result
 
     def exact_search(

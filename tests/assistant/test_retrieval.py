@@ -80,7 +80,9 @@ def test_lexical_only_when_no_embedder(conn: psycopg.Connection) -> None:
 
 def test_fusion_methods() -> None:
     legs = {"vector": {"a": 0.9, "b": 0.2}, "bm25": {"b": 0.6, "c": 0.5}, "exact": {"c": 1.0}}
-    calibrated = fuse(legs, RetrievalConfig(w_vector=0.5, w_bm25=0.5, w_exact=0.1))
+    calibrated = fuse(
+        legs, RetrievalConfig(fusion="calibrated", w_vector=0.5, w_bm25=0.5, w_exact=0.1)
+    )
     assert calibrated["a"] == pytest.approx(0.45)
     assert calibrated["c"] == pytest.approx(0.35)
     rrf = fuse(legs, RetrievalConfig(fusion="rrf", w_vector=1, w_bm25=1, w_exact=0, rrf_k=60))

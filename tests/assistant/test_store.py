@@ -161,3 +161,12 @@ def test_embedder_records_and_hnsw_index(store: KnowledgeStore, conn) -> None:
 def test_missing_mart_is_a_clear_error(store: KnowledgeStore) -> None:
     with pytest.raises(IndexStoreError, match="does not exist"):
         store.load_documents("marts.no_such_table")
+
+
+def test_unknown_query_words_lower_coverage(store: KnowledgeStore) -> None:
+    from assistant.text import terms
+
+    fill(store)
+    known = store.bm25_search(terms("директор"), limit=1)[0][2]
+    mixed = store.bm25_search(terms("директор борщ фасоль говядина"), limit=1)[0][2]
+    assert mixed < known / 2  # off-topic words count against the match
