@@ -44,6 +44,9 @@ _FILE_RE = re.compile(
 _BLANK_MARKERS_RE = re.compile(r"\b(?:url|вложени[а-я]*|скриншот[а-я]*|файл[а-я]*|attachment|см)\b")
 
 
+KNN_SIMILARITY_BUDGET = 4_000_000  # dense similarities per kNN chunk (~32 MB of float64)
+
+
 class ClassifierError(KbError):
     """Training is impossible (too few labels, one class) or a model cannot be used."""
 
@@ -188,8 +191,9 @@ def knn_votes(
     votes = np.zeros((query.shape[0], len(classes)))
     index = {code: i for i, code in enumerate(classes)}
     label_idx = np.array([index[label] for label in train_labels])
-    for start in range(0, query.shape[0], 256):  # bounded memory on big batches
-        sims = (query[start : start + 256] @ train.T).toarray()
+    step = max(1, min(256, KNN_SIMILARITY_BUDGET // max(train.shape[0], 1)))
+    for start in range(0, query.shape[0], step):
+        sims = (query[start : start + step] @ train.T).toarray()
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         for row, neighbours in enumerate(top):
             weights = np.clip(sims[row, neighbours], 0, None) ** 2

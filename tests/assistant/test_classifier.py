@@ -189,3 +189,21 @@ def test_labels_from_marts_map_unknown_codes_to_other(
         assert load_active_model(conn).model.version == stored.model.version  # type: ignore[union-attr]
         with pytest.raises(ClassifierError, match="at least 1000"):
             train_from_marts(conn, taxonomy, min_labels=1000)
+
+
+def test_knn_votes_are_the_same_in_small_chunks(
+    model: TrainedClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.classifier as classifier
+
+    texts = [text for text, _ in labelled_examples(per_phrase=1, seed=9)[:20]]
+    query = model.transform(texts)
+    whole = classifier.knn_votes(
+        query, model.knn_matrix, model.knn_labels, model.classes, model.params
+    )
+    monkeypatch.setattr(classifier, "KNN_SIMILARITY_BUDGET", model.knn_matrix.shape[0] * 3)
+    chunked = classifier.knn_votes(
+        query, model.knn_matrix, model.knn_labels, model.classes, model.params
+    )
+    assert np.allclose(whole, chunked)
+    assert np.allclose(whole.sum(axis=1), 1.0)
