@@ -350,13 +350,7 @@ class KnowledgeStore:
         Sent unprepared so that Postgres plans it with the real `embedder` value and can
         match the partial HNSW index of that embedder.
         """
-        query = self._sql(
-            "select c.chunk_id, 1 - ((c.embedding::vector({dim})) <=> %(v)s::vector({dim})) "
-            "from {s}.chunks c where c.embedder = %(e)s{filters} "
-            "order by (c.embedding::vector({dim})) <=> %(v)s::vector({dim}) limit %(k)s",
-            dim=sql.Literal(int(dim)),
-            filters=self._filters("c", source, category),
-        )
+        query = self._vector_query(dim, source, category)
         params = {
             "v": np.asarray(vector, dtype=np.float32),
             "e": embedder_key,
@@ -366,6 +360,22 @@ class KnowledgeStore:
         }
         rows = self.conn.execute(query, params, prepare=False).fetchall()
         return [(row[0], float(row[1])) for row in rows]
+
+    def _vector_query(self, dim: int, source: str | None, category: str | None) -> sql.Composed:
+        return self._sql(
+            "select c.chunk_id, 1 - ((c.embedding::vector({dim})) <=> %(v)s::vector({dim})) "
+            "from {s}.chunks c where c.embedder = %(e)s{filters} "
+            "order by (c.embedding::vector({dim})) <=> %(v)s::vector({dim}) limit %(k)s",
+            dim=sql.Literal(int(dim)),
+            filters=self._filters("c", source, category),
+        )
+
+    def vector_plan(self, embedder_key: str, dim: int, vector: np.ndarray, limit: int = 10) -> str:
+        """EXPLAIN of the kNN query (diagnostics: is the embedder's HNSW index used?)."""
+        query = sql.SQL("explain ") + self._vector_query(dim, None, None)
+        params = {"v": np.asarray(vector, dtype=np.float32), "e": embedder_key, "k": limit}
+        rows = self.conn.execute(query, params, prepare=False).fetchall()
+        return "\n".join(row[0] for row in rows)
 
     def bm25_search(
         self,

@@ -170,3 +170,14 @@ def test_unknown_query_words_lower_coverage(store: KnowledgeStore) -> None:
     known = store.bm25_search(terms("директор"), limit=1)[0][2]
     mixed = store.bm25_search(terms("директор борщ фасоль говядина"), limit=1)[0][2]
     assert mixed < known / 2  # off-topic words count against the match
+
+
+def test_knn_uses_the_embedders_hnsw_index(store: KnowledgeStore, conn) -> None:
+    fill(store)
+    store.ensure_vector_index("m@1", 4)
+    conn.execute("set enable_seqscan = off")  # a 4-row table: make the choice visible
+    try:
+        plan = store.vector_plan("m@1", 4, np.ones(4, dtype=np.float32))
+    finally:
+        conn.execute("reset enable_seqscan")
+    assert "chunks_hnsw_" in plan
