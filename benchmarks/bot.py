@@ -13,6 +13,7 @@ are the bot's own overhead: retrieval, DB, HTTP, posting).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import random
@@ -104,8 +105,51 @@ def new_ticket(sandbox: Any, text: str) -> int:
     return task_id
 
 
+SYLLABLES = [
+    "ка",
+    "ло",
+    "ми",
+    "ре",
+    "то",
+    "на",
+    "су",
+    "ви",
+    "ди",
+    "пе",
+    "ро",
+    "за",
+    "ну",
+    "ле",
+    "ст",
+    "кр",
+    "бо",
+    "гу",
+    "жа",
+    "фе",
+]
+
+
+def _vocabulary(size: int = 20_000, seed: int = 11) -> tuple[list[str], list[float]]:
+    """Support words plus pseudo-words, with Zipf weights: real text is that skewed.
+
+    A tiny uniform vocabulary would make every query term match every chunk, the worst
+    case for BM25 and nothing like a support knowledge base.
+    """
+    rng = random.Random(seed)
+    words = list(WORDS)
+    while len(words) < size:
+        words.append("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    rng.shuffle(words)
+    weights = list(itertools.accumulate(1.0 / (rank**1.07) for rank in range(1, size + 1)))
+    return words, weights
+
+
+VOCABULARY, CUMULATIVE = _vocabulary()
+
+
 def _sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+    picked = rng.choices(VOCABULARY, cum_weights=CUMULATIVE, k=n)
+    return " ".join(picked).capitalize() + "."
 
 
 def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:

@@ -180,9 +180,9 @@ def start_bot(sandbox: Sandbox, database_url: str) -> Iterator[Callable[..., Bot
 
 
 def wait_finished(database_url: str, task_id: int, jobs: int = 1) -> list[tuple[Any, ...]]:
-    """Inbox rows of a task once `jobs` of them left pending/processing (20 s at most)."""
+    """Inbox rows of a task once `jobs` of them left pending/processing (60 s at most)."""
     with connect(database_url, autocommit=True) as conn:
-        for _ in range(400):
+        for _ in range(1200):
             rows = conn.execute(
                 "select status, outcome, deliveries from assistant.inbox where task_id = %s"
                 " and status not in ('pending', 'processing') order by id",
