@@ -22,8 +22,9 @@ import psycopg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.classifier import ClassifierError, TrainedClassifier, is_blank
+from assistant.classifier import ClassifierError, TrainedClassifier
 from assistant.classifier_store import load_active_model, train_from_marts
+from assistant.classifier_text import is_blank
 from assistant.config import load_settings
 from assistant.llm_classifier import LLMCategorizationError, LLMClassifier
 from assistant.settings import AssistantSettings

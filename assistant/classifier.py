@@ -10,18 +10,14 @@ Persistence (the `kb.classifier_models` table) lives in `assistant.classifier_st
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
-import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import snowballstemmer
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -32,17 +28,10 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from assistant.classifier_text import is_blank, prepare_text, stem_analyzer
 from assistant.errors import KbError
 
 logger = logging.getLogger(__name__)
-
-_WORD_RE = re.compile(r"[a-zа-я0-9]+(?:[-_][a-zа-я0-9]+)*")
-_URL_RE = re.compile(r"https?://\S+|www\.\S+")
-_FILE_RE = re.compile(
-    r"\S+\.(?:png|jpe?g|gif|heic|bmp|pdf|docx?|xlsx?|csv|txt|zip|rar|7z|log|mp4|mov)\b"
-)
-_BLANK_MARKERS_RE = re.compile(r"\b(?:url|вложени[а-я]*|скриншот[а-я]*|файл[а-я]*|attachment|см)\b")
-
 
 KNN_SIMILARITY_BUDGET = 4_000_000  # dense similarities per kNN chunk (~32 MB of float64)
 
@@ -56,7 +45,6 @@ class ClassifierParams:
     """Everything that shapes a model; part of its version hash."""
 
     max_chars: int = 20_000
-    word_ngram_max: int = 2
     char_ngram_min: int = 2
     char_ngram_max: int = 5
     max_word_features: int = 200_000
@@ -66,41 +54,6 @@ class ClassifierParams:
     knn_weights: tuple[float, ...] = (0.0, 0.25, 0.5)
     cv_folds: int = 3
     random_state: int = 13
-
-
-def prepare_text(text: str | None, max_chars: int = 20_000) -> str:
-    """Lowercased, `ё`→`е`, URLs masked, whitespace collapsed, cut at a word boundary."""
-    cleaned = (text or "").replace("\x00", " ").lower().replace("ё", "е")
-    if len(cleaned) > max_chars * 2:
-        cleaned = cleaned[: max_chars * 2]  # bound the regex work on huge inputs
-    cleaned = _URL_RE.sub(" url ", cleaned)
-    cleaned = " ".join(cleaned.split())
-    if len(cleaned) > max_chars:
-        cut = cleaned.rfind(" ", 0, max_chars)
-        cleaned = cleaned[: cut if cut > max_chars // 2 else max_chars]
-    return cleaned
-
-
-def is_blank(text: str | None) -> bool:
-    """True when nothing but file names, URLs or attachment words is left to classify."""
-    stripped = _FILE_RE.sub(" ", prepare_text(text))
-    stripped = _BLANK_MARKERS_RE.sub(" ", stripped)
-    return not any(len(word) >= 3 and not word.isdigit() for word in _WORD_RE.findall(stripped))
-
-
-@lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    return str(_STEMMER.stemWord(word))
-
-
-_STEMMER = snowballstemmer.stemmer("russian")
-
-
-def stem_analyzer(text: str) -> list[str]:
-    """Russian Snowball stems plus stem bigrams; module-level so that models pickle."""
-    stems = [_stem(word) for word in _WORD_RE.findall(text)]
-    bigrams = [f"{a} {b}" for a, b in itertools.pairwise(stems)]
-    return stems + bigrams
 
 
 def _features(params: ClassifierParams) -> FeatureUnion:

@@ -20,9 +20,9 @@ from sklearn.metrics import confusion_matrix
 from assistant.classifier import (
     ClassifierParams,
     classification_metrics,
-    is_blank,
     train_classifier,
 )
+from assistant.classifier_text import is_blank
 from assistant.errors import KbError
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,7 @@ from assistant.classifier import (
     ClassifierError,
     ClassifierParams,
     TrainedClassifier,
-    is_blank,
     planned_version,
-    prepare_text,
     train_classifier,
 )
 from assistant.classifier_store import (
@@ -25,6 +23,7 @@ from assistant.classifier_store import (
     save_model,
     train_from_marts,
 )
+from assistant.classifier_text import is_blank, prepare_text
 from assistant.db import connect
 from assistant.taxonomy import parse_taxonomy
 from tests.assistant.categorize_data import TAXONOMY_CSV, create_fct_tickets, labelled_examples
