@@ -30,6 +30,12 @@ suggestions as (
 
 ),
 
+effect_metrics as (
+
+    select * from {{ ref('int_ticket_effect_metrics') }}
+
+),
+
 -- Bot posts and internal notes never count as a response: only staff_public events.
 event_metrics as (
 
@@ -106,12 +112,32 @@ final as (
         suggestions.arm as assistant_arm,
         tasks.assistant_feedback,
         tasks.is_closed,
-        tasks.last_modified_at
+        tasks.last_modified_at,
+        -- Effect measurement (effect-measurement.md §2.3, §3.1), see int_ticket_effect_metrics.
+        effect_metrics.created_week_msk,
+        effect_metrics.assignment_arm,
+        effect_metrics.frt_cal_min,
+        effect_metrics.frt_bm,
+        effect_metrics.first_resolution_cal_min,
+        effect_metrics.first_resolution_bm,
+        effect_metrics.full_resolution_cal_min,
+        effect_metrics.full_resolution_bm,
+        effect_metrics.is_open_now,
+        effect_metrics.is_reopen_eligible,
+        effect_metrics.is_reopened_7d,
+        effect_metrics.is_one_touch,
+        effect_metrics.frt_sla_target_bm,
+        effect_metrics.resolution_sla_target_bm,
+        effect_metrics.is_frt_sla_breached,
+        effect_metrics.posted_before_first_response,
+        effect_metrics.is_mature_14d,
+        effect_metrics.snapshot_at as effect_snapshot_at
     from tasks
     left join event_metrics on tasks.ticket_id = event_metrics.ticket_id
     left join first_category_values on tasks.ticket_id = first_category_values.ticket_id
     left join predicted_categories on tasks.ticket_id = predicted_categories.ticket_id
     left join suggestions on tasks.ticket_id = suggestions.ticket_id
+    left join effect_metrics on tasks.ticket_id = effect_metrics.ticket_id
     where not tasks.is_deleted
 
 )

@@ -1,0 +1,184 @@
+{#- A view: joins the estimates the effect stage writes after the marts stage. -#}
+{{ config(materialized='view') }}
+
+with
+
+tickets as (
+
+    select * from {{ ref('fct_tickets') }}
+
+),
+
+estimates as (
+
+    {{ source_or_empty('kb_effect', 'effect_estimates', [
+        ['metric', 'text'],
+        ['segment', 'text'],
+        ['comparison', 'text'],
+        ['method', 'text'],
+        ['rel_change', 'double precision'],
+        ['ci95_low', 'double precision'],
+        ['ci95_high', 'double precision'],
+        ['mde_80', 'double precision'],
+        ['is_powered', 'boolean'],
+        ['category_standardised', 'boolean'],
+        ['estimated_at', 'timestamptz'],
+    ]) }}
+
+),
+
+-- Each ticket once per segment: its category and ALL.
+segmented as (
+
+    select
+        *,
+        coalesce(category_code_at_creation, 'unknown') as segment
+    from tickets
+    union all
+    select
+        *,
+        'ALL' as segment
+    from tickets
+
+),
+
+-- Which side of each comparison a ticket is on. post_vs_pre compares the treatment arm
+-- with the pre-rollout period: the bundle "ETL + assistant" plus everything else that
+-- changed over time (see method in the estimates for the DiD that removes the trend).
+sides as (
+
+    select
+        segmented.*,
+        comparisons.comparison,
+        comparisons.side
+    from segmented
+    inner join (
+        values
+        ('treatment_vs_holdout', 'holdout', 'control'),
+        ('treatment_vs_holdout', 'treatment', 'treated'),
+        ('post_vs_pre', 'pre_rollout', 'control'),
+        ('post_vs_pre', 'treatment', 'treated')
+    ) as comparisons (comparison, arm, side)
+        on segmented.assignment_arm = comparisons.arm
+
+),
+
+-- One value per ticket and metric; resolution only for matured (14-day) cohorts.
+observations as (
+
+    select
+        segment,
+        comparison,
+        side,
+        'frt_bm' as metric,
+        frt_bm::float as metric_value
+    from sides
+    where frt_bm is not null
+    union all
+    select
+        segment,
+        comparison,
+        side,
+        'frt_cal_min' as metric,
+        frt_cal_min::float as metric_value
+    from sides
+    where frt_cal_min is not null
+    union all
+    select
+        segment,
+        comparison,
+        side,
+        'full_resolution_bm' as metric,
+        full_resolution_bm::float as metric_value
+    from sides
+    where full_resolution_bm is not null and is_mature_14d
+    union all
+    select
+        segment,
+        comparison,
+        side,
+        'frt_sla_attainment' as metric,
+        case when is_frt_sla_breached then 0.0 else 1.0 end as metric_value
+    from sides
+    where is_frt_sla_breached is not null
+    union all
+    select
+        segment,
+        comparison,
+        side,
+        'reopen_rate_7d' as metric,
+        case when is_reopened_7d then 1.0 else 0.0 end as metric_value
+    from sides
+    where is_reopened_7d is not null
+
+),
+
+summarised as (
+
+    select
+        segment,
+        comparison,
+        metric,
+        case when metric in ('frt_sla_attainment', 'reopen_rate_7d') then 'rate' else 'median' end
+            as statistic,
+        count(*) filter (where side = 'control') as n_control,
+        count(*) filter (where side = 'treated') as n_treated,
+        case
+            when metric in ('frt_sla_attainment', 'reopen_rate_7d')
+                then avg(metric_value) filter (where side = 'control')
+            else percentile_cont(0.5) within group (order by metric_value) filter (where side = 'control')
+        end as control_value,
+        case
+            when metric in ('frt_sla_attainment', 'reopen_rate_7d')
+                then avg(metric_value) filter (where side = 'treated')
+            else percentile_cont(0.5) within group (order by metric_value) filter (where side = 'treated')
+        end as treated_value,
+        case
+            when metric not in ('frt_sla_attainment', 'reopen_rate_7d') then
+                percentile_cont(0.75) within group (order by metric_value) filter (where side = 'control')
+        end as control_p75,
+        case
+            when metric not in ('frt_sla_attainment', 'reopen_rate_7d') then
+                percentile_cont(0.75) within group (order by metric_value) filter (where side = 'treated')
+        end as treated_p75
+    from observations
+    group by 1, 2, 3
+
+),
+
+final as (
+
+    select
+        summarised.segment,
+        summarised.comparison,
+        summarised.metric,
+        summarised.statistic,
+        summarised.n_control,
+        summarised.n_treated,
+        summarised.control_value,
+        summarised.treated_value,
+        summarised.control_p75,
+        summarised.treated_p75,
+        case
+            when summarised.control_value > 0
+                then summarised.treated_value / summarised.control_value - 1
+        end as raw_rel_change,
+        summarised.n_control < 20 or summarised.n_treated < 20 as is_small_sample,
+        estimates.method as estimate_method,
+        estimates.rel_change as estimate_rel_change,
+        estimates.ci95_low as estimate_ci95_low,
+        estimates.ci95_high as estimate_ci95_high,
+        estimates.mde_80 as estimate_mde_80,
+        estimates.is_powered as estimate_is_powered,
+        estimates.category_standardised as estimate_category_standardised,
+        estimates.estimated_at
+    from summarised
+    left join estimates
+        on
+            summarised.metric = estimates.metric
+            and summarised.segment = estimates.segment
+            and summarised.comparison = estimates.comparison
+
+)
+
+select * from final

@@ -1,0 +1,91 @@
+"""Prefect flow `replay`: bot decisions for post-rollout tickets the bot has not seen.
+
+History loaded by a backfill (or tickets whose webhook never arrived) gets its arm and
+suggestion the way production does: through the bot's own deterministic assignment and
+logging (`assistant.pyrus_bot.replay_history`), never as labels made up in a mart.
+Nothing is posted to Pyrus. Re-running is a no-op for tickets already logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from assistant.db import connect
+from assistant.effect_data import rollout_start
+from assistant.pyrus_bot import replay_history
+from assistant.rag import Suggester, open_suggester
+from assistant.settings import AssistantSettings
+from flows.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_KEY = "replay-summary"
+BATCH_SIZE = 200
+
+SuggesterFactory = Callable[[psycopg.Connection], Suggester]
+
+
+def replay_new_tickets(
+    url: str,
+    settings: AssistantSettings,
+    *,
+    suggester_factory: SuggesterFactory | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, Any]:
+    """Log the bot's decision for every post-rollout ticket without one, in batches.
+
+    Each batch commits, so an interrupted run keeps what it logged and the next run
+    continues where it stopped.
+    """
+    factory = suggester_factory or (lambda conn: open_suggester(conn, settings))
+    logged = holdout = 0
+    with connect(url) as conn:
+        since = rollout_start(conn)
+        suggester = factory(conn)
+        while True:
+            summary = replay_history(
+                conn,
+                suggester,
+                holdout_share=settings.assistant_holdout,
+                since=since,
+                form_ids=settings.pyrus_form_ids or None,
+                limit=batch_size,
+            )
+            conn.commit()
+            logged += summary.logged
+            holdout += summary.holdout
+            if summary.logged < batch_size:
+                break
+    logger.info("replay since %s: %d logged, %d holdout", since.isoformat(), logged, holdout)
+    return {"since": since.isoformat(), "logged": logged, "holdout": holdout}
+
+
+@task(name="replay-history", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def replay_task(url: str, settings: AssistantSettings) -> dict[str, Any]:
+    return replay_new_tickets(url, settings)
+
+
+@flow(name="replay")
+def replay() -> dict[str, Any]:
+    """Log suggestions for post-rollout tickets that have none; ends with an artifact."""
+    runtime = Runtime.from_environment()
+    summary = replay_task(runtime.database_url(), runtime.settings)
+    create_table_artifact(
+        key=ARTIFACT_KEY,
+        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
+        description="replay: bot decisions logged for history tickets",
+    )
+    return summary
+
+
+def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+    """`kb refresh --only replay` (full changes nothing: replay only fills gaps)."""
+    del runtime, full
+    return replay()

@@ -1,0 +1,71 @@
+"""Prefect flow `score`: how the staff used the bot's drafts.
+
+For every logged suggestion: similarity of the draft to the staff's first public reply
+(character- and token-level), the usage class with thresholds calibrated on the holdout
+drafts (chance level), whether cited sources were used, the feedback field. Reads the
+marts (run after the `marts` stage), writes `assistant.suggestion_outcomes`, which the
+`fct_assistant_suggestions` view exposes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from assistant.db import connect
+from assistant.effect_data import load_cited_chunks, load_reply_pairs, upsert_outcomes
+from assistant.suggestion_scoring import score_pairs
+from flows.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_KEY = "score-summary"
+
+
+def score_suggestions(url: str) -> dict[str, Any]:
+    """Score every logged suggestion and store the outcomes (idempotent upsert)."""
+    with connect(url) as conn:
+        pairs = load_reply_pairs(conn)
+        chunk_ids = sorted({chunk for pair in pairs for chunk in pair.cited_chunk_ids})
+        chunks = load_cited_chunks(conn, chunk_ids)
+        thresholds, rows = score_pairs(pairs, chunks)
+        written = upsert_outcomes(conn, rows)
+        conn.commit()
+    classes = Counter(row["usage_class"] for row in rows)
+    logger.info("scored %d suggestion(s): %s", written, dict(classes))
+    return {
+        "scored": written,
+        "accepted_threshold": round(thresholds.accepted_sim_char, 3),
+        "edited_threshold": round(thresholds.edited_retention, 3),
+        "calibration_pairs": thresholds.holdout_pairs,
+        **{f"n_{name}": count for name, count in sorted(classes.items())},
+    }
+
+
+@task(name="score-suggestions", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def score_task(url: str) -> dict[str, Any]:
+    return score_suggestions(url)
+
+
+@flow(name="score")
+def score() -> dict[str, Any]:
+    """Score the drafts; ends with a table artifact of the usage classes."""
+    runtime = Runtime.from_environment()
+    summary = score_task(runtime.database_url())
+    create_table_artifact(
+        key=ARTIFACT_KEY,
+        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
+        description="score: draft usage classes and calibrated thresholds",
+    )
+    return summary
+
+
+def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+    """`kb refresh --only score` (always rescores everything: it is cheap)."""
+    del runtime, full
+    return score()
