@@ -15,11 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
-
-from assistant.db import connect
+from assistant.db import connect, prepare_process_environment
 from assistant.errors import ConfigError, KbError
 from flows.runtime import Runtime
 from flows.settings import FlowSettings
@@ -30,6 +26,14 @@ from flows.sync import Progress, no_progress
 from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
 from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
 from flows.sync.sql import SqlSync, SqlSyncOptions
+
+# Prefect reads its settings (the ephemeral server's startup timeout among them) when
+# imported; `kb refresh` imports this module before it builds the runtime.
+prepare_process_environment()
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.artifacts import create_table_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 T = TypeVar("T")
 
