@@ -417,6 +417,8 @@ class BotPipeline:
             conn, job.task_id, self.settings.assistant_holdout, origin="webhook", inbox_id=job.id
         )
         later = row["inbox_id"] != job.id
+        if later and not self.settings.bot_act_on_later_events:
+            return "skipped", "a later event of a ticket already handled"  # lost a race
         if row["generated_at"] is None or later:
             _, body = self.generate(conn, job.task_id, payload.task, inbox_id=job.id)
         else:

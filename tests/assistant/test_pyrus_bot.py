@@ -481,3 +481,42 @@ def test_poster_does_not_retry_a_4xx(sandbox: Sandbox) -> None:
     with pytest.raises(PermanentJobError, match="invalid_field_id"):
         poster.post_comment(task_id, bad, token=None)
     assert sandbox.pyrus.log.count("POST", f"/v4/tasks/{task_id}/comments") == before + 1
+
+
+def test_two_events_racing_for_one_ticket_post_once(sandbox: Sandbox, database_url: str) -> None:
+    """Both workers passed the skip check; the arm insert decides who generates and posts."""
+    from assistant.inbox import claim_next, enqueue
+    from assistant.pyrus_bot import decide_arm
+
+    task_id = new_task(sandbox)
+    settings = make_settings(sandbox)
+    pipeline = build_pipeline(
+        settings,
+        suggester_factory=lambda _c: make_suggester(),
+        poster=PyrusPoster(settings, sleep=lambda _s: None),
+    )
+    pipeline.skip_reason = lambda *_args: None  # type: ignore[method-assign]
+    task = sandbox.pyrus.get_task(task_id)
+    with connect(database_url, autocommit=True) as conn:
+        for comment_id in (1, 2):
+            enqueue(
+                conn,
+                task_id=task_id,
+                event="comment",
+                form_id=FORM_ID,
+                comment_id=comment_id,
+                payload={"event": "comment", "task": task},
+                access_token=None,
+                retry_header=None,
+            )
+        first = claim_next(conn, claim_timeout_seconds=300)
+        second = claim_next(conn, claim_timeout_seconds=300)
+        assert first is not None
+        assert second is not None
+        decide_arm(conn, task_id, 0.0, origin="webhook", inbox_id=first.id)  # first wins
+        assert pipeline.handle_job(conn, second) == (
+            "skipped",
+            "a later event of a ticket already handled",
+        )
+        assert pipeline.handle_job(conn, first)[1].startswith("posted as comment")
+    assert len(bot_comments(sandbox, task_id)) == 1
