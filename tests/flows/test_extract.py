@@ -317,3 +317,30 @@ def test_run_stage_runs_every_source_and_names_the_failed_one(
     with pytest.raises(ExtractFailed, match=r"extract failed for confluence .*succeeded: pyrus"):
         run_stage(Runtime.from_environment(), full=False)
     assert stored_tasks(conn) == DAY1_TASKS | {201500004}
+
+
+def test_run_stage_without_sources_says_what_to_set() -> None:
+    from assistant.errors import ConfigError
+    from flows.extract import run_stage
+    from flows.runtime import Runtime
+    from flows.settings import FlowSettings
+
+    settings = FlowSettings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="PYRUS_LOGIN, CONFLUENCE_URL or KB_SQL_SOURCE_URL"):
+        run_stage(Runtime(settings=settings), full=False)
+
+
+def test_prefect_retries_only_transient_failures() -> None:
+    from flows.extract import _transient
+    from flows.sources.http import HttpStatusError, TruncatedResponse
+
+    class FailedState:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def result(self, raise_on_failure: bool = True) -> Exception:
+            return self.error
+
+    assert _transient(None, None, FailedState(TruncatedResponse("cut")))
+    assert not _transient(None, None, FailedState(HttpStatusError("403", status=403)))
+    assert not _transient(None, None, FailedState(MassDeletionError("too many")))

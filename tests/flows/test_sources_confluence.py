@@ -144,3 +144,30 @@ def test_configuration_errors_are_clear() -> None:
         ConfluenceClient("https://wiki.example.ru")
     with pytest.raises(LookupError):
         ConfluenceClient("https://wiki.example.ru", pat="x", timezone="Mars/Olympus")
+
+
+def test_cloud_basic_auth_against_the_emulator_with_faults() -> None:
+    from sample_data.emulators.sandbox import start_sandbox
+
+    mini = Path(__file__).parents[1] / "sample_data" / "fixtures" / "mini_dataset"
+    with start_sandbox(mini, cloud_user="bot@acme.ru", cloud_api_token="tok") as sandbox:
+        sandbox.confluence.faults.fail_next(1, status=503, path_prefix="/wiki/rest/api")
+        sandbox.confluence.faults.truncate_next(1, path_prefix="/wiki/rest/api")
+        sleeps: list[float] = []
+        client = ConfluenceClient(
+            sandbox.confluence_url,
+            user="bot@acme.ru",
+            api_token="tok",
+            timezone="Europe/Moscow",
+            page_limit=2,
+            policy=RetryPolicy(max_attempts=4, sleep=sleeps.append),
+        )
+        pages = [
+            page for batch in client.changed_pages(sandbox.spaces, since=None) for page in batch
+        ]
+        ids = client.current_page_ids(sandbox.spaces)
+    assert sorted(p["id"] for p in pages) == ["65538", "884736", "884802", "884999"]
+    assert ids == {"65538", "884736", "884802", "884999"}
+    assert client.stats.retries == 2
+    assert len(sleeps) == 2
+    assert all(page["body"]["storage"]["value"] for page in pages)
