@@ -65,6 +65,18 @@ class DbtRunSummary:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def brief(self) -> dict[str, Any]:
+        """Counts plus the names of failing and warning tests: a stage summary."""
+        result: dict[str, Any] = {
+            key.replace(" ", "_"): value for key, value in self.counts().items()
+        }
+        if self.failing_tests:
+            result["failing_tests"] = ", ".join(self.failing_tests)
+        if self.warning_tests:
+            result["warning_tests"] = ", ".join(self.warning_tests)
+        result["seconds"] = self.elapsed_seconds
+        return result
+
     def counts(self) -> dict[str, int]:
         """The numbers for an artifact table."""
         return {

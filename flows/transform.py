@@ -87,9 +87,15 @@ def transform(full_refresh: bool = False, docs: bool = False) -> dict[str, Any]:
 
 
 def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
-    """`kb refresh --only transform [--full]`: `--full` rebuilds with --full-refresh."""
+    """`kb refresh --only transform [--full]`: counts of what dbt built and tested.
+
+    `--full` rebuilds with --full-refresh. Raises DbtTestFailure naming failing tests.
+    """
     token = _RUNTIME.set(runtime)
     try:
-        return transform(full_refresh=full)
+        result = transform(full_refresh=full)
     finally:
         _RUNTIME.reset(token)
+    return dbt_runner.DbtRunSummary(
+        **{key: value for key, value in result.items() if key != "docs_index"}
+    ).brief()
