@@ -98,6 +98,7 @@ def pyrus_client(settings: FlowSettings, stats: RequestStats | None = None) -> P
         api_url=settings.pyrus_api_url,
         policy=_policy(settings),
         stats=stats,
+        token_cache_dir=settings.kb_data_dir / "tokens",
     )
 
 

@@ -1,20 +1,19 @@
 """Pyrus API v4 client for the extract: auth, forms, the form register, single tasks.
 
 The token is cached per credential (Pyrus caps tokens per user, and a new one evicts
-the oldest), so every client of one process built with the same login reuses it. A
-401 re-authenticates exactly once; a second 401 is a credential problem, not a retry.
+the oldest): in memory for the process and, with `token_cache_dir`, in a 0600 file that
+other processes on the machine reuse (see `pyrus_tokens.py`). A 401 re-authenticates
+exactly once; a second 401 is a credential problem, not a retry.
 Payloads are validated at the boundary only for the keys the loader relies on (`id`,
 dates); everything else, unknown field types included, is kept verbatim.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,12 +27,12 @@ from flows.sources.http import (
     error_details,
     send,
 )
+from flows.sources.pyrus_tokens import Token, TokenCache, credential_key
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_AUTH_URL = "https://accounts.pyrus.com/api/v4/auth"
 DEFAULT_API_URL = "https://api.pyrus.com/v4/"
-REAUTH_CODES = frozenset({"expired_token", "revoked_token", "invalid_token", "token_not_specified"})
 
 
 class PyrusAuthError(HttpStatusError):
@@ -107,27 +106,6 @@ class AuthResponse(BaseModel):
     api_url: str | None = None
 
 
-@dataclass
-class _Token:
-    access_token: str
-    api_url: str
-
-
-_TOKENS: dict[str, _Token] = {}
-_TOKENS_LOCK = threading.Lock()
-
-
-def _credential_key(auth_url: str, login: str, security_key: str) -> str:
-    digest = hashlib.sha256(f"{auth_url}\0{login}\0{security_key}".encode()).hexdigest()
-    return digest[:32]
-
-
-def forget_cached_tokens() -> None:
-    """Drop every cached token (tests; a rotated key)."""
-    with _TOKENS_LOCK:
-        _TOKENS.clear()
-
-
 class PyrusClient:
     """A synchronous, thread-safe Pyrus client (share one across worker threads)."""
 
@@ -142,12 +120,13 @@ class PyrusClient:
         stats: RequestStats | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
+        token_cache_dir: Path | None = None,
     ) -> None:
         self._login = login
         self._security_key = security_key
         self._auth_url = auth_url
         self._api_url_override = api_url
-        self._key = _credential_key(auth_url, login, security_key)
+        self._tokens = TokenCache(credential_key(auth_url, login, security_key), token_cache_dir)
         self.policy = policy or RetryPolicy()
         self.stats = stats or RequestStats()
         self._http = httpx.Client(
@@ -167,7 +146,7 @@ class PyrusClient:
 
     # --- auth ---------------------------------------------------------------------
 
-    def _authenticate(self) -> _Token:
+    def _authenticate(self) -> Token:
         response, body = send(
             self._http,
             "POST",
@@ -191,17 +170,11 @@ class PyrusClient:
             raise SourceError(f"Pyrus auth answered without access_token: {exc}") from exc
         api_url = self._api_url_override or auth.api_url or DEFAULT_API_URL
         logger.info("authenticated to Pyrus as %s (api %s)", self._login, api_url)
-        return _Token(auth.access_token, api_url)
+        return Token(auth.access_token, api_url)
 
-    def _token(self, *, stale: _Token | None = None) -> _Token:
-        """The cached token; with `stale`, replace it unless another thread already did."""
-        with _TOKENS_LOCK:
-            current = _TOKENS.get(self._key)
-            if current is not None and current is not stale:
-                return current
-            token = self._authenticate()
-            _TOKENS[self._key] = token
-            return token
+    def _token(self, *, stale: Token | None = None) -> Token:
+        """The shared token; with `stale`, replace it unless another client already did."""
+        return self._tokens.get(self._authenticate, stale=stale)
 
     # --- calls --------------------------------------------------------------------
 

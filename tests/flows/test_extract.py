@@ -18,7 +18,8 @@ import pytest
 from assistant.db import connect
 from flows.sources.confluence import ConfluenceClient
 from flows.sources.http import RetryPolicy
-from flows.sources.pyrus import PyrusClient, forget_cached_tokens
+from flows.sources.pyrus import PyrusClient
+from flows.sources.pyrus_tokens import forget_cached_tokens
 from flows.sync import direct_step
 from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions, MassDeletionError
 from flows.sync.pyrus import PyrusSync, PyrusSyncOptions

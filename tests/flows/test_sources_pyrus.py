@@ -17,9 +17,9 @@ from flows.sources.pyrus import (
     PyrusAuthError,
     PyrusClient,
     TaskNotFound,
-    forget_cached_tokens,
     parse_pyrus_datetime,
 )
+from flows.sources.pyrus_tokens import forget_cached_tokens
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pyrus"
 AUTH_URL = "https://accounts.pyrus.test/api/v4/auth"
@@ -243,3 +243,31 @@ def test_a_task_without_id_is_a_shape_error_not_a_crash() -> None:
     pyrus = client(Recorder(lambda r, n: httpx.Response(200, json={"task": {"text": "x"}})))
     with pytest.raises(Exception, match="unexpected shape"):
         pyrus.get_task(5)
+
+
+def test_the_token_file_is_shared_between_processes(tmp_path: Path) -> None:
+    handler = Recorder(lambda r, n: httpx.Response(200, json={"forms": []}))
+    client(handler, token_cache_dir=tmp_path).forms()
+    files = list(tmp_path.glob("pyrus-token-*.json"))
+    assert len(files) == 1
+    assert files[0].stat().st_mode & 0o777 == 0o600
+    assert "key" not in files[0].read_text(encoding="utf-8")  # the token, not the secret
+    forget_cached_tokens()  # what a second process sees: no memory, only the file
+    client(handler, token_cache_dir=tmp_path).forms()
+    assert handler.paths().count("/api/v4/auth") == 1
+
+
+def test_a_stale_token_file_is_replaced_after_one_401(tmp_path: Path) -> None:
+    def route(request: httpx.Request, n: int) -> httpx.Response:
+        if request.headers["Authorization"] == "Bearer old":
+            return httpx.Response(401, json={"error": "x", "error_code": "expired_token"})
+        return httpx.Response(200, json={"forms": []})
+
+    first = client(Recorder(route), token_cache_dir=tmp_path)
+    stale = first._tokens.path
+    assert stale is not None
+    stale.write_text(json.dumps({"access_token": "old", "api_url": "https://api.pyrus.com/v4/"}))
+    handler = Recorder(route)
+    client(handler, token_cache_dir=tmp_path).forms()
+    assert handler.paths() == ["/v4/forms", "/api/v4/auth", "/v4/forms"]
+    assert "old" not in stale.read_text(encoding="utf-8")
