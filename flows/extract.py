@@ -131,6 +131,7 @@ def extract_pyrus(full: bool = False) -> dict[str, Any]:
         batch_size=settings.pyrus_batch_size,
         page_size=settings.pyrus_page_size,
         workers=settings.pyrus_workers,
+        mass_delete_share=settings.pyrus_mass_delete_share,
     )
     with pyrus_client(settings) as client, connect(runtime.database_url(), autocommit=True) as conn:
         sync = PyrusSync(client, conn, options, step=prefect_step, progress=progress)

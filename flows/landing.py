@@ -238,6 +238,14 @@ def live_confluence_pages(conn: psycopg.Connection, spaces: Sequence[str]) -> se
     return {row[0] for row in rows}
 
 
+def live_pyrus_tasks(conn: psycopg.Connection, form_id: int) -> set[int]:
+    """Ids of stored, not-deleted tasks of a form (a full run's deletion baseline)."""
+    rows = conn.execute(
+        "select task_id from raw.pyrus_tasks where not is_deleted and form_id = %s", [form_id]
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def stored_task_stamps(conn: psycopg.Connection, task_ids: Sequence[int]) -> dict[int, str | None]:
     """task id → the stored payload's raw `last_modified_date` (live tasks only).
 

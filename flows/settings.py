@@ -28,6 +28,7 @@ class FlowSettings(AssistantSettings):
     pyrus_batch_size: int = Field(default=100, ge=1, description="tasks per commit")
     pyrus_page_size: int = Field(default=1000, ge=1, le=20000, description="register item_count")
     pyrus_workers: int = Field(default=4, ge=1, le=32, description="threads for GET /tasks")
+    pyrus_mass_delete_share: float = Field(default=0.2, ge=0.0, le=1.0)
     confluence_overlap_minutes: int = Field(default=120, ge=0)
     confluence_timezone: str = Field(
         default="UTC", description="IANA zone of the service account (CQL dates use it)"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from flows.landing import LoadCounts
+from flows.sources.http import SourceError
 
 T = TypeVar("T")
 
@@ -63,3 +64,24 @@ class RunSummary:
 
 def chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class MassDeletionError(SourceError):
+    """Too many records vanished in one run to trust the listing."""
+
+
+def guard_mass_deletion(
+    gone: int, known: int, listed: int, *, share: float, min_count: int, what: str, hint: str
+) -> None:
+    """Refuse to tombstone when the listing looks broken rather than the data deleted.
+
+    An empty listing always trips it; fewer than `min_count` disappearances never do.
+    """
+    if not known or not gone:
+        return
+    ratio = gone / known
+    if listed == 0 or (gone >= min_count and ratio > share):
+        raise MassDeletionError(
+            f"{gone} of {known} stored {what} ({ratio:.0%}) are missing from the source, "
+            f"above the {share:.0%} guard; nothing was tombstoned. {hint}"
+        )

@@ -30,15 +30,18 @@ from flows.sources.confluence import (
     pages_cql,
 )
 from flows.sources.http import SourceError
-from flows.sync import Progress, RunSummary, Step, direct_step, no_progress
+from flows.sync import (
+    Progress,
+    RunSummary,
+    Step,
+    direct_step,
+    guard_mass_deletion,
+    no_progress,
+)
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "confluence"
-
-
-class MassDeletionError(SourceError):
-    """Too many pages vanished in one run to trust the sweep."""
 
 
 @dataclass
@@ -152,19 +155,14 @@ class ConfluenceSync:
         with self.conn.transaction():
             known = landing.live_confluence_pages(self.conn, self.options.spaces)
             gone = sorted(known - current)
-            share = len(gone) / len(known) if known else 0.0
-            too_many = (
-                len(gone) >= self.options.mass_delete_min_pages
-                and share > self.options.mass_delete_share
-            )
-            if known and (not current or too_many):
-                raise MassDeletionError(
-                    f"{len(gone)} of {len(known)} stored Confluence pages ({share:.0%}) are "
-                    f"missing from spaces {', '.join(self.options.spaces)}, above the "
-                    f"{self.options.mass_delete_share:.0%} guard; nothing was tombstoned. "
-                    "Check the token's permissions and the search index; if the deletions are "
-                    "real, raise CONFLUENCE_MASS_DELETE_SHARE for one run"
-                )
+            guard_mass_deletion(
+                len(gone), len(known), len(current),
+                share=self.options.mass_delete_share,
+                min_count=self.options.mass_delete_min_pages,
+                what=f"Confluence pages of {', '.join(self.options.spaces)}",
+                hint="Check the token's permissions and the search index; if the deletions "
+                "are real, raise CONFLUENCE_MASS_DELETE_SHARE for one run",
+            )  # fmt: skip
             removed = landing.tombstone(
                 self.conn, landing.CONFLUENCE_PAGES, [(page_id,) for page_id in gone], self.batch_id
             )

@@ -7,7 +7,9 @@ what raw holds, GET only new or changed tasks (threads), land them in batches, e
 own transaction. The watermark (the newest `last_modified_date` seen, i.e. the server's
 clock, never ours) is written after the last batch commits. A crash therefore loses
 nothing and the rerun GETs exactly the tasks that did not land; a no-change rerun makes
-register calls only.
+register calls only. A full run lists every task of the form, so it also tombstones
+the tasks Pyrus no longer lists (deleted), behind the same mass-deletion guard as
+Confluence.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ import psycopg
 
 from flows import landing
 from flows.sources.pyrus import PyrusClient, RegisterTask, TaskNotFound, parse_pyrus_datetime
-from flows.sync import Progress, RunSummary, Step, chunks, direct_step, no_progress
+from flows.sync import (
+    Progress,
+    RunSummary,
+    Step,
+    chunks,
+    direct_step,
+    guard_mass_deletion,
+    no_progress,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +48,8 @@ class PyrusSyncOptions:
     batch_size: int = 100
     page_size: int = 1000
     workers: int = 4
+    mass_delete_share: float = 0.2
+    mass_delete_min_tasks: int = 2
 
 
 @dataclass
@@ -108,6 +120,7 @@ class PyrusSync:
         since = None if backfill else watermark - self.options.overlap
         newest = watermark
         after_id = 0
+        listed: set[int] | None = set() if since is None else None  # full listing: sweep
         logger.info("pyrus form %s: %s", form_id, "backfill" if backfill else f"since {since}")
         while True:
             page: list[RegisterTask] = self.step(
@@ -117,6 +130,8 @@ class PyrusSync:
                 stamp = task.modified_at
                 if stamp is not None and (newest is None or stamp > newest):
                     newest = stamp
+            if listed is not None:
+                listed.update(task.id for task in page)
             todo = self.step("pyrus-diff-register", self.changed_tasks, page)
             self.summary.counts.unchanged += len(page) - len(todo)
             self.progress(len(page) - len(todo))
@@ -127,7 +142,7 @@ class PyrusSync:
             if len(page) < self.options.page_size:
                 break
             after_id = max(task.id for task in page)
-        self.step("pyrus-watermark", self.save_watermark, scope, newest, state)
+        self.step("pyrus-watermark", self.save_watermark, form_id, newest, state, listed)
 
     def fetch_register(
         self, form_id: int, after_id: int, since: datetime | None
@@ -184,8 +199,33 @@ class PyrusSync:
         )  # fmt: skip
         return counts
 
-    def save_watermark(self, scope: str, newest: datetime | None, state: dict[str, Any]) -> None:
+    def save_watermark(
+        self,
+        form_id: int,
+        newest: datetime | None,
+        state: dict[str, Any],
+        listed: set[int] | None,
+    ) -> None:
+        """Advance the watermark; after a full listing, tombstone tasks no longer listed."""
         with self.conn.transaction():
+            if listed is not None:
+                known = landing.live_pyrus_tasks(self.conn, form_id)
+                gone = sorted(known - listed)
+                guard_mass_deletion(
+                    len(gone), len(known), len(listed),
+                    share=self.options.mass_delete_share,
+                    min_count=self.options.mass_delete_min_tasks,
+                    what=f"Pyrus tasks of form {form_id}",
+                    hint="Check the account's access to the form; if the deletions are real, "
+                    "raise PYRUS_MASS_DELETE_SHARE for one run",
+                )  # fmt: skip
+                removed = landing.tombstone(
+                    self.conn, landing.PYRUS_TASKS, [(task_id,) for task_id in gone], self.batch_id
+                )
+                self.summary.counts.tombstoned += removed
+                if removed:
+                    logger.info("form %s: tombstoned %d deleted tasks", form_id, removed)
             landing.set_sync_state(
-                self.conn, SOURCE, scope, newest, {**state, "last_batch_id": str(self.batch_id)}
-            )
+                self.conn, SOURCE, f"form:{form_id}", newest,
+                {**state, "last_batch_id": str(self.batch_id)},
+            )  # fmt: skip

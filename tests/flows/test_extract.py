@@ -20,8 +20,8 @@ from flows.sources.confluence import ConfluenceClient
 from flows.sources.http import RetryPolicy
 from flows.sources.pyrus import PyrusClient
 from flows.sources.pyrus_tokens import forget_cached_tokens
-from flows.sync import direct_step
-from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions, MassDeletionError
+from flows.sync import MassDeletionError, direct_step
+from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
 from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
 from sample_data.emulators.sandbox import Sandbox, start_sandbox
 
@@ -345,3 +345,21 @@ def test_prefect_retries_only_transient_failures() -> None:
     assert _transient(None, None, FailedState(TruncatedResponse("cut")))
     assert not _transient(None, None, FailedState(HttpStatusError("403", status=403)))
     assert not _transient(None, None, FailedState(MassDeletionError("too many")))
+
+
+def test_full_run_tombstones_tasks_pyrus_no_longer_lists(
+    sandbox: Sandbox, conn: psycopg.Connection
+) -> None:
+    pyrus_run(sandbox, conn)
+    del sandbox.dataset.tasks[201500006]
+    assert pyrus_run(sandbox, conn)["tombstoned"] == 0  # incremental runs never sweep
+    full = pyrus_run(sandbox, conn, full=True)
+    assert (full["tombstoned"], full["new"], full["changed"]) == (1, 0, 0)
+    deleted = conn.execute("select task_id from raw.pyrus_tasks where is_deleted").fetchall()
+    assert deleted == [(201500006,)]
+
+    for task_id in (201500001, 201500002):
+        del sandbox.dataset.tasks[task_id]
+    with pytest.raises(MassDeletionError, match="2 of 4 stored Pyrus tasks of form 321456"):
+        pyrus_run(sandbox, conn, full=True)
+    assert conn.execute("select count(*) from raw.pyrus_tasks where is_deleted").fetchone() == (1,)
