@@ -21,11 +21,19 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from flows.sources.http import HttpStatusError, RequestStats, RetryPolicy, error_details, send
+from flows.sources.http import (
+    HttpStatusError,
+    RequestStats,
+    RetryableError,
+    RetryPolicy,
+    error_details,
+    send,
+)
 
 logger = logging.getLogger(__name__)
 
 PAGE_EXPAND = "body.storage,version,ancestors,metadata.labels,space"
+MIN_PAGE_LIMIT = 5
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,16 @@ class SearchCursor:
 
     url: str
     params: dict[str, Any] | None
+
+    @property
+    def limit(self) -> int | None:
+        raw = (self.params or {}).get("limit") or httpx.URL(self.url).params.get("limit")
+        return int(raw) if raw is not None else None
+
+    def with_limit(self, limit: int) -> SearchCursor:
+        if self.params is not None:
+            return SearchCursor(self.url, {**self.params, "limit": limit})
+        return SearchCursor(str(httpx.URL(self.url).copy_set_param("limit", str(limit))), None)
 
 
 class ConfluenceAuthError(HttpStatusError):
@@ -172,8 +190,20 @@ class ConfluenceClient:
         return SearchCursor(self.api_root + "/content/search", params)
 
     def search_page(self, cursor: SearchCursor) -> tuple[list[dict[str, Any]], SearchCursor | None]:
-        """One page of `content/search` and the cursor of the next (None at the end)."""
-        body = self._get(cursor.url, kind="search", params=cursor.params)
+        """One page of `content/search` and the cursor of the next (None at the end).
+
+        When a page keeps failing (heavy bodies make Confluence answer 5xx or time out),
+        ask again for half as many rows, down to `MIN_PAGE_LIMIT`, before giving up.
+        """
+        try:
+            body = self._get(cursor.url, kind="search", params=cursor.params)
+        except RetryableError:
+            limit = cursor.limit
+            if limit is None or limit <= MIN_PAGE_LIMIT:
+                raise
+            smaller = max(MIN_PAGE_LIMIT, limit // 2)
+            logger.warning("Confluence search keeps failing at limit %d; trying %d", limit, smaller)
+            return self.search_page(cursor.with_limit(smaller))
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise HttpStatusError(f"Confluence search: no results list ({cursor.url})", status=200)

@@ -171,3 +171,26 @@ def test_cloud_basic_auth_against_the_emulator_with_faults() -> None:
     assert client.stats.retries == 2
     assert len(sleeps) == 2
     assert all(page["body"]["storage"]["value"] for page in pages)
+
+
+def test_a_page_that_keeps_failing_is_asked_again_with_half_the_limit() -> None:
+    limits: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params["limit"])
+        limits.append(limit)
+        if limit > 12:
+            return httpx.Response(504, text="gateway timeout")
+        start = int(request.url.params.get("start", 0))
+        rows = [{"id": str(i)} for i in range(start, min(start + limit, 20))]
+        links: dict[str, str] = {"base": "https://wiki.example.ru"}
+        if start + limit < 20:
+            links["next"] = f"/rest/api/content/search?cql=x&limit={limit}&start={start + limit}"
+        return httpx.Response(200, json={"results": rows, "start": start, "_links": links})
+
+    client = make(handler, page_limit=50)
+    client.policy.max_attempts = 2
+    pages = list(client.changed_pages(["SUP"], since=None))
+    assert sum(len(page) for page in pages) == 20
+    assert limits[:5] == [50, 50, 25, 25, 12]
+    assert set(limits[5:]) == {12}
