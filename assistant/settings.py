@@ -6,10 +6,12 @@ Names are fixed: scripts and docs rely on them (see `.env.example`). Secrets are
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class AssistantSettings(BaseSettings):
@@ -32,7 +34,8 @@ class AssistantSettings(BaseSettings):
     pyrus_security_key: SecretStr | None = None
     pyrus_auth_url: str = "https://accounts.pyrus.com/api/v4/auth"
     pyrus_api_url: str | None = None
-    pyrus_form_ids: list[int] = Field(default_factory=list)
+    # NoDecode: `1,2` is not JSON; the validator below splits it.
+    pyrus_form_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     pyrus_bot_secret: SecretStr | None = None
     pyrus_draft_field_id: int | None = None
 
@@ -68,7 +71,7 @@ class AssistantSettings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return text
+                return json.loads(text)
             return [int(part) for part in text.split(",") if part.strip()]
         return value
 
