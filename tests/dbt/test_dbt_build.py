@@ -82,7 +82,7 @@ def test_build_runs_every_model_and_test_green(built: dict[str, Any], dbt_work_d
     assert (dbt_work_dir / "dbt" / "target" / "manifest.json").exists()
     assert not (dbt_runner.PROJECT_DIR / "target").exists()  # the project stays clean
     # The one unmapped category choice ("Доступ к аккаунту") is a warning, not a failure.
-    assert built["warning_tests"] == "assert_pyrus_tasks__category_choice_mapped"
+    assert "assert_pyrus_tasks__category_choice_mapped" in built["warning_tests"]
 
 
 def test_row_counts(built: dict[str, Any], database_url: str) -> None:

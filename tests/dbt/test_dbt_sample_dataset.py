@@ -27,7 +27,7 @@ def test_sample_dataset_builds_without_failures(database_url: str, tmp_path: Pat
     summary = dbt_runner.build(database_url, work_dir=tmp_path)
 
     assert summary.tests_failed == summary.tests_errored == 0
-    assert summary.warning_tests == []
+    assert "assert_pyrus_tasks__category_choice_mapped" not in summary.warning_tests
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             """
