@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -108,7 +108,7 @@ def test_business_minutes_match_the_generator(pipeline: dict[str, Any]) -> None:
 
 
 def test_arms_come_from_the_bot_log(pipeline: dict[str, Any]) -> None:
-    assert pipeline["replay"]["logged"] == 534
+    assert pipeline["replay"]["pending"] == pipeline["replay"]["logged"] == 534
     rows = _rows(pipeline["url"], "select ticket_id, assignment_arm from marts.fct_tickets")
     counts: dict[str, int] = {}
     for ticket_id, arm in rows:
@@ -120,10 +120,11 @@ def test_arms_come_from_the_bot_log(pipeline: dict[str, Any]) -> None:
 
 
 def test_replay_and_score_rerun_change_nothing(pipeline: dict[str, Any]) -> None:
-    again = replay_new_tickets(
-        pipeline["url"], pipeline["settings"], suggester_factory=make_suggester
-    )
-    assert again["logged"] == 0
+    def no_index(conn: object) -> NoReturn:
+        raise AssertionError("nothing to replay: the suggester must not be opened")
+
+    again = replay_new_tickets(pipeline["url"], pipeline["settings"], suggester_factory=no_index)
+    assert (again["pending"], again["logged"]) == (0, 0)
     rescored = score_suggestions(pipeline["url"])
     assert rescored["scored"] == pipeline["score"]["scored"] == 534
     [(n,)] = _rows(pipeline["url"], "select count(*) from assistant.suggestion_outcomes")
