@@ -124,12 +124,9 @@ def db_psql(ctx: typer.Context) -> None:
 @app.command()
 def demo() -> None:
     """Run the whole loop on the embedded defaults and the sample data."""
-    from assistant.db import describe_url
+    from flows.demo import run_demo
 
-    runtime = _runtime()
-    url = runtime.database_url()
-    console.print(f"[bold]kb demo[/bold]: database ready ({describe_url(url)})")
-    console.print("later stages (sample data, refresh, bot) are added by their issues")
+    raise typer.Exit(code=run_demo(console))
 
 
 @app.command()
@@ -141,7 +138,11 @@ def refresh(
 ) -> None:
     """Run the daily refresh flow (extract → dbt → categorize → index → effect)."""
     if only is None:
-        not_built("refresh (all stages)", 10)
+        from flows.refresh import kb_refresh
+
+        _runtime().database_url()  # fail fast with a one-line error before Prefect starts
+        kb_refresh(full=full)
+        return
     from flows.stages import stage_runner
 
     run_stage = stage_runner(only)

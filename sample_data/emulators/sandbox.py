@@ -63,6 +63,9 @@ class Sandbox:
         return {
             **({"PYRUS_DRAFT_FIELD_ID": str(draft)} if draft else {}),
             "PYRUS_AUTH_URL": self.pyrus_auth_url,
+            # the bot posts with the webhook's token and never calls auth, so it needs the
+            # API URL up front (cloud Pyrus defaults to api.pyrus.com)
+            "PYRUS_API_URL": self.pyrus_api_url,
             "PYRUS_LOGIN": self.pyrus_login,
             "PYRUS_SECURITY_KEY": self.pyrus_key,
             "PYRUS_FORM_IDS": str(self.dataset.form_id),

@@ -1,0 +1,125 @@
+"""`kb demo`: the whole loop on the embedded defaults, the emulators and the sample data.
+
+1. the embedded Postgres and the local Pyrus / Confluence emulators (127.0.0.1 only);
+2. `kb-refresh` over day 1 of the sample history (the same flow as production);
+3. the emulator's clock moves one day and the extract runs again: only what changed loads;
+4. a new ticket is created in the emulated Pyrus and its webhook, signed like Pyrus signs
+   it, goes to the bot; the comment that landed in the ticket is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.panel import Panel
+
+from assistant.arms import assign_arm
+from assistant.config import load_settings
+from assistant.db import connect
+from assistant.servers import run_in_thread
+from flows.runtime import Runtime
+from flows.settings import FlowSettings
+
+TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_terminal(formatted: str) -> str:
+    """A readable plain-text view of a Pyrus `formatted_text` comment."""
+    text = re.sub(r"<br\s*/?>|</p>|</h\d>|</li>", "\n", formatted, flags=re.IGNORECASE)
+    text = re.sub(r"<li[^>]*>", "  • ", text, flags=re.IGNORECASE)
+    text = re.sub(r'<a href="([^"]+)"[^>]*>([^<]*)</a>', r"\2 (\1)", text)
+    text = unescape(TAG.sub("", text))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _pick_ticket(sandbox: Any, holdout_share: float) -> dict[str, Any]:
+    """The first sample ticket that lands in the treatment arm (holdout ones are not posted)."""
+    lines = (Path(sandbox.dataset.root) / "new_tickets.jsonl").read_text("utf-8").splitlines()
+    tickets = [json.loads(line) for line in lines if line.strip()]
+    for ticket in tickets:
+        created = sandbox.create_ticket(ticket)
+        if assign_arm(int(created["id"]), holdout_share) == "treatment":
+            return created
+    raise RuntimeError("every sample ticket landed in the holdout arm")
+
+
+def _bot_comment(sandbox: Any, task_id: int, bot_login: str) -> dict[str, Any] | None:
+    """Read the ticket back from the emulated Pyrus API and find the bot's comment."""
+    with httpx.Client(timeout=10) as client:
+        auth = client.post(
+            sandbox.pyrus_auth_url,
+            json={"login": sandbox.pyrus_login, "security_key": sandbox.pyrus_key},
+        ).json()
+        task = client.get(
+            f"{auth['api_url']}tasks/{task_id}",
+            headers={"Authorization": f"Bearer {auth['access_token']}"},
+        ).json()["task"]
+    own = [c for c in task.get("comments", []) if c.get("author", {}).get("email") == bot_login]
+    return own[-1] if own else None
+
+
+def run_demo(console: Console) -> int:
+    """Run the demo; returns the process exit code."""
+    from flows.refresh import kb_refresh
+    from flows.stages import stage_runner
+    from sample_data.emulators.sandbox import start_sandbox
+
+    runtime = Runtime.from_environment()
+    database_url = runtime.database_url()
+    console.print("[bold]1/4[/bold] Embedded Postgres + pgvector ready; starting the emulators…")
+    with start_sandbox() as sandbox:
+        os.environ.update(sandbox.env())
+        console.print(f"    Pyrus API emulator:  {sandbox.pyrus_url}")
+        console.print(f"    Confluence emulator: {sandbox.confluence_url}")
+        console.print("[bold]2/4[/bold] kb-refresh over the sample history (day 1)…")
+        kb_refresh(full=False)
+
+        console.print("[bold]3/4[/bold] One day later: the incremental extract…")
+        sandbox.clock.advance(days=1)
+        day_two = Runtime(settings=load_settings(FlowSettings), _url=database_url)
+        summary = stage_runner("extract")(day_two, full=False)
+        console.print(f"    {summary}")
+
+        console.print("[bold]4/4[/bold] A new ticket arrives; Pyrus calls the bot's webhook…")
+        settings = day_two.settings
+        from assistant.pyrus_bot import build_pipeline, drain_inbox, wait_for_task
+        from assistant.webhook import create_app
+
+        pipeline = build_pipeline(settings)
+        app = create_app(settings, database_url, pipeline=None)
+        with run_in_thread(app) as bot:
+            ticket = _pick_ticket(sandbox, settings.assistant_holdout)
+            delivery = sandbox.send_webhook(f"{bot.url}/pyrus/webhook", int(ticket["id"]))
+            if not delivery.ok:
+                console.print(f"[red]webhook failed:[/red] {delivery.attempts[-1]}")
+                return 1
+            drain_inbox(database_url, pipeline)
+            with connect(database_url) as conn:
+                suggestion = wait_for_task(conn, int(ticket["id"]))
+        comment = _bot_comment(sandbox, int(ticket["id"]), sandbox.pyrus_login)
+        subject = next(
+            (f.get("value") for f in ticket.get("fields", []) if f.get("name") == "Тема"), ""
+        )
+        console.print(f"    Ticket #{ticket['id']}: «{subject}»")
+        if comment is None:
+            console.print("[red]the bot posted no comment[/red]", suggestion)
+            return 1
+        body = comment.get("formatted_text") or comment.get("text") or ""
+        console.print(Panel(html_to_terminal(body), title="Комментарий бота в Pyrus"))
+        if suggestion and suggestion.get("draft_reply") and settings.pyrus_draft_field_id:
+            console.print(
+                Panel(str(suggestion["draft_reply"]), title="Черновик ответа (поле формы)")
+            )
+    console.print(
+        "\nNext: [bold]kb report effect --out report.html[/bold] (effect report), "
+        "dbt docs: [bold]make docs[/bold], Prefect UI: [bold]prefect server start[/bold] "
+        "then run `kb refresh` with PREFECT_API_URL set."
+    )
+    return 0
