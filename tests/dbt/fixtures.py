@@ -133,6 +133,8 @@ def paid_ticket() -> dict[str, Any]:
     # The creating comment set the category the customer picked.
     _set_field(task["comments"][0]["field_updates"], 5, _choice("outages_bugs"))
     email_in = {"type": "email", "from": {"email": customer["email"], "name": "Алексей Кузнецов"}}
+    # A reply by e-mail can carry both addresses: the customer's and the support mailbox.
+    email_in_addressed = {**email_in, "to": {"email": "support@example-shop.ru"}}
     email_out = {
         "type": "email",
         "to": {"email": customer["email"], "name": "Алексей Кузнецов"},
@@ -140,7 +142,8 @@ def paid_ticket() -> dict[str, Any]:
     }
     task["comments"] += [
         _comment(1120350001, "2026-11-21T09:00:00Z", customer, action="reopened",
-                 text="Снова «Операция отклонена», уже с другой карты.", channel=email_in),
+                 text="Снова «Операция отклонена», уже с другой карты.",
+                 channel=email_in_addressed),
         _comment(1120350002, "2026-11-21T09:30:00Z", MARINA,
                  field_updates=[{"id": 5, "type": "multiple_choice", "name": "Категория",
                                  "value": _choice("licenses_billing")}]),

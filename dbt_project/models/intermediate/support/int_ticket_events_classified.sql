@@ -23,6 +23,26 @@ field_updates as (
 
 ),
 
+-- A channel with both `from` and `to` goes out when it is addressed to the ticket's
+-- author and comes in when it is sent from the author's address.
+comment_channels as (
+
+    select
+        comments.*,
+        tasks.author_id as ticket_author_id,
+        coalesce(
+            comments.channel_direction,
+            case
+                when comments.channel_type is null then null
+                when lower(comments.channel_to_email) = tasks.author_email then 'outbound'
+                when lower(comments.channel_from_email) = tasks.author_email then 'inbound'
+            end
+        ) as addressed_direction
+    from comments
+    inner join tasks on comments.ticket_id = tasks.ticket_id
+
+),
+
 -- People who act for the support team: users a ticket is assigned to, senders of
 -- messages that went out to a customer, members with a department, configured ids.
 staff_persons as (
@@ -34,8 +54,8 @@ staff_persons as (
     union
 
     select author_id as person_id
-    from comments
-    where channel_direction = 'outbound' and author_type in ('user', 'role')
+    from comment_channels
+    where addressed_direction = 'outbound' and author_type in ('user', 'role')
 
     union
 
@@ -54,22 +74,26 @@ staff_persons as (
 comment_actors as (
 
     select
-        comments.*,
+        comment_channels.*,
         case
             when
-                comments.author_type = 'bot'
-                or comments.author_id in ({{ bot_id_list }})
+                comment_channels.author_type = 'bot'
+                or comment_channels.author_id in ({{ bot_id_list }})
                 then 'bot'
-            when comments.channel_direction = 'inbound' then 'customer'
-            when comments.author_id is null then 'system'
-            when comments.author_type = 'role' then 'staff'
+            when comment_channels.addressed_direction = 'inbound' then 'customer'
+            when comment_channels.author_id is null then 'system'
+            when comment_channels.author_type = 'role' then 'staff'
             when staff_persons.person_id is not null then 'staff'
-            when comments.author_id = tasks.author_id then 'customer'
+            when comment_channels.author_id = comment_channels.ticket_author_id then 'customer'
+            -- Someone outside the team writing in through a channel (a customer's colleague).
+            when
+                comment_channels.channel_type <> 'private_channel'
+                and comment_channels.addressed_direction is null
+                then 'customer'
             else 'staff'
         end as actor_class
-    from comments
-    inner join tasks on comments.ticket_id = tasks.ticket_id
-    left join staff_persons on comments.author_id = staff_persons.person_id
+    from comment_channels
+    left join staff_persons on comment_channels.author_id = staff_persons.person_id
 
 ),
 
@@ -79,7 +103,7 @@ comment_directions as (
     select
         *,
         coalesce(
-            channel_direction,
+            addressed_direction,
             case
                 when channel_type is null then null
                 when actor_class = 'staff' then 'outbound'

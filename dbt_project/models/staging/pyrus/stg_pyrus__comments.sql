@@ -42,6 +42,12 @@ renamed as (
             when lower(comment -> 'channel' ->> 'direction') in ('inbound', 'outbound')
                 then lower(comment -> 'channel' ->> 'direction')
             when comment -> 'channel' ->> 'type' = 'private_channel' then 'internal'
+            -- Both `from` and `to` (a mailbox on each side): decided downstream, where
+            -- the ticket author's address is known.
+            when
+                jsonb_typeof(comment -> 'channel' -> 'to') = 'object'
+                and jsonb_typeof(comment -> 'channel' -> 'from') = 'object'
+                then null
             when jsonb_typeof(comment -> 'channel' -> 'to') = 'object' then 'outbound'
             when jsonb_typeof(comment -> 'channel' -> 'from') = 'object' then 'inbound'
         end as channel_direction,

@@ -66,6 +66,7 @@ renamed as (
         {{ jsonb_bigint("tasks.payload -> 'current_step'") }} as current_step,
         {{ jsonb_bigint("tasks.payload -> 'author' -> 'id'") }} as author_id,
         {{ pyrus_person_name("tasks.payload -> 'author'") }} as author_name,
+        nullif(lower(tasks.payload -> 'author' ->> 'email'), '') as author_email,
         {{ pyrus_person_type("tasks.payload -> 'author'") }} as author_type,
         {{ jsonb_bigint("tasks.payload -> 'responsible' -> 'id'") }} as responsible_id,
         {{ pyrus_person_name("tasks.payload -> 'responsible'") }} as responsible_name,
