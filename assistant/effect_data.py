@@ -1,9 +1,10 @@
-"""SQL for the effect measurement: what the score, effect and report steps read and write.
+"""SQL for the effect measurement: what the score and effect steps read and write.
 
 Reads come from the dbt marts (`marts.*`, `intermediate.int_suggestions_paired_with_replies`)
 so the Python steps see exactly the definitions BI sees; writes go to the two tables of
 migration 0050 (`assistant.suggestion_outcomes`, `kb.effect_estimates`). Flow modules
-call these functions and hold no SQL themselves.
+call these functions and hold no SQL themselves; the report's reads are in
+`effect_report_data`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from psycopg.types.json import Jsonb
 from assistant.arms import assign_arm
 from assistant.effect_stats import Estimate, TicketOutcome
 from assistant.errors import KbError
-from assistant.report import EffectRow, GapRow, WeeklyPoint
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class CitedChunk:
     text: str
 
 
-def _require(conn: psycopg.Connection, relation: str) -> None:
+def require_relation(conn: psycopg.Connection, relation: str) -> None:
     row = conn.execute("select to_regclass(%s)", (relation,)).fetchone()
     if row is None or row[0] is None:
         raise EffectDataMissing(f"{relation} does not exist yet: run the marts stage (dbt) first")
@@ -117,7 +117,7 @@ def count_unlogged_tasks(
 def load_reply_pairs(conn: psycopg.Connection) -> list[ReplyPair]:
     """Every logged suggestion with the draft to score and the reply it is compared with."""
     relation = "intermediate.int_suggestions_paired_with_replies"
-    _require(conn, relation)
+    require_relation(conn, relation)
     rows = conn.execute(
         """
         select ticket_id, arm, draft_source, draft_text, reply_comment_id, reply_text,
@@ -206,7 +206,7 @@ def load_ticket_outcomes(
     the same hash would have given them (`would_be_arm`) for the DiD; that is an
     estimator input, never a label in a mart.
     """
-    _require(conn, "marts.fct_tickets")
+    require_relation(conn, "marts.fct_tickets")
     rows = conn.execute(
         """
         select ticket_id, assignment_arm, coalesce(category_code_at_creation, 'unknown'),
@@ -269,56 +269,3 @@ def _is_powered(estimate: Estimate) -> bool | None:
     if estimate.mde_80 is None:
         return None
     return estimate.mde_80 <= PLANNED_EFFECT
-
-
-# --- the report ----------------------------------------------------------------------
-
-
-def load_effect_rows(conn: psycopg.Connection) -> list[EffectRow]:
-    """The stored effect table, overall rows first."""
-    _require(conn, "kb.effect_estimates")
-    rows = conn.execute(
-        """
-        select metric, segment, comparison, method, n_control, n_treated, control_value,
-               treated_value, rel_change, ci95_low, ci95_high, mde_80
-        from kb.effect_estimates
-        order by segment <> 'ALL', metric, comparison, segment
-        """
-    ).fetchall()
-    return [EffectRow(*row) for row in rows]
-
-
-def load_weekly_medians(conn: psycopg.Connection) -> list[WeeklyPoint]:
-    """Median FRT (business minutes) per week and arm, from the ticket mart."""
-    _require(conn, "marts.fct_tickets")
-    rows = conn.execute(
-        """
-        select created_week_msk, assignment_arm,
-               percentile_cont(0.5) within group (order by frt_bm)::float8, count(frt_bm)
-        from marts.fct_tickets
-        where frt_bm is not null and assignment_arm in ('pre_rollout', 'treatment', 'holdout')
-        group by 1, 2
-        order by 1, 2
-        """
-    ).fetchall()
-    return [WeeklyPoint(week, arm, median, n) for week, arm, median, n in rows]
-
-
-def load_usage_counts(conn: psycopg.Connection) -> dict[str, int]:
-    """How the shown drafts were used (treatment arm only)."""
-    _require(conn, "marts.fct_assistant_suggestions")
-    rows = conn.execute(
-        "select usage_class, count(*) from marts.fct_assistant_suggestions"
-        " where arm = 'treatment' group by 1"
-    ).fetchall()
-    return {str(usage): int(n) for usage, n in rows}
-
-
-def load_gaps(conn: psycopg.Connection) -> list[GapRow]:
-    """Tickets whose retrieval found nothing good, per week and category."""
-    _require(conn, "marts.kb_gaps")
-    rows = conn.execute(
-        "select week_start_msk, category_code, tickets_without_good_match"
-        " from marts.kb_gaps order by 1, 2"
-    ).fetchall()
-    return [GapRow(week, category, int(n)) for week, category, n in rows]

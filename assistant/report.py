@@ -58,6 +58,19 @@ class GapRow:
     tickets_without_good_match: int
 
 
+@dataclass(frozen=True)
+class ArmRow:
+    """One raw comparison from the effect_arm_comparison mart (segment ALL)."""
+
+    metric: str
+    comparison: str
+    statistic: str  # median | rate
+    n_control: int
+    n_treated: int
+    control_value: float | None
+    treated_value: float | None
+
+
 @dataclass
 class ReportData:
     generated_at: datetime
@@ -66,6 +79,8 @@ class ReportData:
     usage_counts: dict[str, int] = field(default_factory=dict)
     gaps: list[GapRow] = field(default_factory=list)
     planted_effect: float | None = None
+    arm_rows: list[ArmRow] = field(default_factory=list)
+    feedback_counts: dict[str, int] = field(default_factory=dict)
 
 
 def _png(figure: plt.Figure) -> str:
@@ -152,6 +167,51 @@ def _effect_table(rows: list[EffectRow]) -> str:
     return f"<table>{head}{body}</table>"
 
 
+METRIC_LABELS = {
+    "frt_bm": "первый ответ, раб. мин (медиана)",
+    "frt_cal_min": "первый ответ, календ. мин (медиана)",
+    "full_resolution_bm": "решение, раб. мин (медиана, 14+ дней)",
+    "frt_sla_attainment": "SLA первого ответа соблюдён",
+    "reopen_rate_7d": "переоткрыто за 7 дней",
+}
+COMPARISON_LABELS = {
+    "treatment_vs_holdout": "ассистент vs контроль",
+    "post_vs_pre": "ассистент vs до запуска",
+}
+
+
+def _fmt_value(value: float | None, statistic: str) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * value:.1f}%" if statistic == "rate" else f"{value:.0f}"
+
+
+def _arm_table(rows: list[ArmRow]) -> str:
+    head = (
+        "<tr><th>метрика</th><th>сравнение</th><th>n контроль</th><th>n лечение</th>"
+        "<th>контроль</th><th>лечение</th></tr>"
+    )
+    body = "".join(
+        "<tr>"
+        f"<td>{html.escape(METRIC_LABELS.get(r.metric, r.metric))}</td>"
+        f"<td>{html.escape(COMPARISON_LABELS.get(r.comparison, r.comparison))}</td>"
+        f"<td>{r.n_control}</td><td>{r.n_treated}</td>"
+        f"<td>{_fmt_value(r.control_value, r.statistic)}</td>"
+        f"<td>{_fmt_value(r.treated_value, r.statistic)}</td>"
+        "</tr>"
+        for r in rows
+    )
+    return f"<table class='arms'>{head}{body}</table>"
+
+
+def _counts_table(counts: dict[str, int]) -> str:
+    body = "".join(
+        f"<tr><td>{html.escape(key)}</td><td>{value}</td></tr>"
+        for key, value in sorted(counts.items(), key=lambda item: -item[1])
+    )
+    return f"<table class='feedback'><tr><th>ответ</th><th>обращений</th></tr>{body}</table>"
+
+
 def render_report(data: ReportData) -> str:
     """The whole page as one HTML string."""
     overall = [r for r in data.effects if r.segment == "ALL"]
@@ -179,10 +239,20 @@ def render_report(data: ReportData) -> str:
             f"<img alt='effect by category' src='{_plot_by_category(by_category)}'>",
             _effect_table(by_category),
         ]
+    if data.arm_rows:
+        sections += [
+            "<h2>Все метрики: сырые медианы и доли (без взвешивания)</h2>",
+            _arm_table(data.arm_rows),
+        ]
     if data.usage_counts:
         sections += [
             "<h2>Использование черновиков</h2>",
             f"<img alt='draft usage' src='{_plot_usage(data.usage_counts)}'>",
+        ]
+    if data.feedback_counts:
+        sections += [
+            "<h2>Отзывы сотрудников («Помог ли ИИ-помощник»)</h2>",
+            _counts_table(data.feedback_counts),
         ]
     if data.gaps:
         sections += [

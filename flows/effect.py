@@ -19,13 +19,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
-from assistant.effect_data import (
+from assistant.effect_data import load_ticket_outcomes, replace_estimates
+from assistant.effect_report_data import (
+    load_arm_rows,
     load_effect_rows,
+    load_feedback_counts,
     load_gaps,
-    load_ticket_outcomes,
     load_usage_counts,
     load_weekly_medians,
-    replace_estimates,
 )
 from assistant.effect_stats import estimate_all
 from assistant.report import ReportData, render_report
@@ -83,6 +84,8 @@ def report_html(url: str, *, planted_effect: float | None = None) -> str:
             usage_counts=load_usage_counts(conn),
             gaps=load_gaps(conn),
             planted_effect=planted_effect,
+            arm_rows=load_arm_rows(conn),
+            feedback_counts=load_feedback_counts(conn),
         )
     return render_report(data)
 

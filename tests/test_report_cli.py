@@ -30,7 +30,16 @@ def _marts(url: str) -> None:
         )
         conn.execute(
             "create table marts.fct_assistant_suggestions (ticket_id bigint, arm text,"
-            " usage_class text)"
+            " usage_class text, agent_feedback text)"
+        )
+        conn.execute(
+            "create table marts.effect_arm_comparison (segment text, comparison text,"
+            " metric text, statistic text, n_control bigint, n_treated bigint,"
+            " control_value float8, treated_value float8)"
+        )
+        conn.execute(
+            "insert into marts.effect_arm_comparison values"
+            " ('ALL', 'treatment_vs_holdout', 'reopen_rate_7d', 'rate', 80, 416, 0.075, 0.0553)"
         )
         conn.execute(
             "create table marts.kb_gaps (week_start_msk date, category_code text,"
@@ -46,8 +55,8 @@ def _marts(url: str) -> None:
                 )
         for ticket_id, usage in enumerate(["accepted", "edited", "ignored", "ignored"]):
             conn.execute(
-                "insert into marts.fct_assistant_suggestions values (%s, 'treatment', %s)",
-                (ticket_id, usage),
+                "insert into marts.fct_assistant_suggestions values (%s, 'treatment', %s, %s)",
+                (ticket_id, usage, "да" if usage == "accepted" else None),
             )
         conn.execute("insert into marts.kb_gaps values (%s, 'sso_ldap', 3)", (weeks[0],))
         replace_estimates(
@@ -98,6 +107,9 @@ def test_report_effect_writes_plots_and_numbers(kb_env: str, tmp_path: Path) -> 
     assert "-24.1%" in page
     assert "[-38.5%; +4.8%]" in page
     assert "sso_ldap" in page
+    assert "переоткрыто за 7 дней" in page
+    assert "5.5%" in page
+    assert "<td>да</td><td>1</td>" in page
     assert not re.search(r"(src|href)=['\"]https?://", page)
 
 

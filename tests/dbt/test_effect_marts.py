@@ -191,3 +191,5 @@ def test_report_shows_plots_and_the_estimate(pipeline: dict[str, Any], tmp_path:
     headline = pipeline["effect"]["frt_bm_rel_change"]
     assert f"{100 * headline:+.1f}%" in page
     assert "Заложенный в демо-данные эффект: -25.0%" in page
+    assert "SLA первого ответа соблюдён" in page  # the guardrails from effect_arm_comparison
+    assert "Помог ли ИИ-помощник" in page  # the feedback field's answers

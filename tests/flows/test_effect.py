@@ -9,12 +9,8 @@ import psycopg
 import pytest
 
 from assistant.arms import assign_arm
-from assistant.effect_data import (
-    EffectDataMissing,
-    load_effect_rows,
-    replace_estimates,
-    rollout_start,
-)
+from assistant.effect_data import EffectDataMissing, replace_estimates, rollout_start
+from assistant.effect_report_data import load_effect_rows
 from assistant.effect_stats import Estimate
 from flows.effect import estimate_effects
 
