@@ -279,12 +279,8 @@ class Suggester:
         query = redact("\n".join(part.strip() for part in (subject, description) if part.strip()))
         started = time.perf_counter()
         decision = self._categorize(query)
-        pages = self.retriever.search(query, k=self.k_pages, source="confluence")
-        tickets = self.retriever.search(query, k=self.k_tickets, source="pyrus")
+        page_hits, ticket_hits, all_hits, embedder = self._retrieve(query)
         retrieve_ms = int((time.perf_counter() - started) * 1000)
-
-        page_hits = [] if pages.no_good_match else _dedupe_by_document(pages.hits, self.k_pages)
-        ticket_hits = [] if tickets.no_good_match else _dedupe_by_document(tickets.hits, 3)
         refs = [_ref(f"S{i}", hit) for i, hit in enumerate([*page_hits, *ticket_hits], 1)]
         base = Suggestion(
             mode="no_match",
@@ -293,8 +289,8 @@ class Suggester:
             sources=[],
             similar_tickets=[ref for ref in refs if ref.source == "pyrus"],
             prompt_version=self.prompt.version,
-            embedder=pages.embedder or tickets.embedder,
-            retrieval=_snapshot([*pages.hits, *tickets.hits]),
+            embedder=embedder,
+            retrieval=_snapshot(all_hits),
             no_good_match=not refs,
             retrieve_ms=retrieve_ms,
         )
@@ -330,6 +326,33 @@ class Suggester:
         base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
         return self._from_llm(
             base, result.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
+        )
+
+    def _retrieve(
+        self, query: str
+    ) -> tuple[list[SearchHitLike], list[SearchHitLike], list[SearchHitLike], str]:
+        """Pages and past tickets for the query: one search, a filtered one only if needed.
+
+        One unfiltered search usually returns both kinds and costs half of two filtered
+        ones; a kind missing from it gets its own filtered search.
+        """
+        combined = self.retriever.search(query, k=self.k_pages + 2 * self.k_tickets)
+        all_hits = list(combined.hits)
+        if combined.no_good_match:
+            return [], [], all_hits, combined.embedder
+        by_source: dict[str, list[SearchHitLike]] = {"confluence": [], "pyrus": []}
+        for hit in combined.hits:
+            by_source.setdefault(hit.source, []).append(hit)
+        for source, k in (("confluence", self.k_pages), ("pyrus", self.k_tickets)):
+            if not by_source[source]:
+                extra = self.retriever.search(query, k=k, source=source)
+                all_hits.extend(extra.hits)
+                by_source[source] = [] if extra.no_good_match else list(extra.hits)
+        return (
+            _dedupe_by_document(by_source["confluence"], self.k_pages),
+            _dedupe_by_document(by_source["pyrus"], 3),
+            all_hits,
+            combined.embedder,
         )
 
     def _categorize(self, query: str) -> CategoryDecisionLike | None:

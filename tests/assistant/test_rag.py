@@ -328,3 +328,29 @@ def test_draft_uses_a_resolution_chunk_not_the_question() -> None:
     assert suggestion.draft_reply.count("Здравствуйте") == 1
     assert suggestion.steps[0].startswith("Проверьте папку «Спам»")
     assert [ref.document_id for ref in suggestion.similar_tickets] == ["pyrus:42", "pyrus:43"]
+
+
+def test_a_kind_missing_from_the_combined_search_is_searched_alone() -> None:
+    pages = [
+        {
+            "source": "confluence",
+            "document_id": f"confluence:{i}",
+            "title": f"Сброс {i}",
+            "url": f"https://wiki.example/{i}",
+            "text": f"{PAGE_RESET}\nписьмо сброса пароля {i}",
+        }
+        for i in range(4)
+    ]
+    ticket = {
+        "source": "pyrus",
+        "document_id": "pyrus:9",
+        "title": "Письмо",
+        "url": "https://pyrus.com/t#id9",
+        "text": "Вопрос: не приходит письмо для сброса пароля\nРешение: Ответили.",
+    }
+    retriever = FakeRetriever([*pages, ticket])
+    suggester = Suggester(retriever, None, None, k_pages=1, k_tickets=1)
+    suggestion = suggester.suggest(SUBJECT, DESCRIPTION)
+    assert len(retriever.calls) == 2  # combined (pages only in its top 3) + tickets alone
+    assert [ref.document_id for ref in suggestion.similar_tickets] == ["pyrus:9"]
+    assert "Ответили." in suggestion.draft_reply
