@@ -206,6 +206,8 @@ def prepare_run(
     store = KnowledgeStore.create_scratch(conn, schema)
     try:
         report = index_documents(store, beir.docs, settings, full=True)
+        if conn.autocommit:
+            store.vacuum()
         from assistant.embeddings import embedder_for_record
 
         record = store.get_embedder(active=True)

@@ -227,6 +227,17 @@ class KnowledgeStore:
             )
         )
 
+    def vacuum(self) -> None:
+        """VACUUM ANALYZE the index tables (needs an autocommit connection).
+
+        Keeps the visibility map fresh so BM25 reads postings with index-only scans,
+        and the planner's row estimates right after a large load.
+        """
+        if not self.conn.autocommit:
+            raise IndexStoreError("vacuum needs an autocommit connection")
+        for table in ("chunk_terms", "chunks", "index_stats"):
+            self.conn.execute(self._sql("vacuum (analyze) {s}.{t}", t=sql.Identifier(table)))
+
     def chunk_texts(self) -> list[tuple[str, str]]:
         """(content_hash, text) of every chunk, for fitting the local embedder."""
         return self.conn.execute(
@@ -400,18 +411,20 @@ class KnowledgeStore:
             else sql.SQL("")
         )
         query = self._sql(
-            "with st as (select greatest(n_chunks, 1)::float8 as n, "
-            "greatest(avg_len, 1)::float8 as avgdl from {s}.index_stats), "
-            "df as (select term, count(*)::float8 as df from {s}.chunk_terms "
-            "where term = any(%(terms)s) group by term), "
-            "w as (select df.term, ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) as idf "
-            "from df cross join st), "
-            "total as (select coalesce(sum(idf), 0) as idf_sum, count(*) as found from w) "
+            # Corpus statistics come from one-row scalar subqueries (not a joined CTE) and
+            # the postings are filtered on `term` directly, so the planner estimates the
+            # posting lists from the index instead of scanning every posting.
+            "with st as materialized (select greatest(n_chunks, 1)::float8 as n, "
+            "greatest(avg_len, 1)::float8 as avgdl from {s}.index_stats limit 1), "
+            "w as materialized (select term, ln(1 + ((select n from st) - count(*) + 0.5) "
+            "/ (count(*) + 0.5)) as idf from {s}.chunk_terms "
+            "where term = any(%(terms)s) group by term) "
             "select t.chunk_id, sum(w.idf * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * "
-            "(1 - %(b)s + %(b)s * t.doc_len / st.avgdl))) as score, max(total.idf_sum), "
-            "max(total.found), max(st.n) "
-            "from {s}.chunk_terms t join w on w.term = t.term{join} cross join st "
-            "cross join total where true{filters} "
+            "(1 - %(b)s + %(b)s * t.doc_len / (select avgdl from st)))) as score, "
+            "(select coalesce(sum(idf), 0) from w), (select count(*) from w), "
+            "(select n from st) "
+            "from {s}.chunk_terms t join w on w.term = t.term{join} "
+            "where t.term = any(%(terms)s){filters} "
             "group by t.chunk_id order by score desc, t.chunk_id limit %(k)s",
             join=join,
             filters=self._filters("c", source, category),

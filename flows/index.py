@@ -38,8 +38,12 @@ def index_chunks(
     """Chunk, embed what changed and write it (one transaction; not retried as a whole:
     the embedder retries its own HTTP calls, and a failure leaves the index unchanged)."""
     with connect(database_url) as conn:
-        report = index_documents(KnowledgeStore(conn), docs, settings, full=full)
+        store = KnowledgeStore(conn)
+        report = index_documents(store, docs, settings, full=full)
         conn.commit()
+        if report.embedded or report.deleted or report.metadata_updated:
+            conn.autocommit = True
+            store.vacuum()
     return report
 
 

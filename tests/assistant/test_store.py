@@ -181,3 +181,10 @@ def test_knn_uses_the_embedders_hnsw_index(store: KnowledgeStore, conn) -> None:
     finally:
         conn.execute("reset enable_seqscan")
     assert "chunks_hnsw_" in plan
+
+
+def test_vacuum_needs_autocommit(store: KnowledgeStore, database_url: str) -> None:
+    fill(store)
+    store.vacuum()  # the module connection is autocommit
+    with connect(database_url) as plain, pytest.raises(IndexStoreError, match="autocommit"):
+        KnowledgeStore(plain, "kb_store_test").vacuum()
