@@ -37,3 +37,13 @@
 {% macro calendar_minutes(t0, t1) -%}
     round((extract(epoch from ({{ t1 }}) - ({{ t0 }})) / 60.0)::numeric, 2)
 {%- endmacro %}
+
+{#- A short reply that only acknowledges the ticket ("приняли в работу", "ответим позже"):
+    not an answer, so first_substantive_response_at skips it (guards FRT against gaming,
+    effect-measurement §2.3 and pitfall 9). Under 150 characters and template-like. -#}
+{% macro is_acknowledgement(text) -%}
+    (
+        coalesce(length({{ text }}), 0) < 150
+        and {{ text }} ~* '(получил[аи]?|принял[аи]?|зарегистрировал[аи]?|взял[аи]? в работу|передал[аи]? специалист|ответим|свяжемся|разбираемся|уже смотрим)'
+    )
+{%- endmacro %}

@@ -78,6 +78,14 @@ event_facts as (
         min(events.event_at) filter (
             where events.event_type = 'staff_public' and events.event_at >= tickets.created_at
         ) as first_response_at,
+        min(events.event_at) filter (
+            where
+            events.event_type = 'staff_public'
+            and events.event_at >= tickets.created_at
+            and not (
+                {{ is_acknowledgement('events.body_text') }}
+            )
+        ) as first_substantive_response_at,
         min(events.event_at) filter (where events.event_type = 'closed') as first_closed_at,
         max(events.event_at) filter (where events.event_type = 'closed') as last_closed_at,
         count(*) filter (where events.event_type = 'reopened') as reopen_count,
@@ -123,6 +131,7 @@ milestones as (
     select
         tickets.*,
         event_facts.first_response_at,
+        event_facts.first_substantive_response_at,
         coalesce(event_facts.first_closed_at, tickets.closed_at) as first_closed_at,
         coalesce(event_facts.last_closed_at, tickets.closed_at) as last_closed_at,
         (
@@ -154,6 +163,7 @@ durations as (
         milestones.*,
         {{ calendar_minutes('created_at', 'first_response_at') }} as frt_cal_min,
         {{ business_minutes('created_at', 'first_response_at') }} as frt_bm,
+        {{ business_minutes('created_at', 'first_substantive_response_at') }} as frt_substantive_bm,
         {{ calendar_minutes('created_at', 'first_closed_at') }} as first_resolution_cal_min,
         {{ business_minutes('created_at', 'first_closed_at') }} as first_resolution_bm,
         case
@@ -184,6 +194,8 @@ final as (
         durations.first_response_at,
         durations.frt_cal_min,
         durations.frt_bm,
+        durations.first_substantive_response_at,
+        durations.frt_substantive_bm,
         durations.first_closed_at,
         durations.last_closed_at,
         durations.is_open_now,

@@ -118,6 +118,8 @@ final as (
         effect_metrics.assignment_arm,
         effect_metrics.frt_cal_min,
         effect_metrics.frt_bm,
+        effect_metrics.first_substantive_response_at,
+        effect_metrics.frt_substantive_bm,
         effect_metrics.first_resolution_cal_min,
         effect_metrics.first_resolution_bm,
         effect_metrics.full_resolution_cal_min,
