@@ -15,6 +15,10 @@ cases as (
         ('shortened_and_holiday', '2026-11-03 16:00+03', '2026-11-05 10:00+03', 120),
         -- A full working day.
         ('full_day', '2026-11-24 00:00+03', '2026-11-25 00:00+03', 540),
+        -- Working Saturdays: 2 Nov 2024 shortened (09–17), 28 Dec 2024 full; 1 Jan 2025 off.
+        ('working_saturday_shortened', '2024-11-02 00:00+03', '2024-11-03 00:00+03', 480),
+        ('working_saturday', '2024-12-28 00:00+03', '2024-12-29 00:00+03', 540),
+        ('new_year_holidays', '2024-12-31 00:00+03', '2025-01-09 00:00+03', 0),
         -- Reversed or empty intervals are zero.
         ('reversed', '2026-11-24 12:00+03', '2026-11-24 11:00+03', 0)
     ) as v (case_name, t0, t1, expected)
