@@ -87,3 +87,11 @@ def fake_llm() -> Iterator[object]:
     server = start_fake_llm()
     yield server
     server.stop()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Prefect stops its ephemeral API server at interpreter exit and logs that to a stream
+    # pytest has already closed; without this, a harmless traceback follows the summary.
+    import logging
+
+    logging.raiseExceptions = False
