@@ -312,6 +312,18 @@ def eval_categorize(
         typer.echo(format_report(report) + (f"\nconfusion matrix: {png}" if png else ""))
 
 
+@report_app.command("docs")
+def report_docs() -> None:
+    """Generate the dbt docs site for analysts (self-contained index.html, works offline)."""
+    from flows import dbt_runner
+    from flows.transform import work_dir
+
+    runtime = _runtime()
+    index = dbt_runner.docs_generate(runtime.database_url(), work_dir=work_dir(runtime))
+    console.print(f"dbt docs: {index}")
+    console.print("serve it with: python -m http.server -d " + str(index.parent))
+
+
 @report_app.command("effect")
 def report_effect(
     out: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
