@@ -548,7 +548,10 @@ def replay_history(
         )
         ticket = ticket_from_task(task)
         suggestion = suggester.suggest(
-            ticket.subject, ticket.description, customer_name=ticket.customer_name
+            ticket.subject,
+            ticket.description,
+            customer_name=ticket.customer_name,
+            exclude_document_ids=frozenset({f"pyrus:{task_id}"}),
         )
         save_suggestion(conn, task_id, suggestion, format_comment(suggestion))
         logged += 1

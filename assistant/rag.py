@@ -273,13 +273,22 @@ class Suggester:
         self.k_tickets = k_tickets
 
     def suggest(
-        self, subject: str, description: str, *, customer_name: str | None = None
+        self,
+        subject: str,
+        description: str,
+        *,
+        customer_name: str | None = None,
+        exclude_document_ids: frozenset[str] = frozenset(),
     ) -> Suggestion:
-        """Retrieve, then generate (or fall back); never raises for LLM trouble."""
+        """Retrieve, then generate (or fall back); never raises for LLM trouble.
+
+        `exclude_document_ids` keeps a replayed historical ticket from finding itself
+        (its own resolution is in the index by then; the live bot never saw it).
+        """
         query = redact("\n".join(part.strip() for part in (subject, description) if part.strip()))
         started = time.perf_counter()
         decision = self._categorize(query)
-        page_hits, ticket_hits, all_hits, embedder = self._retrieve(query)
+        page_hits, ticket_hits, all_hits, embedder = self._retrieve(query, exclude_document_ids)
         retrieve_ms = int((time.perf_counter() - started) * 1000)
         refs = [_ref(f"S{i}", hit) for i, hit in enumerate([*page_hits, *ticket_hits], 1)]
         base = Suggestion(
@@ -329,25 +338,27 @@ class Suggester:
         )
 
     def _retrieve(
-        self, query: str
+        self, query: str, exclude: frozenset[str] = frozenset()
     ) -> tuple[list[SearchHitLike], list[SearchHitLike], list[SearchHitLike], str]:
         """Pages and past tickets for the query: one search, a filtered one only if needed.
 
         One unfiltered search usually returns both kinds and costs half of two filtered
         ones; a kind missing from it gets its own filtered search.
         """
-        combined = self.retriever.search(query, k=self.k_pages + 2 * self.k_tickets)
-        all_hits = list(combined.hits)
+        combined = self.retriever.search(query, k=self.k_pages + 2 * self.k_tickets + len(exclude))
+        hits = [hit for hit in combined.hits if hit.document_id not in exclude]
+        all_hits = list(hits)
         if combined.no_good_match:
             return [], [], all_hits, combined.embedder
         by_source: dict[str, list[SearchHitLike]] = {"confluence": [], "pyrus": []}
-        for hit in combined.hits:
+        for hit in hits:
             by_source.setdefault(hit.source, []).append(hit)
         for source, k in (("confluence", self.k_pages), ("pyrus", self.k_tickets)):
             if not by_source[source]:
-                extra = self.retriever.search(query, k=k, source=source)
-                all_hits.extend(extra.hits)
-                by_source[source] = [] if extra.no_good_match else list(extra.hits)
+                extra = self.retriever.search(query, k=k + len(exclude), source=source)
+                kept = [hit for hit in extra.hits if hit.document_id not in exclude]
+                all_hits.extend(kept)
+                by_source[source] = [] if extra.no_good_match else kept
         return (
             _dedupe_by_document(by_source["confluence"], self.k_pages),
             _dedupe_by_document(by_source["pyrus"], 3),

@@ -354,3 +354,16 @@ def test_a_kind_missing_from_the_combined_search_is_searched_alone() -> None:
     assert len(retriever.calls) == 2  # combined (pages only in its top 3) + tickets alone
     assert [ref.document_id for ref in suggestion.similar_tickets] == ["pyrus:9"]
     assert "Ответили." in suggestion.draft_reply
+
+
+def test_replayed_ticket_never_finds_itself() -> None:
+    docs = default_docs()
+    docs[2]["document_id"] = "pyrus:201500001"
+    suggester = make_suggester(docs=docs)
+    found = suggester.suggest(SUBJECT, DESCRIPTION)
+    assert [t.url for t in found.similar_tickets] == ["https://pyrus.com/t#id201500001"]
+    replayed = suggester.suggest(
+        SUBJECT, DESCRIPTION, exclude_document_ids=frozenset({"pyrus:201500001"})
+    )
+    assert replayed.similar_tickets == []
+    assert all(hit["document_id"] != "pyrus:201500001" for hit in replayed.retrieval)
