@@ -28,6 +28,7 @@ from flows.runtime import Runtime
 from flows.settings import FlowSettings
 
 TAG = re.compile(r"<[^>]+>")
+DEMO_SENDER = ("Марина Ковалёва", "m.kovaleva@zerno-coffee.ru")
 
 
 def html_to_terminal(formatted: str) -> str:
@@ -44,7 +45,10 @@ def _pick_ticket(sandbox: Any, holdout_share: float) -> dict[str, Any]:
     lines = (Path(sandbox.dataset.root) / "new_tickets.jsonl").read_text("utf-8").splitlines()
     tickets = [json.loads(line) for line in lines if line.strip()]
     for ticket in tickets:
-        created = sandbox.create_ticket(ticket)
+        # the sample tickets name the client organisation; give the sender a person's name
+        created = sandbox.create_ticket(
+            {**ticket, "client_name": DEMO_SENDER[0], "client_email": DEMO_SENDER[1]}
+        )
         if assign_arm(int(created["id"]), holdout_share) == "treatment":
             return created
     raise RuntimeError("every sample ticket landed in the holdout arm")
@@ -118,8 +122,11 @@ def run_demo(console: Console) -> int:
                 Panel(str(suggestion["draft_reply"]), title="Черновик ответа (поле формы)")
             )
     console.print(
-        "\nNext: [bold]kb report effect --out report.html[/bold] (effect report), "
-        "dbt docs: [bold]make docs[/bold], Prefect UI: [bold]prefect server start[/bold] "
-        "then run `kb refresh` with PREFECT_API_URL set."
+        "\n[bold]Where to look next[/bold]\n"
+        "  effect report:  kb report effect --out report.html\n"
+        "  dbt docs:       kb report docs\n"
+        '  ask the bot:    kb ask "не приходят уведомления на почту"\n'
+        "  Prefect UI:     prefect server start, then PREFECT_API_URL=http://127.0.0.1:4200/api "
+        "kb refresh (README: Runbooks)"
     )
     return 0
