@@ -45,6 +45,7 @@ class RetrievalConfig:
     w_exact: float = 0.1
     rrf_k: int = 60
     candidates: int = 50
+    bm25_max_df: float = 0.3  # skip query terms found in more than this share of chunks
     no_match_threshold: float = 0.089
     ef_search: int = 100
 
@@ -141,7 +142,11 @@ class Retriever:
                 logger.warning("vector leg failed, continuing lexically: %s", exc)
         if "bm25" in cfg.legs:
             bm25 = self.store.bm25_search(
-                terms(query), limit=cfg.candidates, source=source, category=category
+                terms(query),
+                limit=cfg.candidates,
+                source=source,
+                category=category,
+                max_df_ratio=cfg.bm25_max_df,
             )
             out["bm25"] = {chunk_id: coverage for chunk_id, _, coverage in bm25}
         if "exact" in cfg.legs:

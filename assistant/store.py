@@ -395,6 +395,7 @@ class KnowledgeStore:
         limit: int,
         source: str | None = None,
         category: str | None = None,
+        max_df_ratio: float = 1.0,
     ) -> list[tuple[str, float, float]]:
         """(chunk_id, BM25 score, coverage) — Okapi BM25 over the postings, in one statement.
 
@@ -416,21 +417,27 @@ class KnowledgeStore:
             # posting lists from the index instead of scanning every posting.
             "with st as materialized (select greatest(n_chunks, 1)::float8 as n, "
             "greatest(avg_len, 1)::float8 as avgdl from {s}.index_stats limit 1), "
-            "w as materialized (select term, ln(1 + ((select n from st) - count(*) + 0.5) "
-            "/ (count(*) + 0.5)) as idf from {s}.chunk_terms "
-            "where term = any(%(terms)s) group by term) "
+            "w as materialized (select term, count(*) as df, "
+            "ln(1 + ((select n from st) - count(*) + 0.5) / (count(*) + 0.5)) as idf "
+            "from {s}.chunk_terms where term = any(%(terms)s) group by term), "
+            # Terms in more than `max_df_ratio` of the chunks (low idf, the longest posting
+            # lists) are left out of the scan unless nothing else is left to match.
+            "scan as materialized (select case when exists (select 1 from w where "
+            "df <= %(max_df)s * (select n from st)) then array(select term from w where "
+            "df <= %(max_df)s * (select n from st)) else %(terms)s::text[] end as terms) "
             "select t.chunk_id, sum(w.idf * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * "
             "(1 - %(b)s + %(b)s * t.doc_len / (select avgdl from st)))) as score, "
             "(select coalesce(sum(idf), 0) from w), (select count(*) from w), "
             "(select n from st) "
             "from {s}.chunk_terms t join w on w.term = t.term{join} "
-            "where t.term = any(%(terms)s){filters} "
+            "where t.term = any((select terms from scan)::text[]){filters} "
             "group by t.chunk_id order by score desc, t.chunk_id limit %(k)s",
             join=join,
             filters=self._filters("c", source, category),
         )
         params = {
             "terms": unique_terms,
+            "max_df": max_df_ratio,
             "k1": BM25_K1,
             "b": BM25_B,
             "k": limit,

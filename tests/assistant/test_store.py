@@ -188,3 +188,16 @@ def test_vacuum_needs_autocommit(store: KnowledgeStore, database_url: str) -> No
     store.vacuum()  # the module connection is autocommit
     with connect(database_url) as plain, pytest.raises(IndexStoreError, match="autocommit"):
         KnowledgeStore(plain, "kb_store_test").vacuum()
+
+
+def test_very_common_terms_are_skipped_unless_alone(store: KnowledgeStore) -> None:
+    from assistant.text import terms
+
+    fill(store)  # every chunk title/body is about one of three topics; "директор" is rare
+    common = terms("согласовании")  # in 3 of 4 chunks
+    rare = terms("директор")
+    everything = store.bm25_search(common + rare, limit=10)
+    pruned = store.bm25_search(common + rare, limit=10, max_df_ratio=0.5)
+    assert len(everything) > len(pruned) >= 1
+    assert all(cid.startswith("pyrus:3#") for cid, _, _ in pruned)
+    assert store.bm25_search(common, limit=10, max_df_ratio=0.5)  # nothing rarer: keep it
