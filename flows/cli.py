@@ -290,7 +290,9 @@ def eval_retrieval(
 def eval_categorize(
     data: Annotated[Path, typer.Option(help="tickets.jsonl with id, text, label, split")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    png: Annotated[Path | None, typer.Option(help="Write the confusion matrix PNG here.")] = None,
+    png: Annotated[Path, typer.Option(help="Where to write the confusion-matrix PNG.")] = Path(
+        "confusion_matrix.png"
+    ),
     threshold: Annotated[float, typer.Option(help="Confidence threshold to report on.")] = 0.55,
 ) -> None:
     """Evaluate the ticket classifier on a labelled file (train on split=train, test on test)."""
@@ -304,12 +306,11 @@ def eval_categorize(
     )
 
     report = evaluate(read_labelled_jsonl(data), threshold=threshold)
-    if png is not None:
-        write_confusion_png(report, png)
+    write_confusion_png(report, png)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
-        typer.echo(format_report(report) + (f"\nconfusion matrix: {png}" if png else ""))
+        typer.echo(format_report(report) + f"\nconfusion matrix: {png}")
 
 
 @report_app.command("docs")
