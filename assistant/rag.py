@@ -62,6 +62,59 @@ def steps_from_section(text: str, limit: int = 5) -> list[str]:
     return [item[:400] for item in items[:limit]]
 
 
+_FIX_SECTIONS = (
+    "решение",
+    "как исправить",
+    "что делать",
+    "порядок действий",
+    "пошагово",
+    "шаги",
+    "как настроить",
+    "что проверить",
+    "как проверить",
+)
+_REPLY_SECTIONS = ("что ответить клиенту", "шаблон ответа", "ответ клиенту")
+_QUOTE_PREFIX = re.compile(r"^\s*>\s?")
+_PANEL_LINE = re.compile(r"^\s*панель\s*:.*$", re.IGNORECASE)
+
+SectionLoader = Any  # Callable[[str], list[tuple[str, str]]]: document id -> (section, text)
+
+
+def _section_matching(
+    sections: Sequence[tuple[str, str]], names: Sequence[str]
+) -> tuple[str, str] | None:
+    for section, text in sections:
+        lowered = (section or "").lower()
+        if any(name in lowered for name in names):
+            return section, text
+    return None
+
+
+def fix_steps(sections: Sequence[tuple[str, str]], title: str) -> list[str]:
+    """Steps from a page's fix section («Решение», «Что делать», …), if it has one."""
+    found = _section_matching(sections, _FIX_SECTIONS)
+    return steps_from_section(section_body(found[1], title)) if found else []
+
+
+def reply_template(sections: Sequence[tuple[str, str]], title: str) -> str:
+    """The page's «Что ответить клиенту» template without quote marks and greeting."""
+    found = _section_matching(sections, _REPLY_SECTIONS)
+    if not found:
+        return ""
+    lines = [
+        _QUOTE_PREFIX.sub("", line).strip() for line in section_body(found[1], title).splitlines()
+    ]
+    kept = [
+        line
+        for line in lines
+        if line
+        and not _PANEL_LINE.match(line)
+        and not _GREETING.match(line)
+        and not _SIGN_OFF.match(line)
+    ]
+    return "\n".join(kept).strip()[:1500]
+
+
 def resolution_text(ticket_text: str) -> str:
     """The agent's answer inside a past ticket's text, without greeting or sign-off."""
     text = ticket_text or ""
@@ -264,8 +317,10 @@ class Suggester:
         *,
         k_pages: int = 6,
         k_tickets: int = 4,
+        section_loader: SectionLoader | None = None,
     ) -> None:
         self.retriever = retriever
+        self.section_loader = section_loader
         self.categorizer = categorizer
         self.llm = llm
         self.prompt = prompt or load_prompt()
@@ -451,12 +506,15 @@ class Suggester:
         base.fallback_reason = reason
         base.sources = [ref for ref in refs if ref.source == "confluence"][:3]
         best_page = page_hits[0] if page_hits else None
-        base.steps = (
-            steps_from_section(section_body(best_page.text or best_page.snippet, best_page.title))
-            if best_page
-            else []
-        )
-        resolution = next(
+        sections = self._sections(best_page.document_id) if best_page else []
+        base.steps = fix_steps(sections, best_page.title) if best_page else []
+        if best_page and not base.steps:
+            base.steps = steps_from_section(
+                section_body(best_page.text or best_page.snippet, best_page.title)
+            )
+        # the draft: the page's curated reply template, else the closest past resolution
+        resolution = reply_template(sections, best_page.title) if best_page else ""
+        resolution = resolution or next(
             (text for hit in ticket_hits if (text := resolution_text(hit.text or ""))), ""
         )
         page_url = base.sources[0].url if base.sources else ""
@@ -466,6 +524,16 @@ class Suggester:
         top = max((ref.score for ref in refs), default=0.0)
         base.confidence = round(min(0.5, max(0.0, top)), 3)
         return base
+
+    def _sections(self, document_id: str) -> list[tuple[str, str]]:
+        """All sections of a page, for its fix steps and reply template (best effort)."""
+        if self.section_loader is None:
+            return []
+        try:
+            return list(self.section_loader(document_id))
+        except Exception as exc:  # a missing section list only makes the comment plainer
+            logger.warning("sections of %s unavailable: %s", document_id, exc)
+            return []
 
 
 def open_suggester(conn: Any, settings: Any) -> Suggester:

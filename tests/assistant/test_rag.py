@@ -367,3 +367,39 @@ def test_replayed_ticket_never_finds_itself() -> None:
     )
     assert replayed.similar_tickets == []
     assert all(hit["document_id"] != "pyrus:201500001" for hit in replayed.retrieval)
+
+
+def test_retrieval_only_takes_steps_and_draft_from_the_fix_sections() -> None:
+    title = "Сброс пароля"
+    sections = {
+        "page-1": [
+            ("Симптомы", f"{title}\nСимптомы\n\nКлиент пишет, что письмо не приходит."),
+            (
+                "Решение",
+                f"{title}\nРешение\n\n1. Проверьте «Спам».\n2. Проверьте адрес в профиле.",
+            ),
+            (
+                "Что ответить клиенту",
+                f"{title}\nЧто ответить клиенту\n\n> Панель: Шаблон ответа\n> Здравствуйте!\n"
+                "> Письмо могло попасть в «Спам» — проверьте, пожалуйста, эту папку.",
+            ),
+        ]
+    }
+    suggester = Suggester(
+        FakeRetriever(default_docs()), FakeCategorizer(), None, section_loader=sections.get
+    )
+    suggestion = suggester.suggest(SUBJECT, DESCRIPTION, customer_name="Ольга")
+    assert suggestion.steps == ["Проверьте «Спам».", "Проверьте адрес в профиле."]
+    assert "Письмо могло попасть в «Спам»" in suggestion.draft_reply
+    assert "Панель" not in suggestion.draft_reply
+    assert suggestion.draft_reply.count("Здравствуйте") == 1
+
+
+def test_a_failing_section_loader_only_makes_the_comment_plainer() -> None:
+    def broken(_: str) -> list[tuple[str, str]]:
+        raise RuntimeError("db gone")
+
+    suggester = Suggester(FakeRetriever(default_docs()), None, None, section_loader=broken)
+    suggestion = suggester.suggest(SUBJECT, DESCRIPTION)
+    assert suggestion.mode == "retrieval_only"
+    assert suggestion.steps
