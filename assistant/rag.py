@@ -75,6 +75,9 @@ _FIX_SECTIONS = (
 )
 _REPLY_SECTIONS = ("что ответить клиенту", "шаблон ответа", "ответ клиенту")
 _QUOTE_PREFIX = re.compile(r"^\s*>\s?")
+_LEADING_GREETING = re.compile(
+    r"^(здравствуйте|добрый (день|вечер)|доброе утро|привет)[^!.\n]*[!.]?\s*", re.IGNORECASE
+)
 _PANEL_LINE = re.compile(r"^\s*панель\s*:.*$", re.IGNORECASE)
 
 SectionLoader = Any  # Callable[[str], list[tuple[str, str]]]: document id -> (section, text)
@@ -102,15 +105,11 @@ def reply_template(sections: Sequence[tuple[str, str]], title: str) -> str:
     if not found:
         return ""
     lines = [
-        _QUOTE_PREFIX.sub("", line).strip() for line in section_body(found[1], title).splitlines()
+        _LEADING_GREETING.sub("", _QUOTE_PREFIX.sub("", line).strip())
+        for line in section_body(found[1], title).splitlines()
     ]
     kept = [
-        line
-        for line in lines
-        if line
-        and not _PANEL_LINE.match(line)
-        and not _GREETING.match(line)
-        and not _SIGN_OFF.match(line)
+        line for line in lines if line and not _PANEL_LINE.match(line) and not _SIGN_OFF.match(line)
     ]
     return "\n".join(kept).strip()[:1500]
 
@@ -144,11 +143,14 @@ def draft_from_resolution(
     ticket_text: str,
     steps: list[str],
     customer_name: str | None,
-    page_url: str,
     *,
     already_extracted: bool = False,
 ) -> str:
-    """A draft reply: the closest past resolution, else the page's steps, in our tone."""
+    """A draft reply: the closest past resolution, else the page's steps, in our tone.
+
+    No knowledge-base links: the pages are internal and the customer cannot open them
+    (the employee sees them among the sources).
+    """
     body = ticket_text.strip() if already_extracted else resolution_text(ticket_text)
     if not body and steps:
         numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
@@ -156,9 +158,8 @@ def draft_from_resolution(
     if not body:
         body = "Спасибо за обращение. Мы разбираемся с вопросом и вернёмся с ответом."
     parts = [_greeting(customer_name), body]
-    if page_url:
-        parts.append(f"Подробнее: {page_url}")
-    parts.append(CLOSING_LINE)
+    if CLOSING_LINE not in body:
+        parts.append(CLOSING_LINE)
     return "\n\n".join(parts)
 
 
@@ -517,9 +518,8 @@ class Suggester:
         resolution = resolution or next(
             (text for hit in ticket_hits if (text := resolution_text(hit.text or ""))), ""
         )
-        page_url = base.sources[0].url if base.sources else ""
         base.draft_reply = draft_from_resolution(
-            resolution, base.steps, customer_name, page_url, already_extracted=True
+            resolution, base.steps, customer_name, already_extracted=True
         )
         top = max((ref.score for ref in refs), default=0.0)
         base.confidence = round(min(0.5, max(0.0, top)), 3)
@@ -545,7 +545,10 @@ def open_suggester(conn: Any, settings: Any) -> Suggester:
         from assistant.retrieval import Retriever  # type: ignore[import-not-found]
     except ImportError as exc:
         raise ConfigError("retrieval (assistant/retrieval.py) is not available yet") from exc
+    from assistant.store import KnowledgeStore
+
     retriever = Retriever.open(conn, settings)
+    sections = KnowledgeStore(conn).document_sections
     categorizer = None
     try:
         from assistant.categorize import Categorizer  # type: ignore[import-not-found]
@@ -553,4 +556,4 @@ def open_suggester(conn: Any, settings: Any) -> Suggester:
         categorizer = Categorizer.open(conn, settings)
     except (ImportError, KbError) as exc:
         logger.warning("no categorizer, suggestions go without a category: %s", exc)
-    return Suggester(retriever, categorizer, llm_from_settings(settings))
+    return Suggester(retriever, categorizer, llm_from_settings(settings), section_loader=sections)

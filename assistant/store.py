@@ -265,6 +265,16 @@ class KnowledgeStore:
         names = ("chunk_id", "document_id", "source", "title", "url", "category_code")
         return {row[0]: dict(zip((*names, "section", "text"), row, strict=True)) for row in rows}
 
+    def document_sections(self, document_id: str) -> list[tuple[str, str]]:
+        """(section, text) of every chunk of one document, in page order."""
+        rows = self.conn.execute(
+            self._sql(
+                "select section, text from {s}.chunks where document_id = %s order by ordinal"
+            ),
+            (document_id,),
+        ).fetchall()
+        return [(str(row[0] or ""), str(row[1] or "")) for row in rows]
+
     # -- embedders ------------------------------------------------------------------------
     def save_embedder(self, record: EmbedderRecord) -> None:
         from psycopg.types.json import Jsonb

@@ -165,7 +165,7 @@ def test_retrieval_only_without_llm_is_useful() -> None:
     assert len(suggestion.steps) == 3
     assert suggestion.draft_reply.startswith("Здравствуйте, Ольга!")
     assert "другой адрес в профиле" in suggestion.draft_reply
-    assert "https://wiki.example/pages/1" in suggestion.draft_reply
+    assert "https://wiki.example/pages/1" not in suggestion.draft_reply  # internal KB link
     assert suggestion.sources[0].title == "Сброс пароля"
     assert suggestion.similar_tickets[0].url == "https://pyrus.com/t#id201500001"
     assert suggestion.category_code == "account_access"
