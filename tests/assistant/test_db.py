@@ -127,3 +127,15 @@ def test_locked_data_dir_is_reported(tmp_path: Path) -> None:
             db._data_dir_lock(data_dir, timeout=0.3),
         ):
             pass
+
+
+def test_server_without_usable_pgvector_gives_a_clear_error(pg_server: str) -> None:
+    """A role that may not create the extension sees what to do, not a traceback."""
+    url = make_database(pg_server, "t_no_vector")
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute("drop role if exists kb_limited")
+        conn.execute("create role kb_limited login")
+    limited = url.replace("postgresql://postgres:@", "postgresql://kb_limited@")
+    with pytest.raises(DatabaseError, match="pgvector") as info:
+        ensure_vector_extension(limited)
+    assert "\n" not in str(info.value)
