@@ -414,7 +414,7 @@ class Suggester:
                 extra = self.retriever.search(query, k=k + len(exclude), source=source)
                 kept = [hit for hit in extra.hits if hit.document_id not in exclude]
                 all_hits.extend(kept)
-                by_source[source] = [] if extra.no_good_match else kept
+                by_source[source] = kept if _supplement_is_relevant(combined, extra) else []
         return (
             _dedupe_by_document(by_source["confluence"], self.k_pages),
             _dedupe_by_document(by_source["pyrus"], 3),
@@ -534,6 +534,21 @@ class Suggester:
         except Exception as exc:  # a missing section list only makes the comment plainer
             logger.warning("sections of %s unavailable: %s", document_id, exc)
             return []
+
+
+def _supplement_is_relevant(combined: Any, extra: Any) -> bool:
+    """Keep a one-source follow-up search that covers at least half of what the best hit did.
+
+    The query already matched the knowledge base (the combined search passed the
+    no-match threshold); pages usually cover fewer of a ticket's words than a similar
+    ticket does, so holding them to the absolute threshold drops the right page.
+    """
+    if not extra.hits:
+        return False
+    if not extra.no_good_match:
+        return True
+    best, found = getattr(combined, "confidence", 0.0), getattr(extra, "confidence", 0.0)
+    return bool(best) and found >= 0.5 * best
 
 
 def open_suggester(conn: Any, settings: Any) -> Suggester:

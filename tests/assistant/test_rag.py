@@ -403,3 +403,17 @@ def test_a_failing_section_loader_only_makes_the_comment_plainer() -> None:
     suggestion = suggester.suggest(SUBJECT, DESCRIPTION)
     assert suggestion.mode == "retrieval_only"
     assert suggestion.steps
+
+
+def test_follow_up_page_search_is_kept_when_it_covers_half_of_the_best_hit() -> None:
+    from types import SimpleNamespace
+
+    from assistant.rag import _supplement_is_relevant
+
+    combined = SimpleNamespace(hits=[1], no_good_match=False, confidence=0.10)
+    close = SimpleNamespace(hits=[1], no_good_match=True, confidence=0.07)
+    far = SimpleNamespace(hits=[1], no_good_match=True, confidence=0.02)
+    empty = SimpleNamespace(hits=[], no_good_match=True, confidence=0.0)
+    assert _supplement_is_relevant(combined, close)
+    assert not _supplement_is_relevant(combined, far)
+    assert not _supplement_is_relevant(combined, empty)
