@@ -17,8 +17,7 @@ def rewind_watermarks(database_url: str, since: str) -> int:
         moment = moment.replace(tzinfo=UTC)
     with connect(database_url) as conn:
         cursor = conn.execute(
-            "update raw.sync_state set watermark = %s, updated_at = now() "
-            "where watermark > %s",
+            "update raw.sync_state set watermark = %s, updated_at = now() where watermark > %s",
             (moment, moment),
         )
         conn.commit()
