@@ -26,3 +26,17 @@ def test_invalid_form_id_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
 def test_secrets_do_not_leak_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_API_KEY", "sk-very-secret")
     assert "sk-very-secret" not in repr(load_settings(AssistantSettings))
+
+
+def test_env_example_lists_every_setting() -> None:
+    import re
+    from pathlib import Path
+
+    from assistant.categorize import CategorizeConfig
+    from flows.settings import FlowSettings
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text("utf-8")
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    expected = {name.upper() for name in FlowSettings.model_fields}
+    expected |= {f"KB_CATEGORIZE_{name.upper()}" for name in CategorizeConfig.model_fields}
+    assert expected - listed == set()
