@@ -10,351 +10,34 @@ comments are checked for ours before posting again.
 
 The comment is posted without `channel` (pyrus-api.md §5): it stays inside Pyrus and
 never reaches the customer.
+
+This module is the sequencing only: the webhook payload lives in `pyrus_models`, the
+Pyrus HTTP client in `pyrus_client`, and the suggestion-log SQL in `suggestion_log`.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import httpx
 import psycopg
-from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from assistant.arms import arm_unit_value, assign_arm
-from assistant.comment_format import HEADING, CommentBody, format_comment
+from assistant.comment_format import CommentBody, format_comment
 from assistant.errors import KbError
 from assistant.inbox import Job, PermanentJobError
+from assistant.pyrus_client import PyrusPoster
+from assistant.pyrus_models import PyrusTask, WebhookPayload, ticket_from_task
 from assistant.rag import Suggester, Suggestion
 from assistant.settings import AssistantSettings
+from assistant.suggestion_log import decide_arm, record_category, save_suggestion
 
 logger = logging.getLogger(__name__)
 
 ACTED_EVENTS = frozenset({"comment", "task_created"})
-DEFAULT_API_URL = "https://api.pyrus.com/v4/"
-
-
-class PyrusUnavailable(KbError):
-    """Pyrus kept answering 429/5xx or timing out; the job is retried later."""
-
-
-# --- the webhook payload (pydantic at the boundary) ----------------------------------
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class PyrusPerson(_Open):
-    id: int | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    type: str | None = None
-
-
-class PyrusComment(_Open):
-    id: int
-    text: str | None = None
-    create_date: str | None = None
-    author: PyrusPerson | None = None
-    channel: dict[str, Any] | None = None
-
-
-class PyrusTask(_Open):
-    id: int
-    form_id: int | None = None
-    text: str | None = None
-    subject: str | None = None
-    create_date: str | None = None
-    close_date: str | None = None
-    author: PyrusPerson | None = None
-    fields: list[dict[str, Any]] = []
-    comments: list[PyrusComment] = []
-
-
-class WebhookPayload(_Open):
-    """What Pyrus POSTs to the bot (pyrus-api.md §7)."""
-
-    event: str = "comment"
-    access_token: str | None = None
-    task_id: int | None = None
-    user_id: int | None = None
-    bot_settings: str | None = None
-    task: PyrusTask
-
-
-@dataclass(frozen=True)
-class TicketText:
-    """The parts of a task the suggestion is built from."""
-
-    subject: str
-    description: str
-    customer_name: str | None
-
-
-def _flat_fields(fields: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    for item in fields:
-        yield item
-        value = item.get("value")
-        if isinstance(value, dict) and isinstance(value.get("fields"), list):
-            yield from _flat_fields(value["fields"])
-
-
-def _field_text(task: PyrusTask, *needles: str) -> str:
-    for item in _flat_fields(task.fields):
-        name = str(item.get("name") or "").lower()
-        code = str(item.get("code") or "").lower()
-        if (
-            item.get("type") == "text"
-            and isinstance(item.get("value"), str)
-            and any(needle in name or needle in code for needle in needles)
-        ):
-            return item["value"].strip()
-    return ""
-
-
-def ticket_from_task(task: PyrusTask) -> TicketText:
-    """Subject and description of a ticket; works for form tasks and plain ones."""
-    subject = _field_text(task, "тема", "subject") or (task.subject or "").strip()
-    if not subject and task.text:
-        subject = task.text.split(": ", 1)[-1].strip()
-    description = _field_text(task, "описание", "description", "вопрос", "текст")
-    first = task.comments[0] if task.comments else None
-    if first is not None and first.text and first.text.strip() not in description:
-        description = "\n".join(part for part in (description, first.text.strip()) if part)
-    name = None
-    if first is not None and first.channel:
-        sender = (first.channel.get("from") or {}).get("name")
-        name = str(sender).split()[0] if sender and str(sender).strip() else None
-    if name is None and task.author and task.author.type in (None, "user"):
-        name = (task.author.first_name or "").strip() or None
-    return TicketText(subject=subject, description=description[:8000], customer_name=name)
-
-
-# --- posting comments -----------------------------------------------------------------
-
-
-class PyrusPoster:
-    """`POST /tasks/{id}/comments` with retries on 429/5xx/timeouts (never other 4xx)."""
-
-    def __init__(
-        self,
-        settings: AssistantSettings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        max_sleep_seconds: float = 30.0,
-    ) -> None:
-        self.settings = settings
-        self.api_url = (settings.pyrus_api_url or DEFAULT_API_URL).rstrip("/") + "/"
-        self.retries = settings.pyrus_post_retries
-        self.sleep = sleep
-        self.max_sleep_seconds = max_sleep_seconds
-        self._client = httpx.Client(timeout=settings.pyrus_timeout_seconds, transport=transport)
-        self._own_token: str | None = None
-
-    def _authenticate(self) -> str:
-        """A token from the bot's own login and key (when the payload token is missing)."""
-        if not self.settings.pyrus_login or not self.settings.pyrus_security_key:
-            raise PermanentJobError(
-                "no access token in the webhook and PYRUS_LOGIN/PYRUS_SECURITY_KEY are unset"
-            )
-        response = self._client.post(
-            self.settings.pyrus_auth_url,
-            json={
-                "login": self.settings.pyrus_login,
-                "security_key": self.settings.pyrus_security_key.get_secret_value(),
-            },
-        )
-        if response.status_code != 200:
-            raise PyrusUnavailable(f"Pyrus auth failed with HTTP {response.status_code}")
-        data = response.json()
-        self._own_token = str(data["access_token"])
-        if not self.settings.pyrus_api_url and data.get("api_url"):
-            self.api_url = str(data["api_url"]).rstrip("/") + "/"  # cloud: use the given host
-        return self._own_token
-
-    def _delay(self, response: httpx.Response | None, attempt: int) -> float:
-        if response is not None:
-            headers = (
-                ("Retry-After", "X-RateLimit-Reset")
-                if response.status_code == 429
-                else ("Retry-After",)
-            )
-            for header in headers:
-                value = response.headers.get(header)
-                if value and value.replace(".", "", 1).isdigit():
-                    return min(float(value), self.max_sleep_seconds)
-        return min(self.max_sleep_seconds, 0.5 * 2**attempt + random.uniform(0, 0.25))
-
-    def request(self, method: str, path: str, token: str | None, body: Any = None) -> Any:
-        """One API call with retries; returns the decoded JSON."""
-        token = token or self._own_token or self._authenticate()
-        reauthenticated = False
-        last = "no attempt"
-        for attempt in range(self.retries + 1):
-            response = None
-            try:
-                response = self._client.request(
-                    method,
-                    self.api_url + path.lstrip("/"),
-                    json=body,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}"
-            else:
-                if response.status_code < 300:
-                    return response.json()
-                last = f"HTTP {response.status_code} {response.text[:200]}"
-                can_reauth = not reauthenticated and bool(self.settings.pyrus_login)
-                if response.status_code == 401 and can_reauth:
-                    token, reauthenticated = self._authenticate(), True
-                    continue
-                if response.status_code != 429 and response.status_code < 500:
-                    raise PermanentJobError(f"Pyrus refused {method} {path}: {last}")
-            if attempt < self.retries:
-                self.sleep(self._delay(response, attempt))
-        raise PyrusUnavailable(
-            f"Pyrus {method} {path} failed after {self.retries + 1} tries: {last}"
-        )
-
-    def post_comment(self, task_id: int, body: CommentBody, token: str | None) -> int | None:
-        """Post an internal comment (no `channel`) and return its id."""
-        reply = self.request("POST", f"tasks/{task_id}/comments", token, body.to_request())
-        comments = ((reply or {}).get("task") or {}).get("comments") or []
-        return int(comments[-1]["id"]) if comments else None
-
-    def find_own_comment(
-        self, task_id: int, token: str | None, bot_id: int | None, after_id: int | None
-    ) -> int | None:
-        """After an interrupted post: our comment on the task newer than `after_id`."""
-        try:
-            task = (self.request("GET", f"tasks/{task_id}", token) or {}).get("task") or {}
-        except KbError as exc:
-            logger.warning("cannot check task %d for an earlier comment: %s", task_id, exc)
-            return None
-        for comment in reversed(task.get("comments") or []):
-            author_id = (comment.get("author") or {}).get("id")
-            newer = after_id is None or int(comment["id"]) > after_id
-            if (
-                newer
-                and str(comment.get("text") or "").startswith(HEADING)
-                and (bot_id is None or author_id == bot_id)
-            ):
-                return int(comment["id"])
-        return None
-
-
-# --- the suggestion log ---------------------------------------------------------------
-
-
-def decide_arm(
-    conn: psycopg.Connection,
-    task_id: int,
-    holdout_share: float,
-    *,
-    origin: str,
-    inbox_id: int | None,
-    decided_at: datetime | None = None,
-) -> dict[str, Any]:
-    """Write the arm once per ticket (first decision wins) and return the ticket's row."""
-    conn.execute(
-        """
-        insert into assistant.suggestions
-            (task_id, arm, arm_unit, holdout_share, decided_at, origin, inbox_id)
-        values (%s, %s, %s, %s, coalesce(%s, now()), %s, %s)
-        on conflict (task_id) do nothing
-        """,
-        (
-            task_id,
-            assign_arm(task_id, holdout_share),
-            arm_unit_value(task_id),
-            holdout_share,
-            decided_at,
-            origin,
-            inbox_id,
-        ),
-    )
-    cursor = conn.execute(
-        "select task_id, arm, inbox_id, generated_at, posted_at, comment_id, comment_text,"
-        " comment_html, draft_reply, post_attempts, posted_inbox_id"
-        " from assistant.suggestions where task_id = %s",
-        (task_id,),
-    )
-    names = [column.name for column in cursor.description or []]
-    row = cursor.fetchone()
-    assert row is not None
-    return dict(zip(names, row, strict=True))
-
-
-def save_suggestion(
-    conn: psycopg.Connection,
-    task_id: int,
-    suggestion: Suggestion,
-    body: CommentBody,
-    *,
-    inbox_id: int | None = None,
-) -> None:
-    """Store what was generated (idempotent: a rerun overwrites with the same facts)."""
-    conn.execute(
-        """
-        update assistant.suggestions set
-            inbox_id = coalesce(%s, inbox_id), mode = %s, category_code = %s,
-            category_confidence = %s, category_method = %s, taxonomy_version = %s,
-            retrieval = %s, embedder_version = %s, no_good_match = %s, model = %s,
-            prompt_version = %s, llm_error = %s, confidence = %s, cited_chunk_ids = %s,
-            retrieve_ms = %s, llm_ms = %s, prompt_tokens = %s, completion_tokens = %s,
-            recommendation = %s, draft_reply = %s, comment_text = %s, comment_html = %s,
-            generated_at = now(), updated_at = now()
-        where task_id = %s
-        """,
-        (
-            inbox_id,
-            suggestion.mode,
-            suggestion.category_code,
-            suggestion.category_confidence,
-            suggestion.category_method,
-            suggestion.taxonomy_version,
-            Jsonb(suggestion.retrieval),
-            suggestion.embedder,
-            suggestion.no_good_match,
-            suggestion.model,
-            suggestion.prompt_version,
-            suggestion.llm_error,
-            suggestion.confidence,
-            Jsonb([ref.chunk_id for ref in suggestion.sources]),
-            suggestion.retrieve_ms,
-            suggestion.llm_ms,
-            suggestion.prompt_tokens,
-            suggestion.completion_tokens,
-            "\n".join(f"{i}. {step}" for i, step in enumerate(suggestion.steps, 1)),
-            suggestion.draft_reply,
-            body.text,
-            body.formatted_text,
-            task_id,
-        ),
-    )
-
-
-def record_category(conn: psycopg.Connection, task_id: int, suggestion: Suggestion) -> None:
-    """Log the category decision through the categorizer's own log, when it exists."""
-    if suggestion.category_decision is None:
-        return
-    try:
-        from assistant.categorize import record_decision  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    try:
-        record_decision(conn, task_id, suggestion.category_decision)
-    except (KbError, psycopg.Error) as exc:  # the suggestion matters more than this log
-        logger.warning("category decision for task %d not recorded: %s", task_id, exc)
 
 
 # --- the pipeline -----------------------------------------------------------------------
@@ -498,68 +181,6 @@ class BotPipeline:
         return f"posted as comment {comment_id}"
 
 
-# --- replaying history (effect measurement) ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplaySummary:
-    logged: int
-    holdout: int
-
-
-def replay_history(
-    conn: psycopg.Connection,
-    suggester: Suggester,
-    *,
-    holdout_share: float,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    form_ids: Iterable[int] | None = None,
-    limit: int | None = None,
-) -> ReplaySummary:
-    """Log suggestions for historical tickets in `raw.pyrus_tasks`, never posting.
-
-    The arm comes from the same `assign_arm` as live traffic and `decided_at` is the
-    ticket's creation time, so a replay agrees with what the live bot would have
-    decided. Tickets already in the log are left alone: re-running is a no-op.
-    """
-    forms = list(form_ids) if form_ids is not None else None
-    rows = conn.execute(
-        """
-        select t.task_id, t.payload, (t.payload->>'create_date')::timestamptz as created_at
-        from raw.pyrus_tasks as t
-        where not t.is_deleted
-          and (%(since)s::timestamptz is null
-               or (t.payload->>'create_date')::timestamptz >= %(since)s)
-          and (%(until)s::timestamptz is null
-               or (t.payload->>'create_date')::timestamptz < %(until)s)
-          and (%(forms)s::bigint[] is null or t.form_id = any(%(forms)s))
-          and not exists (select 1 from assistant.suggestions s where s.task_id = t.task_id)
-        order by t.task_id
-        limit %(limit)s
-        """,
-        {"since": since, "until": until, "forms": forms, "limit": limit},
-    ).fetchall()
-    logged = holdout = 0
-    for task_id, payload, created_at in rows:
-        task = PyrusTask.model_validate({**payload, "id": task_id})
-        row = decide_arm(
-            conn, task_id, holdout_share, origin="replay", inbox_id=None, decided_at=created_at
-        )
-        ticket = ticket_from_task(task)
-        suggestion = suggester.suggest(
-            ticket.subject,
-            ticket.description,
-            customer_name=ticket.customer_name,
-            exclude_document_ids=frozenset({f"pyrus:{task_id}"}),
-        )
-        save_suggestion(conn, task_id, suggestion, format_comment(suggestion))
-        logged += 1
-        holdout += row["arm"] == "holdout"
-    logger.info("replayed %d historical ticket(s) (%d holdout)", logged, holdout)
-    return ReplaySummary(logged=logged, holdout=holdout)
-
-
 def category_names() -> dict[str, str]:
     """Russian category names for the comment, from the taxonomy seed (empty if missing)."""
     try:
@@ -608,23 +229,3 @@ def drain_inbox(database_url: str, pipeline: BotPipeline) -> int:
         return worker.run_pending()
     finally:
         worker.stop()
-
-
-def wait_for_task(
-    conn: psycopg.Connection, task_id: int, *, timeout_seconds: float = 30.0
-) -> dict[str, Any] | None:
-    """Wait until no inbox job of the task is pending; return its suggestion row (or None)."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        busy = conn.execute(
-            "select count(*) from assistant.inbox where task_id = %s"
-            " and status in ('pending', 'processing')",
-            (task_id,),
-        ).fetchone()
-        if (busy and busy[0] == 0) or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    cursor = conn.execute("select * from assistant.suggestions where task_id = %s", (task_id,))
-    row = cursor.fetchone()
-    names = [column.name for column in cursor.description or []]
-    return dict(zip(names, row, strict=True)) if row else None

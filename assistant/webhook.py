@@ -28,7 +28,8 @@ from pydantic import ValidationError
 from assistant.db import connect
 from assistant.errors import ConfigError, DatabaseError, KbError
 from assistant.inbox import EnqueueResult, InboxWorker, enqueue, inbox_counts
-from assistant.pyrus_bot import BotPipeline, WebhookPayload
+from assistant.pyrus_bot import BotPipeline
+from assistant.pyrus_models import WebhookPayload
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)

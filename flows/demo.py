@@ -93,7 +93,8 @@ def run_demo(console: Console) -> int:
 
         console.print("[bold]4/4[/bold] A new ticket arrives; Pyrus calls the bot's webhook…")
         settings = day_two.settings
-        from assistant.pyrus_bot import build_pipeline, drain_inbox, wait_for_task
+        from assistant.pyrus_bot import build_pipeline, drain_inbox
+        from assistant.suggestion_log import wait_for_task
         from assistant.webhook import create_app
 
         pipeline = build_pipeline(settings)

@@ -22,16 +22,11 @@ from assistant.comment_format import HEADING
 from assistant.db import connect
 from assistant.inbox import InboxWorker
 from assistant.llm import LLMClient
-from assistant.pyrus_bot import (
-    BotPipeline,
-    PyrusPoster,
-    build_pipeline,
-    drain_inbox,
-    replay_history,
-    wait_for_task,
-)
+from assistant.pyrus_bot import BotPipeline, build_pipeline, drain_inbox
+from assistant.pyrus_client import PyrusPoster
 from assistant.servers import run_in_thread
 from assistant.settings import AssistantSettings
+from assistant.suggestion_log import replay_history, wait_for_task
 from assistant.webhook import create_app
 from sample_data.emulators.sandbox import Sandbox, start_sandbox
 from tests.assistant.test_rag import make_suggester
@@ -486,7 +481,7 @@ def test_poster_does_not_retry_a_4xx(sandbox: Sandbox) -> None:
 def test_two_events_racing_for_one_ticket_post_once(sandbox: Sandbox, database_url: str) -> None:
     """Both workers passed the skip check; the arm insert decides who generates and posts."""
     from assistant.inbox import claim_next, enqueue
-    from assistant.pyrus_bot import decide_arm
+    from assistant.suggestion_log import decide_arm
 
     task_id = new_task(sandbox)
     settings = make_settings(sandbox)

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from assistant.drafts import resolution_text, steps_from_section
 from assistant.llm import LLMClient, LLMUnavailable, parse_reply
-from assistant.rag import Suggester, load_prompt, resolution_text, steps_from_section
+from assistant.prompt_file import load_prompt
+from assistant.rag import Suggester
 from tests.fakes.llm_server import ScriptedReply
 
 PAGE_RESET = (

@@ -1,0 +1,106 @@
+"""The Pyrus webhook payload and the ticket text a suggestion is built from.
+
+Split out of `pyrus_bot.py` so the boundary types (pydantic models validated at the
+webhook, and the subject/description/customer-name extraction) can be read and reused
+without the HTTP client or the suggestion-log SQL. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+# --- the webhook payload (pydantic at the boundary) ----------------------------------
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PyrusPerson(_Open):
+    id: int | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    type: str | None = None
+
+
+class PyrusComment(_Open):
+    id: int
+    text: str | None = None
+    create_date: str | None = None
+    author: PyrusPerson | None = None
+    channel: dict[str, Any] | None = None
+
+
+class PyrusTask(_Open):
+    id: int
+    form_id: int | None = None
+    text: str | None = None
+    subject: str | None = None
+    create_date: str | None = None
+    close_date: str | None = None
+    author: PyrusPerson | None = None
+    fields: list[dict[str, Any]] = []
+    comments: list[PyrusComment] = []
+
+
+class WebhookPayload(_Open):
+    """What Pyrus POSTs to the bot (pyrus-api.md §7)."""
+
+    event: str = "comment"
+    access_token: str | None = None
+    task_id: int | None = None
+    user_id: int | None = None
+    bot_settings: str | None = None
+    task: PyrusTask
+
+
+@dataclass(frozen=True)
+class TicketText:
+    """The parts of a task the suggestion is built from."""
+
+    subject: str
+    description: str
+    customer_name: str | None
+
+
+def _flat_fields(fields: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    for item in fields:
+        yield item
+        value = item.get("value")
+        if isinstance(value, dict) and isinstance(value.get("fields"), list):
+            yield from _flat_fields(value["fields"])
+
+
+def _field_text(task: PyrusTask, *needles: str) -> str:
+    for item in _flat_fields(task.fields):
+        name = str(item.get("name") or "").lower()
+        code = str(item.get("code") or "").lower()
+        if (
+            item.get("type") == "text"
+            and isinstance(item.get("value"), str)
+            and any(needle in name or needle in code for needle in needles)
+        ):
+            return item["value"].strip()
+    return ""
+
+
+def ticket_from_task(task: PyrusTask) -> TicketText:
+    """Subject and description of a ticket; works for form tasks and plain ones."""
+    subject = _field_text(task, "тема", "subject") or (task.subject or "").strip()
+    if not subject and task.text:
+        subject = task.text.split(": ", 1)[-1].strip()
+    description = _field_text(task, "описание", "description", "вопрос", "текст")
+    first = task.comments[0] if task.comments else None
+    if first is not None and first.text and first.text.strip() not in description:
+        description = "\n".join(part for part in (description, first.text.strip()) if part)
+    name = None
+    if first is not None and first.channel:
+        sender = (first.channel.get("from") or {}).get("name")
+        name = str(sender).split()[0] if sender and str(sender).strip() else None
+    if name is None and task.author and task.author.type in (None, "user"):
+        name = (task.author.first_name or "").strip() or None
+    return TicketText(subject=subject, description=description[:8000], customer_name=name)
