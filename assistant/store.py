@@ -3,7 +3,8 @@
 Tables (migration 0020): `kb.chunks` (text, exact tokens, generated Russian tsvector,
 untyped `vector` + `embedder` = "name@version"), `kb.chunk_terms` (BM25 postings),
 `kb.index_stats` (corpus size and mean length), `kb.embedder_models` (fitted local
-models and registered remote ones, one active).
+models and registered remote ones, one active); migration 0022 adds `kb.term_df`
+(document frequency per term) and the impact-ordered postings index BM25 prunes with.
 
 A store is bound to a schema. The evaluation builds a scratch schema with
 `KnowledgeStore.create_scratch`, a copy of the `kb` tables (`like ... including all`),
@@ -31,10 +32,20 @@ from assistant.text import exact_tokens, terms
 
 logger = logging.getLogger(__name__)
 
-TABLES = ("chunks", "chunk_terms", "index_stats", "embedder_models")
+TABLES = ("chunks", "chunk_terms", "index_stats", "embedder_models", "term_df")
 BM25_K1 = 1.2
 BM25_B = 0.75
 EXACT_SCAN_LIMIT = 2000
+# Unfiltered BM25 reads at most this many postings per query term, the highest-impact
+# ones (index `chunk_terms_impact`, migration 0022), and then scores the best partial
+# candidates exactly over all their postings. Lists this short are read whole, so on a
+# small corpus (the sample evaluation set) the result is exact.
+BM25_TERM_CAP = 2000
+BM25_RESCORE_MIN = 200
+# Must match the expression of the index `chunk_terms_impact` (migration 0022) verbatim.
+_IMPACT = (
+    "(t.tf::float8 / (t.tf::float8 + 0.3::float8 + 0.9::float8 * t.doc_len::float8 / 50::float8))"
+)
 
 
 class IndexStoreError(KbError):
@@ -220,6 +231,14 @@ class KnowledgeStore:
         return cur.rowcount
 
     def refresh_stats(self) -> None:
+        """Corpus size, mean length and per-term document frequencies for BM25."""
+        self.conn.execute(self._sql("delete from {s}.term_df"))
+        self.conn.execute(
+            self._sql(
+                "insert into {s}.term_df (term, df) "
+                "select term, count(*) from {s}.chunk_terms group by term"
+            )
+        )
         self.conn.execute(
             self._sql(
                 "update {s}.index_stats set n_chunks = agg.n, avg_len = agg.avg_len, "
@@ -236,7 +255,7 @@ class KnowledgeStore:
         """
         if not self.conn.autocommit:
             raise IndexStoreError("vacuum needs an autocommit connection")
-        for table in ("chunk_terms", "chunks", "index_stats"):
+        for table in ("chunk_terms", "chunks", "index_stats", "term_df"):
             self.conn.execute(self._sql("vacuum (analyze) {s}.{t}", t=sql.Identifier(table)))
 
     def chunk_texts(self) -> list[tuple[str, str]]:
@@ -417,41 +436,75 @@ class KnowledgeStore:
         unique_terms = sorted(set(query_terms))
         if not unique_terms:
             return []
-        join = (
-            self._sql(" join {s}.chunks c on c.chunk_id = t.chunk_id")
-            if source is not None or category is not None
-            else sql.SQL("")
-        )
-        query = self._sql(
-            # Corpus statistics come from one-row scalar subqueries (not a joined CTE) and
-            # the postings are filtered on `term` directly, so the planner estimates the
-            # posting lists from the index instead of scanning every posting.
+        filtered = source is not None or category is not None
+        head = self._sql(
+            # Corpus statistics come from one-row scalar subqueries (not a joined CTE).
+            # Document frequencies come from `term_df` (refreshed with the statistics);
+            # a term written since then is counted live.
             "with st as materialized (select greatest(n_chunks, 1)::float8 as n, "
             "greatest(avg_len, 1)::float8 as avgdl from {s}.index_stats limit 1), "
-            "w as materialized (select term, count(*) as df, "
-            "ln(1 + ((select n from st) - count(*) + 0.5) / (count(*) + 0.5)) as idf "
-            "from {s}.chunk_terms where term = any(%(terms)s) group by term), "
+            "d as materialized (select q.term, coalesce(f.df, (select count(*) from "
+            "{s}.chunk_terms c where c.term = q.term))::float8 as df "
+            "from unnest(%(terms)s::text[]) as q(term) "
+            "left join {s}.term_df f on f.term = q.term), "
+            "w as materialized (select term, df, "
+            "ln(1 + ((select n from st) - df + 0.5) / (df + 0.5)) as idf from d where df > 0), "
             # Terms in more than `max_df_ratio` of the chunks (low idf, the longest posting
             # lists) are left out of the scan unless nothing else is left to match.
             "scan as materialized (select case when exists (select 1 from w where "
             "df <= %(max_df)s * (select n from st)) then array(select term from w where "
             "df <= %(max_df)s * (select n from st)) else %(terms)s::text[] end as terms) "
-            "select t.chunk_id, sum(w.idf * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * "
-            "(1 - %(b)s + %(b)s * t.doc_len / (select avgdl from st)))) as score, "
+        )
+        weight = sql.SQL(
+            "w.idf * t.tf * (%(k1)s + 1) / (t.tf + %(k1)s * "
+            "(1 - %(b)s + %(b)s * t.doc_len / (select avgdl from st)))"
+        )
+        tail = sql.SQL(
+            "select t.chunk_id, sum({weight}) as score, "
             "(select coalesce(sum(idf), 0) from w), (select count(*) from w), "
             "(select n from st) "
-            "from {s}.chunk_terms t join w on w.term = t.term{join} "
-            "where t.term = any((select terms from scan)::text[]){filters} "
-            "group by t.chunk_id order by score desc, t.chunk_id limit %(k)s",
-            join=join,
-            filters=self._filters("c", source, category),
-        )
+        ).format(weight=weight)
+        if filtered:
+            # A filter may exclude every top-impact posting: read the whole lists.
+            body = self._sql(
+                "{tail}"
+                "from {s}.chunk_terms t join w on w.term = t.term "
+                "join {s}.chunks c on c.chunk_id = t.chunk_id "
+                "where t.term = any((select terms from scan)::text[]){filters} "
+                "group by t.chunk_id order by score desc, t.chunk_id limit %(k)s",
+                tail=tail,
+                filters=self._filters("c", source, category),
+            )
+        else:
+            # MaxScore-like pruning: the top `cap` postings of each term by impact give
+            # the candidates; the best `pool` of them are scored exactly.
+            body = self._sql(
+                ", cand as materialized (select t.chunk_id, sum({weight}) as partial "
+                "from unnest((select terms from scan)::text[]) as q(term) "
+                "cross join lateral (select t.chunk_id, t.term, t.tf, t.doc_len "
+                "from {s}.chunk_terms t where t.term = q.term "
+                "order by {impact} desc limit %(cap)s) as t "
+                "join w on w.term = t.term "
+                "group by t.chunk_id order by partial desc, t.chunk_id limit %(pool)s) "
+                "{tail}"
+                "from cand cross join lateral (select t.chunk_id, t.term, t.tf, t.doc_len "
+                "from {s}.chunk_terms t where t.chunk_id = cand.chunk_id "
+                "and t.term = any((select terms from scan)::text[]) offset 0) as t "
+                "join w on w.term = t.term "
+                "group by t.chunk_id order by score desc, t.chunk_id limit %(k)s",
+                weight=weight,
+                impact=sql.SQL(_IMPACT),
+                tail=tail,
+            )
+        query = head + body
         params = {
             "terms": unique_terms,
             "max_df": max_df_ratio,
             "k1": BM25_K1,
             "b": BM25_B,
             "k": limit,
+            "cap": BM25_TERM_CAP,
+            "pool": max(BM25_RESCORE_MIN, 4 * limit),
             "source": source,
             "category": category,
         }

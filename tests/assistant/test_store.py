@@ -201,3 +201,52 @@ def test_very_common_terms_are_skipped_unless_alone(store: KnowledgeStore) -> No
     assert len(everything) > len(pruned) >= 1
     assert all(cid.startswith("pyrus:3#") for cid, _, _ in pruned)
     assert store.bm25_search(common, limit=10, max_df_ratio=0.5)  # nothing rarer: keep it
+
+
+def test_pruned_postings_still_score_exactly(
+    store: KnowledgeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one posting read per term, candidates shrink but keep their exact scores."""
+    import assistant.store as store_module
+    from assistant.text import terms
+
+    fill(store)
+    query = terms("заявки на согласовании у директора, поле согласования")
+    full = store.bm25_search(query, limit=10)
+    monkeypatch.setattr(store_module, "BM25_TERM_CAP", 1)
+    pruned = store.bm25_search(query, limit=10)
+    assert 1 <= len(pruned) < len(full)
+    exact = {cid: (score, coverage) for cid, score, coverage in full}
+    for cid, score, coverage in pruned:
+        assert (score, coverage) == pytest.approx(exact[cid])
+    assert pruned[0][0] == full[0][0]  # the top impact postings hold the best chunk
+
+
+def test_document_frequencies_follow_writes_and_deletes(store: KnowledgeStore, conn) -> None:
+    from assistant.text import terms
+
+    chunks = fill(store)
+
+    def stored_df() -> dict[str, int]:
+        rows = conn.execute("select term, df from kb_store_test.term_df").fetchall()
+        return dict(rows)
+
+    def live_df() -> dict[str, int]:
+        rows = conn.execute(
+            "select term, count(*) from kb_store_test.chunk_terms group by term"
+        ).fetchall()
+        return dict(rows)
+
+    assert stored_df() == live_df()
+    store.delete_chunks([c.chunk_id for c in chunks if c.document_id == "pyrus:3"])
+    store.refresh_stats()
+    assert stored_df() == live_df()
+    assert "директор" not in "".join(stored_df())
+    # A chunk written after the last refresh is searchable: its new terms are counted live.
+    extra = chunks[0].__class__(
+        **{**chunks[0].__dict__, "chunk_id": "confluence:9#0", "text": "Борщ и фасоль"}
+    )
+    store.write_chunks([extra], None, None)
+    rows = store.bm25_search(terms("борщ"), limit=5)
+    assert [row[0] for row in rows] == ["confluence:9#0"]
+    assert rows[0][2] > 0
