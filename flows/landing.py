@@ -11,11 +11,12 @@ Not a flow module: no Prefect here, only parameterized SQL.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -316,6 +317,34 @@ def start_run(conn: psycopg.Connection, source: str) -> uuid.UUID:
             "insert into raw.extract_runs (batch_id, source) values (%s, %s)", [batch_id, source]
         )
     return batch_id
+
+
+@contextlib.contextmanager
+def recorded_run(
+    conn: psycopg.Connection,
+    source: str,
+    summary: Any,
+    http_snapshot: Callable[[], Any] | None = None,
+) -> Iterator[uuid.UUID]:
+    """One extract run in raw.extract_runs: started, then succeeded, or failed with the error.
+
+    `summary` (with `as_dict()` and an `http` slot) is written either way, so a failed run
+    still shows what it loaded before the failure.
+    """
+    batch_id = start_run(conn, source)
+    try:
+        yield batch_id
+    except Exception as exc:
+        if http_snapshot is not None:
+            summary.http = http_snapshot()
+        finish_run(
+            conn, batch_id, status="failed", stats=summary.as_dict(),
+            error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+        raise
+    if http_snapshot is not None:
+        summary.http = http_snapshot()
+    finish_run(conn, batch_id, status="succeeded", stats=summary.as_dict())
 
 
 def finish_run(

@@ -91,8 +91,10 @@ class ConfluenceSync:
         self.scope = "spaces:" + ",".join(sorted(options.spaces))
 
     def run(self) -> dict[str, Any]:
-        self.batch_id = landing.start_run(self.conn, SOURCE)
-        try:
+        with landing.recorded_run(
+            self.conn, SOURCE, self.summary, self.client.stats.snapshot
+        ) as batch_id:
+            self.batch_id = batch_id
             watermark, state = landing.get_sync_state(self.conn, SOURCE, self.scope)
             since = (
                 None if self.options.full or watermark is None else watermark - self.options.overlap
@@ -102,17 +104,7 @@ class ConfluenceSync:
                 "confluence-list-ids", self.client.current_page_ids, self.options.spaces
             )
             self.step("confluence-sweep", self.sweep, current, newest, state)
-        except Exception as exc:
-            self.summary.http = self.client.stats.snapshot()
-            landing.finish_run(
-                self.conn, self.batch_id, status="failed", stats=self.summary.as_dict(),
-                error=f"{type(exc).__name__}: {exc}",
-            )  # fmt: skip
-            raise
-        self.summary.http = self.client.stats.snapshot()
-        result = self.summary.as_dict()
-        landing.finish_run(self.conn, self.batch_id, status="succeeded", stats=result)
-        return result
+        return self.summary.as_dict()
 
     def load_changed(self, since: datetime | None, watermark: datetime | None) -> datetime | None:
         """Land every changed page; return the newest modification time seen."""

@@ -90,24 +90,16 @@ class PyrusSync:
         self.batch_id = uuid.uuid4()
 
     def run(self) -> dict[str, Any]:
-        self.batch_id = landing.start_run(self.conn, SOURCE)
-        try:
+        with landing.recorded_run(
+            self.conn, SOURCE, self.summary, self.client.stats.snapshot
+        ) as batch_id:
+            self.batch_id = batch_id
             forms = self.step("pyrus-forms", self.client.forms)
             self.step("land-pyrus-forms", self.land_forms, forms)
             form_ids = self.options.form_ids or [int(form["id"]) for form in forms]
             for form_id in form_ids:
                 self.sync_form(form_id)
-        except Exception as exc:
-            self.summary.http = self.client.stats.snapshot()
-            landing.finish_run(
-                self.conn, self.batch_id, status="failed", stats=self.summary.as_dict(),
-                error=f"{type(exc).__name__}: {exc}",
-            )  # fmt: skip
-            raise
-        self.summary.http = self.client.stats.snapshot()
-        result = self.summary.as_dict()
-        landing.finish_run(self.conn, self.batch_id, status="succeeded", stats=result)
-        return result
+        return self.summary.as_dict()
 
     def land_forms(self, forms: list[dict[str, Any]]) -> int:
         with self.conn.transaction():

@@ -49,19 +49,11 @@ class SqlSync:
         self.batch_id = uuid.uuid4()
 
     def run(self) -> dict[str, Any]:
-        self.batch_id = landing.start_run(self.conn, SOURCE)
-        try:
+        with landing.recorded_run(self.conn, SOURCE, self.summary) as batch_id:
+            self.batch_id = batch_id
             for query in load_queries(self.options.query_dir):
                 self.sync_query(query)
-        except Exception as exc:
-            landing.finish_run(
-                self.conn, self.batch_id, status="failed", stats=self.summary.as_dict(),
-                error=f"{type(exc).__name__}: {exc}",
-            )  # fmt: skip
-            raise
-        result = self.summary.as_dict()
-        landing.finish_run(self.conn, self.batch_id, status="succeeded", stats=result)
-        return result
+        return self.summary.as_dict()
 
     def sync_query(self, query: SqlQuery) -> None:
         _, state = landing.get_sync_state(self.conn, SOURCE, query.name)
