@@ -14,6 +14,8 @@ from datetime import date, datetime
 
 import matplotlib
 
+from assistant.effect_stats import Estimate
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
@@ -27,20 +29,8 @@ USAGE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class EffectRow:
-    metric: str
-    segment: str
-    comparison: str
-    method: str
-    n_control: int
-    n_treated: int
-    control_value: float | None
-    treated_value: float | None
-    rel_change: float | None
-    ci95_low: float | None
-    ci95_high: float | None
-    mde_80: float | None
+# A row of kb.effect_estimates is exactly what the estimators produce.
+EffectRow = Estimate
 
 
 @dataclass(frozen=True)
