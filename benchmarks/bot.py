@@ -1,7 +1,7 @@
 """Benchmark: Pyrus webhook received → internal comment posted, at 10k and 100k chunks.
 
 Everything is real except the data and the LLM: an embedded Postgres + pgvector with a
-synthetic knowledge index built by `assistant.indexing`, the hybrid `Retriever`, the bot
+synthetic knowledge index built by `assistant.knowledge.indexing`, the hybrid `Retriever`, the bot
 app served on 127.0.0.1 with its in-process inbox worker, the Pyrus emulator receiving
 the comment, and the fake OpenAI-compatible server answering instantly (so the figures
 are the bot's own overhead: retrieval, DB, HTTP, posting).
@@ -154,7 +154,7 @@ def _sentence(rng: random.Random, n: int) -> str:
 
 def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
     """Short pages and resolved tickets (one chunk each), plus the few real topics."""
-    from assistant.chunking import KbDocument, chunk_document
+    from assistant.knowledge.chunking import KbDocument, chunk_document
 
     rng = random.Random(seed)
     docs: list[KbDocument] = []
@@ -201,9 +201,9 @@ def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
 def build_index(url: str, n_chunks: int) -> float:
     """Index the synthetic corpus with a small local embedder; returns seconds."""
     from assistant.db import connect
-    from assistant.indexing import LocalEmbedderParams, index_documents
+    from assistant.knowledge.indexing import LocalEmbedderParams, index_documents
+    from assistant.knowledge.store import KnowledgeStore
     from assistant.settings import AssistantSettings
-    from assistant.store import KnowledgeStore
 
     LocalEmbedderParams.overrides = {
         "n_components": 64,
@@ -226,12 +226,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_size(pg_url: str, n_chunks: int, tickets: int, sandbox: Any, fake_llm: Any) -> None:
+    from assistant.bot.pipeline import build_pipeline
+    from assistant.bot.webhook import create_app
     from assistant.db import connect
     from assistant.migrate import migrate
-    from assistant.pyrus_bot import build_pipeline
     from assistant.servers import run_in_thread
     from assistant.settings import AssistantSettings
-    from assistant.webhook import create_app
     from tests.conftest import make_database
 
     url = make_database(pg_url, f"bench_bot_{n_chunks}")

@@ -44,7 +44,7 @@ def sentences() -> list[str]:
 
 
 def synthetic_chunks(n: int, pool: list[str], seed: int = 7) -> list:
-    from assistant.chunking import Chunk, sha256
+    from assistant.knowledge.chunking import Chunk, sha256
 
     rng = random.Random(seed)
     clusters = [rng.sample(pool, min(40, len(pool))) for _ in range(max(1, n // 50))]
@@ -73,9 +73,9 @@ def synthetic_chunks(n: int, pool: list[str], seed: int = 7) -> list:
 
 def run(url: str, sizes: list[int], n_queries: int) -> None:
     from assistant.db import connect
-    from assistant.embeddings import LocalEmbedder
-    from assistant.retrieval import Retriever
-    from assistant.store import KnowledgeStore
+    from assistant.knowledge.embeddings import LocalEmbedder
+    from assistant.knowledge.retrieval import Retriever
+    from assistant.knowledge.store import KnowledgeStore
 
     pool = sentences()
     rng = random.Random(11)

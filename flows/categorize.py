@@ -21,18 +21,18 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from assistant.categorize import CategorizeConfig, Categorizer, record_decisions
-from assistant.classifier_store import (
+from assistant.categorization.model_store import (
     count_new_labels,
     load_active_model,
     ticket_text,
     train_from_marts,
 )
+from assistant.categorization.policy import CategorizeConfig, Categorizer, record_decisions
+from assistant.categorization.taxonomy import Taxonomy, load_taxonomy, register_taxonomy
 from assistant.config import load_settings
 from assistant.db import connect
 from assistant.errors import DatabaseError
 from assistant.settings import AssistantSettings
-from assistant.taxonomy import Taxonomy, load_taxonomy, register_taxonomy
 from flows.runtime import Runtime
 
 logger = logging.getLogger(__name__)

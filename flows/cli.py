@@ -154,11 +154,11 @@ def refresh(
 @app.command()
 def ask(text: Annotated[str, typer.Argument(help="The ticket text, in Russian.")]) -> None:
     """Print the assistant's recommendation and draft reply for a ticket text."""
-    from assistant.comment_format import format_terminal
+    from assistant.bot.comment_format import format_terminal
+    from assistant.bot.pipeline import category_names
+    from assistant.bot.suggest import open_suggester
     from assistant.db import connect
     from assistant.errors import ConfigError
-    from assistant.pyrus_bot import category_names
-    from assistant.rag import open_suggester
 
     if not text.strip():
         raise ConfigError('the ticket text is empty; pass it as an argument: kb ask "…"')
@@ -177,9 +177,9 @@ def serve(
     """Serve the Pyrus bot webhook (POST /pyrus/webhook, GET /healthz)."""
     import uvicorn
 
+    from assistant.bot.pipeline import build_pipeline
+    from assistant.bot.webhook import create_app
     from assistant.errors import ConfigError
-    from assistant.pyrus_bot import build_pipeline
-    from assistant.webhook import create_app
 
     runtime = _runtime()
     if runtime.settings.pyrus_bot_secret is None:
@@ -198,8 +198,8 @@ def worker(
     """Process the bot's inbox in a separate process."""
     import logging
 
-    from assistant.inbox import InboxWorker
-    from assistant.pyrus_bot import build_pipeline
+    from assistant.bot.inbox import InboxWorker
+    from assistant.bot.pipeline import build_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     runtime = _runtime()
@@ -274,7 +274,7 @@ def eval_retrieval(
     import json
 
     from assistant.db import connect
-    from assistant.evaluation import format_table, load_beir, modes_for, run_evaluation
+    from assistant.knowledge.evaluation import format_table, load_beir, modes_for, run_evaluation
 
     beir = load_beir(corpus, queries, qrels)
     runtime = _runtime()
@@ -298,7 +298,7 @@ def eval_categorize(
     """Evaluate the ticket classifier on a labelled file (train on split=train, test on test)."""
     import json
 
-    from assistant.classifier_eval import (
+    from assistant.categorization.evaluation import (
         evaluate,
         format_report,
         read_labelled_jsonl,

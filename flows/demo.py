@@ -20,7 +20,7 @@ import httpx
 from rich.console import Console
 from rich.panel import Panel
 
-from assistant.arms import assign_arm
+from assistant.bot.arms import assign_arm
 from assistant.config import load_settings
 from assistant.db import connect
 from assistant.servers import run_in_thread
@@ -93,9 +93,9 @@ def run_demo(console: Console) -> int:
 
         console.print("[bold]4/4[/bold] A new ticket arrives; Pyrus calls the bot's webhook…")
         settings = day_two.settings
-        from assistant.pyrus_bot import build_pipeline, drain_inbox
-        from assistant.suggestion_log import wait_for_task
-        from assistant.webhook import create_app
+        from assistant.bot.pipeline import build_pipeline, drain_inbox
+        from assistant.bot.suggestion_log import wait_for_task
+        from assistant.bot.webhook import create_app
 
         pipeline = build_pipeline(settings)
         app = create_app(settings, database_url, pipeline=None)

@@ -19,8 +19,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
-from assistant.effect_data import load_ticket_outcomes, replace_estimates
-from assistant.effect_report_data import (
+from assistant.effect.data import load_ticket_outcomes, replace_estimates
+from assistant.effect.report import ReportData, render_report
+from assistant.effect.report_data import (
     load_arm_rows,
     load_effect_rows,
     load_feedback_counts,
@@ -28,8 +29,7 @@ from assistant.effect_report_data import (
     load_usage_counts,
     load_weekly_medians,
 )
-from assistant.effect_stats import estimate_all
-from assistant.report import ReportData, render_report
+from assistant.effect.stats import estimate_all
 from flows.runtime import Runtime
 
 logger = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NONE
 
-from assistant.chunking import KbDocument
 from assistant.db import connect
-from assistant.indexing import IndexReport, index_documents
+from assistant.knowledge.chunking import KbDocument
+from assistant.knowledge.indexing import IndexReport, index_documents
+from assistant.knowledge.store import KnowledgeStore
 from assistant.settings import AssistantSettings
-from assistant.store import KnowledgeStore
 from flows.runtime import Runtime
 
 ARTIFACT_KEY = "kb-index"

@@ -2,7 +2,7 @@
 
 History loaded by a backfill (or tickets whose webhook never arrived) gets its arm and
 suggestion the way production does: through the bot's own deterministic assignment and
-logging (`assistant.suggestion_log.replay_history`), never as labels made up in a mart.
+logging (`assistant.bot.suggestion_log.replay_history`), never as labels made up in a mart.
 Nothing is posted to Pyrus. Re-running is a no-op for tickets already logged.
 """
 
@@ -17,11 +17,11 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from assistant.bot.suggest import Suggester, open_suggester
+from assistant.bot.suggestion_log import replay_history
 from assistant.db import connect
-from assistant.effect_data import count_unlogged_tasks, rollout_start
-from assistant.rag import Suggester, open_suggester
+from assistant.effect.data import count_unlogged_tasks, rollout_start
 from assistant.settings import AssistantSettings
-from assistant.suggestion_log import replay_history
 from flows.runtime import Runtime
 
 logger = logging.getLogger(__name__)

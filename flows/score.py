@@ -18,8 +18,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
-from assistant.effect_data import load_cited_chunks, load_reply_pairs, upsert_outcomes
-from assistant.suggestion_scoring import score_pairs
+from assistant.effect.data import load_cited_chunks, load_reply_pairs, upsert_outcomes
+from assistant.effect.scoring import score_pairs
 from flows.runtime import Runtime
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from statistics import NormalDist
 
-from assistant.arms import assign_arm
+from assistant.bot.arms import assign_arm
 from sample_data.gen.calendar import MSK, add_business_minutes, is_workday
 from sample_data.gen.content import Archetype
 from sample_data.gen.people import Customer

@@ -32,7 +32,7 @@ def test_env_example_lists_every_setting() -> None:
     import re
     from pathlib import Path
 
-    from assistant.categorize import CategorizeConfig
+    from assistant.categorization.policy import CategorizeConfig
     from flows.settings import FlowSettings
 
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text("utf-8")

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from assistant.bot.suggest import Suggester
 from assistant.db import libpq_environment
-from assistant.rag import Suggester
+from assistant.knowledge.retrieval import SearchHit, SearchResult
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "sample_data" / "dataset"
@@ -79,26 +79,6 @@ def run_dbt(url: str, select: list[str], work_dir: Path, dbt_vars: dict[str, Any
     assert result.success, f"dbt build failed: {result.exception}"
 
 
-@dataclass
-class Hit:
-    chunk_id: str
-    document_id: str
-    source: str
-    title: str
-    url: str | None
-    snippet: str
-    text: str
-    category_code: str | None
-    score: float
-
-
-@dataclass
-class Result:
-    hits: list[Hit]
-    no_good_match: bool
-    embedder: str = "tfidf-test"
-
-
 class PageRetriever:
     """TF-IDF over the sample Confluence pages; below `min_score` counts as no good match."""
 
@@ -115,14 +95,14 @@ class PageRetriever:
 
     def search(
         self, query: str, *, k: int = 8, source: str | None = None, category: str | None = None
-    ) -> Result:
+    ) -> SearchResult:
         del category
         if source == "pyrus":
-            return Result([], True)
+            return SearchResult([], True, "tfidf-test")
         scores = (self.matrix @ self.vectorizer.transform([query]).T).toarray().ravel()
         order = np.argsort(-scores)[:k]
         hits = [
-            Hit(
+            SearchHit(
                 f"{self.pages[i][0]}:0",
                 self.pages[i][0],
                 "confluence",
@@ -135,7 +115,9 @@ class PageRetriever:
             )
             for i in order
         ]
-        return Result(hits, not hits or hits[0].score < self.min_score)
+        return SearchResult(
+            hits, not hits or hits[0].score < self.min_score, "tfidf-test", float(scores[order[0]])
+        )
 
 
 def make_suggester(conn: Any) -> Suggester:

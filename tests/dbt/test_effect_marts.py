@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import psycopg
 import pytest
 
-from assistant.arms import assign_arm
+from assistant.bot.arms import assign_arm
 from assistant.settings import AssistantSettings
 from flows.effect import estimate_effects, report_html
 from flows.replay import replay_new_tickets

@@ -9,12 +9,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from assistant.categorize import CategorizeConfig
+from assistant.categorization.policy import CategorizeConfig
+from assistant.categorization.taxonomy import TaxonomyDrift
 from assistant.db import connect
 from assistant.settings import AssistantSettings
-from assistant.taxonomy import TaxonomyDrift
 from flows.categorize import run_categorize
-from tests.assistant.categorize_data import (
+from tests.categorization.categorize_data import (
     TAXONOMY_CSV,
     create_fct_tickets,
     labelled_examples,

@@ -8,10 +8,10 @@ import numpy as np
 import psycopg
 import pytest
 
-from assistant.arms import assign_arm
-from assistant.effect_data import EffectDataMissing, replace_estimates, rollout_start
-from assistant.effect_report_data import load_effect_rows
-from assistant.effect_stats import Estimate
+from assistant.bot.arms import assign_arm
+from assistant.effect.data import EffectDataMissing, replace_estimates, rollout_start
+from assistant.effect.report_data import load_effect_rows
+from assistant.effect.stats import Estimate
 from flows.effect import estimate_effects
 
 pytestmark = pytest.mark.db

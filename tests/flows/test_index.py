@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from assistant.chunking import KbDocument
 from assistant.db import connect
-from assistant.embeddings import EmbeddingError, OpenAIEmbedder
-from assistant.indexing import index_documents
-from assistant.retrieval import Retriever
-from assistant.store import IndexStoreError, KnowledgeStore
+from assistant.knowledge.chunking import KbDocument
+from assistant.knowledge.embeddings import EmbeddingError, OpenAIEmbedder
+from assistant.knowledge.indexing import index_documents
+from assistant.knowledge.retrieval import Retriever
+from assistant.knowledge.store import IndexStoreError, KnowledgeStore
 from flows.index import artifact_rows, index_chunks, load_documents, run_stage
-from tests.assistant.kb_helpers import beir_mini, offline_settings, write_mart
+from tests.knowledge.kb_helpers import beir_mini, offline_settings, write_mart
 
 pytestmark = pytest.mark.db
 

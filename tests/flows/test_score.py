@@ -5,14 +5,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from assistant.effect_data import (
+from assistant.effect.data import (
     CitedChunk,
     EffectDataMissing,
     ReplyPair,
     load_reply_pairs,
     upsert_outcomes,
 )
-from assistant.suggestion_scoring import score_pairs, source_used
+from assistant.effect.scoring import score_pairs, source_used
 from flows.score import score_suggestions
 
 DRAFT = (

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from pyrus.models.responses import FormResponse, MembersResponse, TaskResponse
 
-from assistant.arms import assign_arm
+from assistant.bot.arms import assign_arm
 from sample_data.generate import DATASET_DIR, generate
 
 ROOT = Path(__file__).resolve().parents[2]

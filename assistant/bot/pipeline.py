@@ -1,0 +1,231 @@
+"""The pipeline for one inbox job: decide, log the arm, suggest, post an internal comment.
+
+Order matters for the effect measurement (effect-measurement.md §3.1): the arm is
+written to `assistant.suggestions` at decision time, before anything can fail, so a
+posting failure never turns a treated ticket into "control". Holdout tickets get the
+same suggestion generated and logged, but nothing is posted. A rerun of a job (after a
+crash or a retry) reuses the stored suggestion and posts at most once: a comment
+already recorded is never posted again, and after an interrupted post the task's
+comments are checked for ours before posting again.
+
+The comment is posted without `channel` (pyrus-api.md §5): it stays inside Pyrus and
+never reaches the customer.
+
+This module is the sequencing only: the webhook payload lives in `pyrus_models`, the
+Pyrus HTTP client in `pyrus_client`, and the suggestion-log SQL in `suggestion_log`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from pydantic import ValidationError
+
+from assistant.bot.comment_format import CommentBody, format_comment
+from assistant.bot.inbox import Job, PermanentJobError
+from assistant.bot.pyrus_client import PyrusPoster
+from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, ticket_from_task
+from assistant.bot.suggest import Suggester, Suggestion
+from assistant.bot.suggestion_log import decide_arm, record_category, save_suggestion
+from assistant.errors import KbError
+from assistant.settings import AssistantSettings
+
+logger = logging.getLogger(__name__)
+
+ACTED_EVENTS = frozenset({"comment", "task_created"})
+
+
+# --- the pipeline -----------------------------------------------------------------------
+
+
+SuggesterFactory = Callable[[psycopg.Connection], Suggester]
+
+
+@dataclass
+class BotPipeline:
+    """Handles inbox jobs; `handle_job` is the `JobHandler` given to `InboxWorker`."""
+
+    settings: AssistantSettings
+    suggester_factory: SuggesterFactory
+    poster: PyrusPoster
+    category_names: dict[str, str] = field(default_factory=dict)
+    _suggester: Suggester | None = None
+    _suggester_conn: psycopg.Connection | None = None
+
+    def suggester(self, conn: psycopg.Connection) -> Suggester:
+        """One suggester per connection (the retriever keeps it)."""
+        if self._suggester is None or self._suggester_conn is not conn:
+            self._suggester, self._suggester_conn = self.suggester_factory(conn), conn
+        return self._suggester
+
+    def skip_reason(
+        self, conn: psycopg.Connection, payload: WebhookPayload, job: Job
+    ) -> str | None:
+        """Why this event gets no suggestion, or None to act on it."""
+        if payload.event not in ACTED_EVENTS:
+            return f"event {payload.event!r} is not acted on"
+        form_ids = self.settings.pyrus_form_ids
+        if form_ids and payload.task.form_id not in form_ids:
+            return f"form {payload.task.form_id} is not in PYRUS_FORM_IDS"
+        last = payload.task.comments[-1] if payload.task.comments else None
+        if (
+            last is not None
+            and last.author is not None
+            and payload.user_id is not None
+            and (last.author.id == payload.user_id)
+        ):
+            return "the last comment is the bot's own"
+        row = conn.execute(
+            "select inbox_id from assistant.suggestions where task_id = %s", (job.task_id,)
+        ).fetchone()
+        if row is not None and row[0] != job.id and not self.settings.bot_act_on_later_events:
+            return "a later event of a ticket already handled"
+        return None
+
+    def handle_job(self, conn: psycopg.Connection, job: Job) -> tuple[str, str]:
+        """Process one inbox job end to end; returns (status, outcome)."""
+        try:
+            payload = WebhookPayload.model_validate(job.payload)
+        except ValidationError as exc:
+            raise PermanentJobError(f"stored payload is invalid: {exc.errors()[0]['msg']}") from exc
+        reason = self.skip_reason(conn, payload, job)
+        if reason is not None:
+            return "skipped", reason
+        row = decide_arm(
+            conn, job.task_id, self.settings.assistant_holdout, origin="webhook", inbox_id=job.id
+        )
+        later = row["inbox_id"] != job.id
+        if later and not self.settings.bot_act_on_later_events:
+            return "skipped", "a later event of a ticket already handled"  # lost a race
+        if row["generated_at"] is None or later:
+            _, body = self.generate(conn, job.task_id, payload.task, inbox_id=job.id)
+        else:
+            body = self._stored_body(row)
+        if row["arm"] == "holdout":
+            return "done", "holdout: suggestion logged, not posted"
+        if row["posted_inbox_id"] == job.id:
+            return "done", f"already posted as comment {row['comment_id']}"
+        return "done", self.post(conn, job, body, payload.user_id, row["post_attempts"])
+
+    def generate(
+        self, conn: psycopg.Connection, task_id: int, task: PyrusTask, *, inbox_id: int | None
+    ) -> tuple[Suggestion, CommentBody]:
+        """Build, format and store the suggestion for a task."""
+        ticket = ticket_from_task(task)
+        suggestion = self.suggester(conn).suggest(
+            ticket.subject, ticket.description, customer_name=ticket.customer_name
+        )
+        body = format_comment(
+            suggestion,
+            category_name=self.category_names.get(suggestion.category_code or ""),
+            draft_field_id=self.settings.pyrus_draft_field_id,
+        )
+        save_suggestion(conn, task_id, suggestion, body, inbox_id=inbox_id)
+        record_category(conn, task_id, suggestion)
+        return suggestion, body
+
+    def _stored_body(self, row: dict[str, Any]) -> CommentBody:
+        field_id = self.settings.pyrus_draft_field_id
+        updates = (
+            [{"id": field_id, "value": row["draft_reply"]}]
+            if field_id is not None and row["draft_reply"]
+            else []
+        )
+        return CommentBody(
+            text=row["comment_text"] or "",
+            formatted_text=row["comment_html"] or "",
+            field_updates=updates,
+        )
+
+    def post(
+        self,
+        conn: psycopg.Connection,
+        job: Job,
+        body: CommentBody,
+        bot_id: int | None,
+        previous_attempts: int,
+    ) -> str:
+        """Post once: an interrupted earlier attempt is looked up before posting again."""
+        comment_id = None
+        if previous_attempts:  # a post may have reached Pyrus before a crash
+            comment_id = self.poster.find_own_comment(
+                job.task_id, job.access_token, bot_id, after_id=job.comment_id
+            )
+        started = time.perf_counter()
+        if comment_id is None:
+            conn.execute(
+                "update assistant.suggestions set post_attempts = post_attempts + 1,"
+                " updated_at = now() where task_id = %s",
+                (job.task_id,),
+            )
+            try:
+                comment_id = self.poster.post_comment(job.task_id, body, job.access_token)
+            except KbError as exc:
+                conn.execute(
+                    "update assistant.suggestions set post_error = %s where task_id = %s",
+                    (str(exc)[:2000], job.task_id),
+                )
+                raise
+        post_ms = int((time.perf_counter() - started) * 1000)
+        conn.execute(
+            "update assistant.suggestions set posted_at = coalesce(posted_at, now()),"
+            " comment_id = %s, posted_inbox_id = %s, post_ms = %s, post_error = null,"
+            " updated_at = now() where task_id = %s",
+            (comment_id, job.id, post_ms, job.task_id),
+        )
+        return f"posted as comment {comment_id}"
+
+
+def category_names() -> dict[str, str]:
+    """Russian category names for the comment, from the taxonomy seed (empty if missing)."""
+    try:
+        from assistant.categorization.taxonomy import load_taxonomy
+
+        return {category.code: category.name_ru for category in load_taxonomy().categories}
+    except (ImportError, KbError, OSError) as exc:
+        logger.warning("category names unavailable: %s", exc)
+        return {}
+
+
+def build_pipeline(
+    settings: AssistantSettings,
+    *,
+    suggester_factory: SuggesterFactory | None = None,
+    poster: PyrusPoster | None = None,
+) -> BotPipeline:
+    """The production pipeline; tests pass their own suggester factory or poster."""
+    if suggester_factory is None:
+        from assistant.bot.suggest import open_suggester
+
+        def suggester_factory(conn: psycopg.Connection) -> Suggester:
+            return open_suggester(conn, settings)
+
+    return BotPipeline(
+        settings=settings,
+        suggester_factory=suggester_factory,
+        poster=poster or PyrusPoster(settings),
+        category_names=category_names(),
+    )
+
+
+def drain_inbox(database_url: str, pipeline: BotPipeline) -> int:
+    """Process every ready inbox job in this thread (demo, `kb worker --once`, tests)."""
+    from assistant.bot.inbox import InboxWorker
+
+    settings = pipeline.settings
+    worker = InboxWorker(
+        database_url,
+        pipeline.handle_job,
+        claim_timeout_seconds=settings.bot_claim_timeout_seconds,
+        max_attempts=settings.bot_max_attempts,
+        backoff_seconds=settings.bot_retry_backoff_seconds,
+    )
+    try:
+        return worker.run_pending()
+    finally:
+        worker.stop()

@@ -1,0 +1,372 @@
+"""Ticket → masked query → category → hybrid retrieval → prompt → LLM → cited suggestion.
+
+The LLM is optional and never trusted: the ticket text is wrapped and declared data,
+the reply must parse as our JSON, cited ids must be among the sources we gave it, and
+a reply that echoes the prompt is rejected. Whenever the LLM is missing or fails, the
+suggestion is built from retrieval alone (steps from the best page section, the
+closest past resolution as the draft) and says so. When retrieval finds nothing
+relevant, the suggestion says that plainly instead of inventing an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from assistant.bot.comment_format import pyrus_task_url
+from assistant.bot.drafts import (
+    draft_from_resolution,
+    draft_when_nothing_found,
+    fix_steps,
+    neutralize,
+    reply_template,
+    resolution_text,
+    section_body,
+    steps_from_section,
+)
+from assistant.categorization.policy import Categorizer, CategoryDecision
+from assistant.errors import KbError
+from assistant.knowledge.retrieval import Retriever, SearchHit, SearchResult
+from assistant.knowledge.store import KnowledgeStore
+from assistant.llm.client import LLMClient, LLMReply, LLMUnavailable, llm_from_settings
+from assistant.llm.prompt import Prompt, load_prompt
+from assistant.redact import redact
+from assistant.settings import AssistantSettings
+
+logger = logging.getLogger(__name__)
+
+SectionLoader = Callable[[str], list[tuple[str, str]]]
+"""Document id -> the page's (section heading, section text) pairs, in page order."""
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A source shown in the comment; `label` is the id the LLM cites (S1, S2…)."""
+
+    label: str
+    chunk_id: Any
+    document_id: Any
+    source: str
+    title: str
+    url: str
+    score: float
+
+
+@dataclass
+class Suggestion:
+    """Everything the comment and the suggestion log need."""
+
+    mode: str  # llm | retrieval_only | no_match
+    steps: list[str]
+    draft_reply: str
+    sources: list[SourceRef]
+    similar_tickets: list[SourceRef]
+    category_code: str | None = None
+    category_confidence: float | None = None
+    category_method: str | None = None
+    taxonomy_version: str | None = None
+    confidence: float | None = None
+    fallback_reason: str | None = None
+    llm_error: str | None = None
+    model: str | None = None
+    prompt_version: str = ""
+    embedder: str | None = None
+    retrieval: list[dict[str, Any]] = field(default_factory=list)
+    no_good_match: bool = False
+    retrieve_ms: int = 0
+    llm_ms: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    category_decision: Any = None
+
+
+def _ref(label: str, hit: SearchHit) -> SourceRef:
+    url = hit.url or (pyrus_task_url(hit.document_id) if hit.source == "pyrus" else "")
+    return SourceRef(
+        label, hit.chunk_id, hit.document_id, hit.source, hit.title or "", url, float(hit.score)
+    )
+
+
+def _snapshot(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
+    return [
+        {
+            "chunk_id": hit.chunk_id,
+            "document_id": hit.document_id,
+            "source": hit.source,
+            "score": round(float(hit.score), 6),
+            "leg_scores": dict(hit.leg_scores),
+        }
+        for hit in hits
+    ]
+
+
+def _dedupe_by_document(hits: Sequence[SearchHit], limit: int) -> list[SearchHit]:
+    seen: set[Any] = set()
+    kept = []
+    for hit in hits:
+        if hit.document_id not in seen:
+            seen.add(hit.document_id)
+            kept.append(hit)
+    return kept[:limit]
+
+
+class Suggester:
+    """Builds a `Suggestion` for one ticket text; the LLM is optional."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        categorizer: Categorizer | None = None,
+        llm: LLMClient | None = None,
+        prompt: Prompt | None = None,
+        *,
+        k_pages: int = 6,
+        k_tickets: int = 4,
+        section_loader: SectionLoader | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.section_loader = section_loader
+        self.categorizer = categorizer
+        self.llm = llm
+        self.prompt = prompt or load_prompt()
+        self.k_pages = k_pages
+        self.k_tickets = k_tickets
+
+    def suggest(
+        self,
+        subject: str,
+        description: str,
+        *,
+        customer_name: str | None = None,
+        exclude_document_ids: frozenset[str] = frozenset(),
+    ) -> Suggestion:
+        """Retrieve, then generate (or fall back); never raises for LLM trouble.
+
+        `exclude_document_ids` keeps a replayed historical ticket from finding itself
+        (its own resolution is in the index by then; the live bot never saw it).
+        """
+        query = redact("\n".join(part.strip() for part in (subject, description) if part.strip()))
+        started = time.perf_counter()
+        decision = self._categorize(query)
+        page_hits, ticket_hits, all_hits, embedder = self._retrieve(query, exclude_document_ids)
+        retrieve_ms = int((time.perf_counter() - started) * 1000)
+        refs = [_ref(f"S{i}", hit) for i, hit in enumerate([*page_hits, *ticket_hits], 1)]
+        base = Suggestion(
+            mode="no_match",
+            steps=[],
+            draft_reply="",
+            sources=[],
+            similar_tickets=[ref for ref in refs if ref.source == "pyrus"],
+            prompt_version=self.prompt.version,
+            embedder=embedder,
+            retrieval=_snapshot(all_hits),
+            no_good_match=not refs,
+            retrieve_ms=retrieve_ms,
+        )
+        if decision is not None:
+            base.category_code = decision.category_code
+            base.category_confidence = float(decision.confidence)
+            base.category_method = decision.method
+            base.taxonomy_version = decision.taxonomy_version
+            base.category_decision = decision
+        if not refs:
+            base.draft_reply = draft_when_nothing_found(customer_name)
+            base.confidence = 0.0
+            return base
+        if self.llm is None:
+            return self._retrieval_only(
+                base, page_hits, ticket_hits, refs, customer_name, reason="llm_not_configured"
+            )
+        llm_started = time.perf_counter()
+        try:
+            result = self.llm.complete_json(
+                self.prompt.system,
+                self._user_message(query, refs, page_hits, ticket_hits, decision, customer_name),
+            )
+            self._check_not_leaking(result.reply)
+        except LLMUnavailable as exc:
+            base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
+            base.llm_error = str(exc)
+            base.model = self.llm.model
+            logger.warning("LLM unavailable, retrieval-only suggestion: %s", exc)
+            return self._retrieval_only(
+                base, page_hits, ticket_hits, refs, customer_name, reason="llm_unavailable"
+            )
+        base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
+        return self._from_llm(
+            base, result.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
+        )
+
+    def _retrieve(
+        self, query: str, exclude: frozenset[str] = frozenset()
+    ) -> tuple[list[SearchHit], list[SearchHit], list[SearchHit], str]:
+        """Pages and past tickets for the query: one search, a filtered one only if needed.
+
+        One unfiltered search usually returns both kinds and costs half of two filtered
+        ones; a kind missing from it gets its own filtered search.
+        """
+        combined = self.retriever.search(query, k=self.k_pages + 2 * self.k_tickets + len(exclude))
+        hits = [hit for hit in combined.hits if hit.document_id not in exclude]
+        all_hits = list(hits)
+        if combined.no_good_match:
+            return [], [], all_hits, combined.embedder
+        by_source: dict[str, list[SearchHit]] = {"confluence": [], "pyrus": []}
+        for hit in hits:
+            by_source.setdefault(hit.source, []).append(hit)
+        for source, k in (("confluence", self.k_pages), ("pyrus", self.k_tickets)):
+            if not by_source[source]:
+                extra = self.retriever.search(query, k=k + len(exclude), source=source)
+                kept = [hit for hit in extra.hits if hit.document_id not in exclude]
+                all_hits.extend(kept)
+                by_source[source] = kept if _supplement_is_relevant(combined, extra) else []
+        return (
+            _dedupe_by_document(by_source["confluence"], self.k_pages),
+            _dedupe_by_document(by_source["pyrus"], self.k_tickets),
+            all_hits,
+            combined.embedder,
+        )
+
+    def _categorize(self, query: str) -> CategoryDecision | None:
+        if self.categorizer is None:
+            return None
+        try:
+            return self.categorizer.categorize(query)
+        except Exception:  # a broken classifier must not block the suggestion
+            logger.exception("categorization failed; continuing without a category")
+            return None
+
+    def _user_message(
+        self,
+        query: str,
+        refs: list[SourceRef],
+        page_hits: Sequence[SearchHit],
+        ticket_hits: Sequence[SearchHit],
+        decision: CategoryDecision | None,
+        customer_name: str | None,
+    ) -> str:
+        blocks = []
+        for ref, hit in zip(refs, [*page_hits, *ticket_hits], strict=True):
+            kind = "статья базы знаний" if ref.source == "confluence" else "решённая заявка"
+            blocks.append(
+                f"[{ref.label}] ({kind}) {neutralize(ref.title)}\n"
+                f"{neutralize((hit.text or hit.snippet or '')[:1500])}"
+            )
+        ticket = neutralize(query)
+        if customer_name:
+            ticket = f"Имя клиента: {neutralize(customer_name)}\n{ticket}"
+        category = decision.category_code if decision is not None else "не определена"
+        return (
+            self.prompt.user_template.replace("{category}", neutralize(category))
+            .replace("{sources}", "\n\n".join(blocks))
+            .replace("{ticket}", ticket)
+        )
+
+    def _check_not_leaking(self, reply: LLMReply) -> None:
+        produced = "\n".join([*reply.recommendation_steps, reply.draft_reply])
+        if any(probe in produced for probe in self.prompt.leak_probes()):
+            raise LLMUnavailable("the LLM reply repeats the system prompt")
+        if not reply.draft_reply.strip() and not reply.recommendation_steps:
+            raise LLMUnavailable("the LLM reply is empty")
+
+    def _from_llm(
+        self,
+        base: Suggestion,
+        reply: LLMReply,
+        refs: list[SourceRef],
+        model: str,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+    ) -> Suggestion:
+        by_label = {ref.label: ref for ref in refs}
+        cited = [
+            by_label[label.strip().strip("[]")]
+            for label in reply.cited_source_ids
+            if label.strip().strip("[]") in by_label
+        ]
+        unknown = [
+            label for label in reply.cited_source_ids if label.strip().strip("[]") not in by_label
+        ]
+        if unknown:
+            logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
+        base.mode = "llm"
+        base.steps = [step.strip()[:600] for step in reply.recommendation_steps if step.strip()]
+        base.draft_reply = reply.draft_reply.strip()[:4000]
+        base.sources = list(dict.fromkeys(ref for ref in cited if ref.source == "confluence"))
+        base.confidence = reply.confidence
+        base.model = model
+        base.prompt_tokens, base.completion_tokens = prompt_tokens, completion_tokens
+        return base
+
+    def _retrieval_only(
+        self,
+        base: Suggestion,
+        page_hits: Sequence[SearchHit],
+        ticket_hits: Sequence[SearchHit],
+        refs: list[SourceRef],
+        customer_name: str | None,
+        *,
+        reason: str,
+    ) -> Suggestion:
+        base.mode = "retrieval_only"
+        base.fallback_reason = reason
+        base.sources = [ref for ref in refs if ref.source == "confluence"][:3]
+        best_page = page_hits[0] if page_hits else None
+        sections = self._sections(best_page.document_id) if best_page else []
+        base.steps = fix_steps(sections, best_page.title) if best_page else []
+        if best_page and not base.steps:
+            base.steps = steps_from_section(
+                section_body(best_page.text or best_page.snippet, best_page.title)
+            )
+        # the draft: the page's curated reply template, else the closest past resolution
+        resolution = reply_template(sections, best_page.title) if best_page else ""
+        resolution = resolution or next(
+            (text for hit in ticket_hits if (text := resolution_text(hit.text or ""))), ""
+        )
+        base.draft_reply = draft_from_resolution(
+            resolution, base.steps, customer_name, already_extracted=True
+        )
+        top = max((ref.score for ref in refs), default=0.0)
+        base.confidence = round(min(0.5, max(0.0, top)), 3)
+        return base
+
+    def _sections(self, document_id: str) -> list[tuple[str, str]]:
+        """All sections of a page, for its fix steps and reply template (best effort)."""
+        if self.section_loader is None:
+            return []
+        try:
+            return list(self.section_loader(document_id))
+        except Exception as exc:  # a missing section list only makes the comment plainer
+            logger.warning("sections of %s unavailable: %s", document_id, exc)
+            return []
+
+
+def _supplement_is_relevant(combined: SearchResult, extra: SearchResult) -> bool:
+    """Keep a one-source follow-up search that covers at least half of what the best hit did.
+
+    The query already matched the knowledge base (the combined search passed the
+    no-match threshold); pages usually cover fewer of a ticket's words than a similar
+    ticket does, so holding them to the absolute threshold drops the right page.
+    """
+    if not extra.hits:
+        return False
+    if not extra.no_good_match:
+        return True
+    best, found = combined.confidence, extra.confidence
+    return bool(best) and found >= 0.5 * best
+
+
+def open_suggester(conn: psycopg.Connection, settings: AssistantSettings) -> Suggester:
+    """The production suggester: hybrid retriever, categorizer (if fitted), configured LLM."""
+    retriever = Retriever.open(conn, settings)
+    sections = KnowledgeStore(conn).document_sections
+    categorizer = None
+    try:
+        categorizer = Categorizer.open(conn, settings)
+    except KbError as exc:
+        logger.warning("no categorizer, suggestions go without a category: %s", exc)
+    return Suggester(retriever, categorizer, llm_from_settings(settings), section_loader=sections)

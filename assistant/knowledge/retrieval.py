@@ -1,0 +1,288 @@
+"""Hybrid search over the knowledge index: vector kNN + BM25 + exact-token boost.
+
+Each leg returns up to `candidates` chunks with a score on a 0..1 scale: cosine
+similarity (vector), BM25 *coverage* — the score divided by its upper bound for this
+query, i.e. how much of the query's idf mass a chunk matches (lexical), and the share
+of the query's exact tokens (error codes, «field names», URLs) a chunk contains.
+
+Fusion is weighted (`RetrievalConfig.fusion`): `minmax` (per-leg min-max over the
+candidates, then a weighted sum — the default, picked on the sample evaluation set),
+`calibrated` (weighted sum of the absolute scores) or weighted `rrf`. Plain RRF with a
+weak leg drags results down, so the weights matter; `kb eval retrieval` reports the best
+ones for a set. `no_good_match` compares a confidence — the best BM25 coverage or exact
+share among the returned hits — with a threshold calibrated against off-topic probes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import psycopg
+
+from assistant.errors import ConfigError
+from assistant.knowledge.embeddings import (
+    Embedder,
+    EmbeddingError,
+    OpenAIEmbedder,
+    embedder_for_record,
+)
+from assistant.knowledge.store import KnowledgeStore
+from assistant.knowledge.text import exact_tokens, terms
+from assistant.settings import AssistantSettings
+
+logger = logging.getLogger(__name__)
+
+SNIPPET_CHARS = 240
+LEGS = ("vector", "bm25", "exact")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Fusion weights and the no-match threshold (defaults tuned on the sample eval set)."""
+
+    legs: tuple[str, ...] = LEGS
+    fusion: str = "minmax"  # minmax | calibrated | rrf
+    w_vector: float = 0.3
+    w_bm25: float = 0.7
+    w_exact: float = 0.1
+    rrf_k: int = 60
+    candidates: int = 50
+    bm25_max_df: float = 0.3  # skip query terms found in more than this share of chunks
+    no_match_threshold: float = 0.089
+    ef_search: int = 100
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chunk_id: str
+    document_id: str
+    source: str
+    title: str
+    url: str
+    snippet: str
+    text: str
+    category_code: str | None
+    score: float
+    leg_scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    no_good_match: bool
+    embedder: str  # "name@version", or "none" when the index has no vectors yet
+    confidence: float = 0.0
+
+
+class Retriever:
+    """Searches one schema's index with the embedder that built it."""
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        embedder: Embedder | None,
+        config: RetrievalConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config or RetrievalConfig()
+
+    @classmethod
+    def open(
+        cls,
+        conn: psycopg.Connection,
+        settings: AssistantSettings,
+        *,
+        schema: str = "kb",
+        config: RetrievalConfig | None = None,
+    ) -> Retriever:
+        """Load the active embedder (fits nothing). No index yet → lexical search only.
+
+        Sets `hnsw.ef_search` and `hnsw.iterative_scan` for this session so filtered
+        kNN queries (source/category) still return enough rows.
+        """
+        store = KnowledgeStore(conn, schema)
+        config = config or RetrievalConfig()
+        record = store.get_embedder(active=True)
+        embedder: Embedder | None = None
+        if record is not None:
+            try:
+                embedder = embedder_for_record(record, settings)
+                if isinstance(embedder, OpenAIEmbedder):
+                    embedder.max_attempts = 2  # a query must not wait through a long backoff
+            except ConfigError as exc:
+                logger.warning("vector leg disabled: %s", exc)
+        else:
+            logger.warning("the index has no active embedder yet; lexical search only")
+        conn.execute("select set_config('hnsw.ef_search', %s, false)", (str(config.ef_search),))
+        conn.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', false)")
+        return cls(store, embedder, config)
+
+    def with_config(self, **changes: object) -> Retriever:
+        return Retriever(self.store, self.embedder, replace(self.config, **changes))
+
+    # -- search -------------------------------------------------------------------------
+    def legs(
+        self, query: str, *, source: str | None = None, category: str | None = None
+    ) -> dict[str, dict[str, float]]:
+        """Raw per-leg candidates: leg → {chunk_id: score on a 0..1 scale}."""
+        cfg = self.config
+        out: dict[str, dict[str, float]] = {}
+        if "vector" in cfg.legs and self.embedder is not None:
+            try:
+                vector = self.embedder.embed([query])[0]
+                rows = self.store.vector_search(
+                    self.embedder.key,
+                    self.embedder.dim,
+                    vector,
+                    limit=cfg.candidates,
+                    source=source,
+                    category=category,
+                )
+                out["vector"] = {chunk_id: max(0.0, score) for chunk_id, score in rows}
+            except EmbeddingError as exc:
+                logger.warning("vector leg failed, continuing lexically: %s", exc)
+        if "bm25" in cfg.legs:
+            bm25 = self.store.bm25_search(
+                terms(query),
+                limit=cfg.candidates,
+                source=source,
+                category=category,
+                max_df_ratio=cfg.bm25_max_df,
+            )
+            out["bm25"] = {chunk_id: coverage for chunk_id, _, coverage in bm25}
+        if "exact" in cfg.legs:
+            tokens = exact_tokens(query)
+            out["exact"] = dict(
+                self.store.exact_search(
+                    tokens, limit=cfg.candidates, source=source, category=category
+                )
+            )
+        return out
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 8,
+        source: str | None = None,
+        category: str | None = None,
+    ) -> SearchResult:
+        """The top `k` chunks for `query`, fused across legs, with a no-match flag."""
+        embedder_key = self.embedder.key if self.embedder else "none"
+        if not query.strip():
+            return SearchResult([], True, embedder_key)
+        legs = self.legs(query, source=source, category=category)
+        fused = fuse(legs, self.config)
+        top = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        rows = self.store.fetch([chunk_id for chunk_id, _ in top])
+        query_terms = set(terms(query))
+        hits = []
+        for chunk_id, score in top:
+            row = rows.get(chunk_id)
+            if row is None:  # deleted between the legs and the fetch
+                continue
+            hits.append(
+                SearchHit(
+                    chunk_id=chunk_id,
+                    document_id=row["document_id"],
+                    source=row["source"],
+                    title=row["title"],
+                    url=row["url"],
+                    snippet=make_snippet(row["text"], query_terms),
+                    text=row["text"],
+                    category_code=row["category_code"],
+                    score=round(score, 6),
+                    leg_scores={
+                        leg: round(scores[chunk_id], 6)
+                        for leg, scores in legs.items()
+                        if chunk_id in scores
+                    },
+                )
+            )
+        confidence = self.confidence(legs, [hit.chunk_id for hit in hits])
+        return SearchResult(
+            hits=hits,
+            no_good_match=confidence < self.config.no_match_threshold,
+            embedder=embedder_key,
+            confidence=round(confidence, 6),
+        )
+
+    def confidence(self, legs: dict[str, dict[str, float]], chunk_ids: list[str]) -> float:
+        return confidence(legs, chunk_ids)
+
+
+def confidence(legs: dict[str, dict[str, float]], chunk_ids: Sequence[str]) -> float:
+    """How well the returned chunks answer the query, comparable across queries.
+
+    The best BM25 coverage among the hits, or an exact-token match: measured on the
+    sample set, coverage separates real questions from off-topic ones, while cosine
+    similarity of the local LSA embedder does not (short off-topic texts score as high
+    as real ones). Without a lexical leg, the best cosine similarity is used.
+    """
+    if not chunk_ids:
+        return 0.0
+    if "bm25" in legs:
+        lexical = max((legs["bm25"].get(cid, 0.0) for cid in chunk_ids), default=0.0)
+        exact = max((legs.get("exact", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+        return max(lexical, exact)
+    return max((legs.get("vector", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+
+
+def calibrated_score(
+    legs: dict[str, dict[str, float]], chunk_id: str, cfg: RetrievalConfig
+) -> float:
+    """Weighted sum of the legs' absolute 0..1 scores (normalised by the weights used)."""
+    weights = {"vector": cfg.w_vector, "bm25": cfg.w_bm25, "exact": cfg.w_exact}
+    active = [leg for leg in legs if leg != "exact"]
+    norm = sum(weights[leg] for leg in active) or 1.0
+    total = sum(weights[leg] * scores.get(chunk_id, 0.0) for leg, scores in legs.items())
+    return total / norm
+
+
+def fuse(legs: dict[str, dict[str, float]], cfg: RetrievalConfig) -> dict[str, float]:
+    """chunk_id → fused score, by `cfg.fusion`."""
+    candidates = {chunk_id for scores in legs.values() for chunk_id in scores}
+    weights = {"vector": cfg.w_vector, "bm25": cfg.w_bm25, "exact": cfg.w_exact}
+    if cfg.fusion == "calibrated":
+        return {chunk_id: calibrated_score(legs, chunk_id, cfg) for chunk_id in candidates}
+    if cfg.fusion == "rrf":
+        fused = dict.fromkeys(candidates, 0.0)
+        for leg, scores in legs.items():
+            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+            for rank, (chunk_id, _) in enumerate(ranked, start=1):
+                fused[chunk_id] += weights[leg] / (cfg.rrf_k + rank)
+        return fused
+    if cfg.fusion == "minmax":
+        fused = dict.fromkeys(candidates, 0.0)
+        for leg, scores in legs.items():
+            if not scores:
+                continue
+            low, high = min(scores.values()), max(scores.values())
+            span = (high - low) or 1.0
+            for chunk_id, score in scores.items():
+                fused[chunk_id] += weights[leg] * ((score - low) / span if high > low else 1.0)
+        return fused
+    raise ConfigError(f"unknown fusion {cfg.fusion!r}; use calibrated, minmax or rrf")
+
+
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def make_snippet(text: str, query_terms: set[str], limit: int = SNIPPET_CHARS) -> str:
+    """The sentence that shares most stems with the query, plus what follows, ≤ `limit`."""
+    body = text.split("\n\n", 1)[1] if "\n\n" in text else text
+    sentences = [s.strip() for s in _SENTENCE.split(body) if s and s.strip(" `>|-")]
+    if not sentences:
+        return body[:limit]
+    scores = [len(query_terms.intersection(terms(sentence))) for sentence in sentences]
+    best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
+    snippet = sentences[best]
+    for sentence in sentences[best + 1 :]:
+        if len(snippet) + len(sentence) + 1 > limit:
+            break
+        snippet = f"{snippet} {sentence}"
+    return snippet if len(snippet) <= limit else snippet[: limit - 1].rstrip() + "…"

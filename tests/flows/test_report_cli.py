@@ -1,0 +1,121 @@
+"""`kb report effect --out report.html` writes one self-contained page with plots and numbers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from assistant.effect.data import replace_estimates
+from assistant.effect.stats import Estimate
+from flows.cli import app
+
+pytestmark = pytest.mark.db
+
+runner = CliRunner()
+
+
+def _marts(url: str) -> None:
+    """The three marts the report reads, as small tables with their real column names."""
+    weeks = [date(2026, 9, 7) + timedelta(days=7 * i) for i in range(3)]
+    with psycopg.connect(url) as conn:
+        conn.execute("create schema if not exists marts")
+        conn.execute(
+            "create table marts.fct_tickets (ticket_id bigint, created_week_msk date,"
+            " assignment_arm text, frt_bm numeric)"
+        )
+        conn.execute(
+            "create table marts.fct_assistant_suggestions (ticket_id bigint, arm text,"
+            " usage_class text, agent_feedback text)"
+        )
+        conn.execute(
+            "create table marts.effect_arm_comparison (segment text, comparison text,"
+            " metric text, statistic text, n_control bigint, n_treated bigint,"
+            " control_value float8, treated_value float8)"
+        )
+        conn.execute(
+            "insert into marts.effect_arm_comparison values"
+            " ('ALL', 'treatment_vs_holdout', 'reopen_rate_7d', 'rate', 80, 416, 0.075, 0.0553)"
+        )
+        conn.execute(
+            "create table marts.kb_gaps (week_start_msk date, category_code text,"
+            " tickets_without_good_match bigint)"
+        )
+        ticket = 0
+        for week in weeks:
+            for arm, frt in (("treatment", 70), ("holdout", 95), ("treatment", 75)):
+                ticket += 1
+                conn.execute(
+                    "insert into marts.fct_tickets values (%s, %s, %s, %s)",
+                    (ticket, week, arm, frt),
+                )
+        for ticket_id, usage in enumerate(["accepted", "edited", "ignored", "ignored"]):
+            conn.execute(
+                "insert into marts.fct_assistant_suggestions values (%s, 'treatment', %s, %s)",
+                (ticket_id, usage, "да" if usage == "accepted" else None),
+            )
+        conn.execute("insert into marts.kb_gaps values (%s, 'sso_ldap', 3)", (weeks[0],))
+        replace_estimates(
+            conn,
+            [
+                Estimate(
+                    "frt_bm",
+                    "ALL",
+                    "treatment_vs_holdout",
+                    "bootstrap",
+                    88,
+                    446,
+                    95.0,
+                    71.25,
+                    -0.2413,
+                    -0.3853,
+                    0.0479,
+                    0.3368,
+                ),
+                Estimate(
+                    "frt_bm",
+                    "sso_ldap",
+                    "treatment_vs_holdout",
+                    "bootstrap",
+                    9,
+                    40,
+                    100.0,
+                    70.0,
+                    -0.3,
+                    -0.6,
+                    0.2,
+                    0.7,
+                ),
+            ],
+        )
+
+
+def test_report_effect_writes_plots_and_numbers(kb_env: str, tmp_path: Path) -> None:
+    _marts(kb_env)
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "effect", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    images = re.findall(r"<img alt='([^']+)' src='data:image/png;base64,", page)
+    assert images == ["weekly median FRT by arm", "effect by category", "draft usage", "kb gaps"]
+    assert "-24.1%" in page
+    assert "[-38.5%; +4.8%]" in page
+    assert "sso_ldap" in page
+    assert "переоткрыто за 7 дней" in page
+    assert "5.5%" in page
+    assert "<td>да</td><td>1</td>" in page
+    assert not re.search(r"(src|href)=['\"]https?://", page)
+
+
+def test_report_effect_without_marts_fails_in_one_line(kb_env: str, tmp_path: Path) -> None:
+    with psycopg.connect(kb_env, autocommit=True) as conn:
+        conn.execute("drop schema if exists marts cascade")
+    result = runner.invoke(app, ["report", "effect", "--out", str(tmp_path / "r.html")])
+    assert result.exit_code != 0
+    assert not (tmp_path / "r.html").exists()

@@ -1,0 +1,99 @@
+"""Hybrid search over an index built from the beir_mini fixture with the local embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from assistant.db import connect
+from assistant.knowledge.indexing import index_documents
+from assistant.knowledge.retrieval import RetrievalConfig, Retriever, fuse, make_snippet
+from assistant.knowledge.store import KnowledgeStore
+from tests.knowledge.kb_helpers import beir_mini, offline_settings
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(scope="module")
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    with connect(database_url, autocommit=True) as connection:
+        index_documents(KnowledgeStore(connection), beir_mini().docs, offline_settings())
+        yield connection
+
+
+@pytest.fixture(scope="module")
+def retriever(conn: psycopg.Connection) -> Retriever:
+    return Retriever.open(conn, offline_settings())
+
+
+def docs(result) -> list[str]:
+    return [hit.document_id for hit in result.hits]
+
+
+def test_paraphrase_finds_the_right_page(retriever: Retriever) -> None:
+    result = retriever.search("руководитель ушёл в отпуск, заявки на согласовании стоят", k=5)
+    assert result.embedder.startswith("local-tfidf-svd@")
+    assert not result.no_good_match
+    assert docs(result)[0] in {"confluence:1006", "pyrus:5002"}
+    hit = result.hits[0]
+    assert hit.title
+    assert hit.url.startswith("https://")
+    assert hit.text
+    assert set(hit.leg_scores) <= {"vector", "bm25", "exact"}
+    assert "vector" in hit.leg_scores
+    assert hit.score > 0
+    assert len(hit.snippet) <= 240
+
+
+def test_exact_token_query(retriever: Retriever) -> None:
+    result = retriever.search("ошибка too_large_request_length", k=3)
+    assert docs(result)[0] == "confluence:1005"
+    assert result.hits[0].leg_scores["exact"] == pytest.approx(1.0)
+
+
+def test_filters_by_source_and_category(retriever: Retriever) -> None:
+    tickets = retriever.search("бот дублирует комментарии", k=5, source="pyrus")
+    assert tickets.hits
+    assert all(hit.source == "pyrus" for hit in tickets.hits)
+    assert docs(tickets)[0] == "pyrus:5005"
+    pages = retriever.search("бот дублирует комментарии", k=5, category="bots_webhooks")
+    assert pages.hits
+    assert all(hit.category_code == "bots_webhooks" for hit in pages.hits)
+
+
+def test_off_topic_and_empty_queries_are_no_good_match(retriever: Retriever) -> None:
+    assert retriever.search("рецепт борща с говядиной и фасолью").no_good_match
+    empty = retriever.search("   ")
+    assert empty.no_good_match
+    assert empty.hits == []
+
+
+def test_lexical_only_when_no_embedder(conn: psycopg.Connection) -> None:
+    lexical = Retriever(KnowledgeStore(conn), None)
+    result = lexical.search("справочник 18000 строк из экселя", k=3)
+    assert result.embedder == "none"
+    assert docs(result)[0] == "confluence:1011"
+    assert all("vector" not in hit.leg_scores for hit in result.hits)
+
+
+def test_fusion_methods() -> None:
+    legs = {"vector": {"a": 0.9, "b": 0.2}, "bm25": {"b": 0.6, "c": 0.5}, "exact": {"c": 1.0}}
+    calibrated = fuse(
+        legs, RetrievalConfig(fusion="calibrated", w_vector=0.5, w_bm25=0.5, w_exact=0.1)
+    )
+    assert calibrated["a"] == pytest.approx(0.45)
+    assert calibrated["c"] == pytest.approx(0.35)
+    rrf = fuse(legs, RetrievalConfig(fusion="rrf", w_vector=1, w_bm25=1, w_exact=0, rrf_k=60))
+    assert rrf["b"] == pytest.approx(1 / 62 + 1 / 61)
+    minmax = fuse(legs, RetrievalConfig(fusion="minmax", w_vector=1, w_bm25=1, w_exact=0))
+    assert minmax["a"] == pytest.approx(1.0)
+    assert minmax["c"] == pytest.approx(0.0)
+
+
+def test_snippet_prefers_the_matching_sentence() -> None:
+    from assistant.knowledge.text import terms
+
+    text = "Заголовок\n\nПервое предложение про оплату. Второе про QR-код и вход. Третье."
+    assert make_snippet(text, set(terms("вход по qr"))).startswith("Второе про QR-код")
