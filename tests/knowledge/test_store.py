@@ -208,7 +208,6 @@ def test_pruned_postings_still_score_exactly(
 ) -> None:
     """With one posting read per term, candidates shrink but keep their exact scores."""
     import assistant.knowledge.store as store_module
-
     from assistant.knowledge.text import terms
 
     fill(store)
