@@ -1,6 +1,6 @@
 """Prefect flow `effect`: the effect table and the HTML report.
 
-Estimates (effect-measurement.md §3–4): treatment vs holdout ratio of median FRT and
+Estimates (docs/effect-measurement.md §3–4): treatment vs holdout ratio of median FRT and
 full-resolution time in business minutes, weighted to the pre-period category mix, with
 bootstrap 95 % CIs and the MDE at the current sample size; per category (descriptive);
 and a pre/post DiD over the hash groups. They replace `kb.effect_estimates` as a whole

@@ -3,7 +3,7 @@
 Everything that came from a ticket, the knowledge base or the LLM is escaped, and
 links are only emitted for http(s) URLs, so a hostile ticket cannot inject markup or
 `javascript:` links into the comment employees read. The body never carries
-`channel`: a comment without a channel stays inside Pyrus (pyrus-api.md §5), which
+`channel`: a comment without a channel stays inside Pyrus (docs/pyrus-api.md §5), which
 is what makes this an internal note rather than a reply to the customer.
 """
 

@@ -1,6 +1,6 @@
 """The pipeline for one inbox job: decide, log the arm, suggest, post an internal comment.
 
-Order matters for the effect measurement (effect-measurement.md §3.1): the arm is
+Order matters for the effect measurement (docs/effect-measurement.md §3.1): the arm is
 written to `assistant.suggestions` at decision time, before anything can fail, so a
 posting failure never turns a treated ticket into "control". Holdout tickets get the
 same suggestion generated and logged, but nothing is posted. A rerun of a job (after a
@@ -8,7 +8,7 @@ crash or a retry) reuses the stored suggestion and posts at most once: a comment
 already recorded is never posted again, and after an interrupted post the task's
 comments are checked for ours before posting again.
 
-The comment is posted without `channel` (pyrus-api.md §5): it stays inside Pyrus and
+The comment is posted without `channel` (docs/pyrus-api.md §5): it stays inside Pyrus and
 never reaches the customer.
 
 This module is the sequencing only: the webhook payload lives in `pyrus_models`, the

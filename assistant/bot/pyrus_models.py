@@ -48,7 +48,7 @@ class PyrusTask(_Open):
 
 
 class WebhookPayload(_Open):
-    """What Pyrus POSTs to the bot (pyrus-api.md §7)."""
+    """What Pyrus POSTs to the bot (docs/pyrus-api.md §7)."""
 
     event: str = "comment"
     access_token: str | None = None

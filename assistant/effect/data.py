@@ -34,7 +34,7 @@ ROLLOUT_SEED = (
 )
 MOSCOW = ZoneInfo("Europe/Moscow")
 EFFECT_METRICS = ("frt_bm", "full_resolution_bm")
-PLANNED_EFFECT = 0.20  # the effect size the experiment was sized for (effect-measurement §4)
+PLANNED_EFFECT = 0.20  # the effect the experiment is sized for: docs/effect-measurement.md §4.2
 
 
 class EffectDataMissing(KbError):
@@ -265,7 +265,7 @@ def replace_estimates(conn: psycopg.Connection, estimates: Sequence[Estimate]) -
 
 
 def _is_powered(estimate: Estimate) -> bool | None:
-    """80 % power for the planned effect size (a 20 % change in the median), §4."""
+    """80 % power for the planned 20 % change in the median (docs/effect-measurement.md §4.2)."""
     if estimate.mde_80 is None:
         return None
     return estimate.mde_80 <= PLANNED_EFFECT

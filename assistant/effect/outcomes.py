@@ -1,6 +1,6 @@
 """Did the staff use the bot's draft? Similarity of the draft to the first public reply.
 
-Following the effect-measurement note (§2.4): normalise both texts (lower case, ё→е,
+Following docs/effect-measurement.md §2.4: normalise both texts (lower case, ё→е,
 no greeting, signature or quoted text), then `sim_char` = 1 − Levenshtein / max length
 and `draft_retention` = LCS tokens / draft tokens (ROUGE-L recall w.r.t. the draft).
 Thresholds start at the conventional 0.90 / 0.40 and are raised to sit clearly above

@@ -3,7 +3,7 @@
 The primary outcome is the median first-response time in business minutes (FRT-bm).
 Estimates are intent-to-treat (the arm logged at decision time), standardised to the
 pre-period category mix so that a shift toward easy categories cannot pose as an
-effect, with percentile bootstrap 95 % CIs. See shared/reference/effect-measurement.md.
+effect, with percentile bootstrap 95 % CIs. See docs/effect-measurement.md §4.
 """
 
 from __future__ import annotations

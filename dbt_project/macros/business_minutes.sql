@@ -1,8 +1,9 @@
 {#- Business minutes between two timestamptz expressions: the length of the overlap of
-    [t0, t1) with the team's working intervals (dim_work_interval), effect-measurement
-    §2.2. A ticket created at night starts its clock at the next opening. Null when
-    either end is null; 0 when t1 <= t0; null outside the calendar's
-    years (2024–2027: extend the seed). A scalar subquery, so it works in any select. -#}
+    [t0, t1) with the team's working intervals (dim_work_interval),
+    docs/effect-measurement.md §2.2. A ticket created at night starts its clock at the
+    next opening. Null when either end is null; 0 when t1 <= t0; null outside the
+    calendar's years (2024–2027: extend the seed). A scalar subquery, so it works in any
+    select. -#}
 {% macro business_minutes(t0, t1) -%}
     (
         case
@@ -40,7 +41,8 @@
 
 {#- A short reply that only acknowledges the ticket ("приняли в работу", "ответим позже"):
     not an answer, so first_substantive_response_at skips it (guards FRT against gaming,
-    effect-measurement §2.3 and pitfall 9). Under 150 characters and template-like. -#}
+    docs/effect-measurement.md §2.3 and §5 pitfall 9). Under 150 characters and
+    template-like. -#}
 {% macro is_acknowledgement(text) -%}
     (
         coalesce(length({{ text }}), 0) < 150

@@ -1,4 +1,4 @@
-{#- Helpers that read Pyrus API JSON (shapes: shared reference pyrus-api.md §2–§4). -#}
+{#- Helpers that read Pyrus API JSON (shapes: docs/pyrus-api.md §2–§4). -#}
 
 {#- A jsonb array, or an empty one when the key is missing or holds another type. -#}
 {% macro jsonb_array_or_empty(expression) -%}
@@ -75,7 +75,7 @@
     end
 {%- endmacro %}
 
-{#- Typed columns out of one field value `{id, type, name, value}` (reference §4 table).
+{#- Typed columns out of one field value `{id, type, name, value}` (docs/pyrus-api.md §4 table).
     Unexpected shapes give nulls, never errors. -#}
 {% macro pyrus_field_value_columns(field) -%}
     case

@@ -1,5 +1,5 @@
 -- first_response_at must be the time of a public staff reply, never of a bot post or an
--- internal note (effect-measurement §5.1: bot contamination of first response).
+-- internal note (docs/effect-measurement.md §5 pitfall 1: bot contamination of first response).
 select
     tickets.ticket_id,
     tickets.first_response_at

@@ -41,7 +41,8 @@ rollout as (
 ),
 
 -- The category as first entered on the form (same rule as fct_tickets): stratify on it,
--- never on a later edit or on a model's prediction (post-treatment, pitfall 3).
+-- never on a later edit or on a model's prediction (post-treatment,
+-- docs/effect-measurement.md §5 pitfall 3).
 first_category_values as (
 
     select distinct on (ticket_id)

@@ -113,7 +113,7 @@ final as (
         tasks.assistant_feedback,
         tasks.is_closed,
         tasks.last_modified_at,
-        -- Effect measurement (effect-measurement.md §2.3, §3.1), see int_ticket_effect_metrics.
+        -- Effect measurement (docs/effect-measurement.md §2.3, §3.1), see int_ticket_effect_metrics.
         effect_metrics.created_week_msk,
         effect_metrics.assignment_arm,
         effect_metrics.frt_cal_min,
