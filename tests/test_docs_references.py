@@ -36,6 +36,11 @@ NOTE_NAMES = re.compile(
 # migration's comment may keep a bare note name; it resolves to docs/ all the same.
 IMMUTABLE = ("assistant/migrations/",)
 
+# A file named on its own in backticks (`suggest.py`) must be a file somewhere in the
+# repository: after a move, a docstring still saying `rag.py` sends the reader nowhere.
+NAMED_FILE = re.compile(r"`([\w-]+\.(?:py|md|sql|yml|csv))`")
+NAMED_ON_PURPOSE = {"prompts.py"}  # assistant/llm/prompt.py explains why it is not so named
+
 OUTSIDE = re.compile(r"\.\./shared|shared/reference")
 # Tests that still read the reference payloads from outside the checkout; the same
 # files are in docs/samples/, so point these tests there and drop them from this list.
@@ -132,6 +137,23 @@ def test_every_doc_or_module_path_in_code_and_comments_exists() -> None:
                 if not resolves(cited)
             )
     assert not missing, "citations of files that do not exist:\n" + "\n".join(missing)
+
+
+def test_every_file_named_in_backticks_exists_somewhere() -> None:
+    files = repository_files()
+    names = {Path(path).name for path in files} | NAMED_ON_PURPOSE
+    unknown: list[str] = []
+    for path in files:
+        if Path(path).suffix not in SOURCE_SUFFIXES or path == THIS_FILE:
+            continue
+        text = read_text(path)
+        if text is None:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            unknown.extend(
+                f"{path}:{number}: {name}" for name in NAMED_FILE.findall(line) if name not in names
+            )
+    assert not unknown, "files named that no longer exist:\n" + "\n".join(unknown)
 
 
 def test_reference_notes_are_cited_by_their_docs_path() -> None:

@@ -1,6 +1,6 @@
 """Pure text helpers for suggestions: wrapping untrusted text, retrieval-only steps, drafts.
 
-Split out of `rag.py` so the suggester keeps the flow (retrieve → prompt → generate →
+Kept apart from `suggest.py` so the suggester keeps the flow (retrieve → prompt → generate →
 cite) while the wording rules for the retrieval-only fallback (steps from a page's fix
 section, the reply template, a past ticket's resolution, the greeting and closing line)
 live in one I/O-free module that is easy to test on its own.

@@ -1,6 +1,6 @@
 """The bot's Pyrus HTTP client: post an internal comment, find our earlier one.
 
-Split out of `pyrus_bot.py` at the I/O seam: this module knows the Pyrus API (auth,
+Split from `pipeline.py` at the I/O seam: this module knows the Pyrus API (auth,
 retries with backoff on 429/5xx/timeouts, never on other 4xx) and nothing about the
 inbox pipeline or the suggestion log.
 """

@@ -1,6 +1,6 @@
 """The Pyrus webhook payload and the ticket text a suggestion is built from.
 
-Split out of `pyrus_bot.py` so the boundary types (pydantic models validated at the
+Kept apart from `pipeline.py` so the boundary types (pydantic models validated at the
 webhook, and the subject/description/customer-name extraction) can be read and reused
 without the HTTP client or the suggestion-log SQL. Pure: no I/O here.
 """

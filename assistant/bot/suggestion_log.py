@@ -1,6 +1,6 @@
 """The suggestion log (`assistant.suggestions`): arm decisions, stored suggestions, replay.
 
-Split out of `pyrus_bot.py` so the SQL that the effect measurement depends on lives in
+Kept apart from `pipeline.py` so the SQL that the effect measurement depends on lives in
 one place (docs/effect-measurement.md §3.1): the arm is written once per ticket at decision
 time, a rerun overwrites a suggestion with the same facts, and a replay of history logs
 suggestions for past tickets without ever posting.

@@ -4,7 +4,7 @@ Reads come from the dbt marts (`marts.*`, `intermediate.int_suggestions_paired_w
 so the Python steps see exactly the definitions BI sees; writes go to the two tables of
 migration 0050 (`assistant.suggestion_outcomes`, `kb.effect_estimates`). Flow modules
 call these functions and hold no SQL themselves; the report's reads are in
-`effect_report_data`.
+`report_data.py`.
 """
 
 from __future__ import annotations

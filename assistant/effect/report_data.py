@@ -1,6 +1,6 @@
 """SQL that loads the effect report's inputs from the marts and the effect table.
 
-Split from `effect_data` (which owns the score/estimate reads and writes) to keep both
+Split from `data.py` (which owns the score/estimate reads and writes) to keep both
 small; `flows.effect.report_html` and the `kb report effect` command use these.
 """
 

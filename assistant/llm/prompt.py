@@ -1,6 +1,6 @@
 """Prompt files: `assistant/llm/prompts/<name>.md` parsed into a versioned `Prompt`.
 
-Split out of `rag.py` so prompt loading (a file read) sits apart from the suggester.
+Kept apart from the suggester (`assistant/bot/suggest.py`): loading a prompt is a file read.
 Not called `prompts.py`: the `assistant/llm/prompts/` directory holding the .md files
 already has that name.
 """
