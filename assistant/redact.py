@@ -131,6 +131,12 @@ _NOT_NAMES = frozenset(
     }
 )  # fmt: skip
 MAX_NAME_CHARS = 30
+# A sign-off followed by a name: «С уважением, Иван Петров» / «Best regards,\nIvan».
+_SIGN_OFF = re.compile(
+    r"(?i:с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+доброго|best\s+regards"
+    r"|kind\s+regards|regards)[,.!]?[ \t]*\n?[ \t]*"
+    r"([А-ЯЁA-Z][а-яёa-z]+(?:-[А-ЯЁA-Z][а-яёa-z]+)?(?:[ \t]+[А-ЯЁA-Z][а-яёa-z.]*){0,2})"
+)
 
 
 def greeting_name(display_name: str | None) -> str | None:
@@ -158,11 +164,12 @@ def greeting_name(display_name: str | None) -> str | None:
 def mask_person(text: str, *, name: str | None = None, identifiers: tuple[str, ...] = ()) -> str:
     """`redact(text)` plus the sender's own name words, e-mail and phone as `[name]`/`[contact]`.
 
-    The generic patterns miss a name («С уважением, Иван Петров») and can miss an odd
-    e-mail or phone format; the sender's exact values are known, so they are removed
-    literally (case-insensitive) before the patterns run.
+    The generic patterns miss a name and can miss an odd e-mail or phone format; the
+    sender's exact values are known, so they are removed literally (case-insensitive)
+    before the patterns run. A name after a sign-off («С уважением, Иван Петров») is
+    masked even when the display name is an e-mail: e-mail threads sign that way.
     """
-    result = text
+    result = _SIGN_OFF.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + "[name]", text)
     name = (name or "").strip()
     if "@" in name or any(ch.isdigit() for ch in name):
         identifiers, name = (*identifiers, name), ""  # an e-mail or phone in the name field
