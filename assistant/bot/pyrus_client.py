@@ -201,6 +201,8 @@ class PyrusPoster:
                 return None
             try:
                 found = self._find_marked(task_id, token, marker)
+            except PyrusRateLimited:
+                raise  # not applied knowledge either way: the job waits and checks again
             except KbError as exc:
                 raise PyrusUnavailable(
                     f"cannot check task {task_id} for comment {marker} before a retry: {exc}"
