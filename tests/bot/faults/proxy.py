@@ -74,6 +74,7 @@ class FaultProxy:
 
     def stop(self) -> None:
         if self.handle is not None:
+            self.handle.server.force_exit = True  # idle keep-alive clients must not delay it
             self.handle.stop()
 
 
