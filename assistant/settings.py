@@ -51,7 +51,7 @@ class AssistantSettings(BaseSettings):
     assistant_holdout: float = Field(default=0.2, ge=0.0, le=1.0)
 
     # The Pyrus bot (webhook, inbox worker, posting).
-    webhook_max_body_bytes: int = Field(default=16_000_000, gt=0)
+    webhook_max_body_bytes: int = Field(default=1_048_576, gt=0)  # Pyrus bodies are small
     bot_act_on_later_events: bool = False
     bot_worker_in_app: bool = True
     bot_poll_seconds: float = Field(default=1.0, gt=0)
@@ -60,6 +60,8 @@ class AssistantSettings(BaseSettings):
     bot_retry_backoff_seconds: float = Field(default=30.0, ge=0)
     pyrus_post_retries: int = Field(default=3, ge=0)
     pyrus_timeout_seconds: float = Field(default=15.0, gt=0)
+    # A 429 puts the job back for Retry-After/X-RateLimit-Reset seconds, at most this.
+    pyrus_rate_limit_max_wait_seconds: float = Field(default=60.0, ge=0)
     llm_max_retries: int = Field(default=1, ge=0)
 
     @field_validator("pyrus_form_ids", mode="before")

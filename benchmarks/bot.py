@@ -8,6 +8,12 @@ are the bot's own overhead: retrieval, DB, HTTP, posting).
 
     .venv/bin/python -m benchmarks.bot                    # 10k and 100k chunks, 40 tickets
     .venv/bin/python -m benchmarks.bot --sizes 10000 --tickets 20
+    .venv/bin/python -m benchmarks.bot --sizes '' --burst 300   # burst figures only
+
+`--burst N` sends N new tickets at once from 20 concurrent senders (2,000-chunk index,
+30% holdout) and prints webhook answers/s, webhook p50/p95/p99, the drain time (first
+send → every inbox job finished) and the process's peak RSS, then the RSS growth while
+20 unsigned 15.9 MB bodies are posted at once (they must be refused at the 1 MB limit).
 """
 
 from __future__ import annotations
@@ -288,10 +294,144 @@ def run_size(pg_url: str, n_chunks: int, tickets: int, sandbox: Any, fake_llm: A
         )
 
 
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 1e6
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+_STORM = """
+import sys, httpx
+from concurrent.futures import ThreadPoolExecutor
+big = b"x" * 15_900_000
+def post(_):
+    try:
+        return httpx.post(sys.argv[1], content=big, timeout=60).status_code
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+with ThreadPoolExecutor(max_workers=20) as pool:
+    print(sorted(set(map(str, pool.map(post, range(20))))))
+"""
+
+
+def _unsigned_storm(webhook: str) -> None:
+    """20 concurrent unsigned 15.9 MB posts from a child process (its memory is not ours)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _STORM, webhook], capture_output=True, text=True, check=True
+    )
+    print(f"  unsigned storm answers: {done.stdout.strip()}")
+
+
+def _sample_peak_rss(action: Any, *args: Any) -> float:
+    """Run `action(*args)` while sampling this process's RSS; returns the peak in MB."""
+    import threading
+
+    peak, stop = [_rss_mb()], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak.append(_rss_mb())
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        action(*args)
+    finally:
+        stop.set()
+        sampler.join()
+    return max(peak)
+
+
+def run_burst(pg_url: str, tickets: int, senders: int, sandbox: Any, fake_llm: Any) -> None:
+    """The burst figures of the README's bot section."""
+    from assistant.bot.pipeline import build_pipeline
+    from assistant.bot.webhook import create_app
+    from assistant.migrate import migrate
+    from assistant.servers import run_in_thread
+    from assistant.settings import AssistantSettings
+    from tests.bot.faults.burst import arms, percentile, send_burst, wait_drained
+    from tests.conftest import make_database
+
+    url = make_database(pg_url, "bench_bot_burst")
+    migrate(url)
+    build_index(url, 2000)
+    settings = AssistantSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        pyrus_bot_secret=sandbox.bot_secret,
+        pyrus_api_url=sandbox.pyrus_api_url,
+        pyrus_auth_url=sandbox.pyrus_auth_url,
+        pyrus_login=sandbox.pyrus_login,
+        pyrus_security_key=sandbox.pyrus_key,
+        assistant_holdout=0.3,
+        bot_poll_seconds=0.2,
+        llm_base_url=fake_llm.base_url,
+        llm_model="fake",
+        llm_timeout_seconds=5,
+    )
+    app = create_app(settings, url, pipeline=build_pipeline(settings))
+    server = run_in_thread(app)
+    webhook = f"{server.url}/pyrus/webhook"
+    try:
+        task_ids = [
+            new_ticket(sandbox, f"{TOPICS[n % len(TOPICS)][1]}. Помогите, пожалуйста ({n}).")
+            for n in range(tickets)
+        ]
+        started = time.perf_counter()
+        burst = send_burst(sandbox, webhook, task_ids, senders=senders)
+        drain = wait_drained(url, task_ids, timeout=600)
+        drain_total = time.perf_counter() - started
+        decided = arms(url, task_ids)
+        comments = {
+            t: sum(
+                1
+                for c in sandbox.pyrus.dataset.tasks[t]["comments"]
+                if str(c.get("text", "")).startswith("Рекомендация")
+            )
+            for t in task_ids
+        }
+        treated = [t for t in task_ids if decided.get(t) == "treatment"]
+        ok = all(comments[t] == 1 for t in treated) and all(
+            comments[t] == 0 for t in task_ids if decided.get(t) == "holdout"
+        )
+        lat = burst.latencies_ms
+        print(
+            f"  burst of {tickets} new tickets, {senders} senders: "
+            f"{tickets / burst.send_seconds:.0f} webhook answers/s, "
+            f"webhook p50 {percentile(lat, 0.5):.0f} ms, p95 {percentile(lat, 0.95):.0f} ms, "
+            f"p99 {percentile(lat, 0.99):.0f} ms"
+        )
+        print(
+            f"  drain: every job finished {drain_total:.1f} s after the first send "
+            f"({drain:.1f} s after the last answer); {len(treated)} treatment tickets, "
+            f"exactly one comment each and none for holdout: {ok}"
+        )
+        print(f"  peak RSS of the process (bot + emulator + senders): {_peak_rss_mb():.0f} MB")
+        before, peak = _rss_mb(), _sample_peak_rss(_unsigned_storm, webhook)
+        print(
+            f"  20 concurrent unsigned 15.9 MB posts (sent from another process): "
+            f"RSS of the bot process {before:.0f} → peak {peak:.0f} MB"
+        )
+    finally:
+        app.state.bot.stop()
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--tickets", type=int, default=40)
+    parser.add_argument("--burst", type=int, default=0, help="tickets in the burst (0: none)")
+    parser.add_argument("--senders", type=int, default=20)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -320,6 +460,9 @@ def main() -> None:
         for size in (int(part) for part in args.sizes.split(",") if part.strip()):
             print(f"{size} chunks")
             run_size(server.get_uri(), size, args.tickets, sandbox, fake_llm)
+        if args.burst:
+            print("burst")
+            run_burst(server.get_uri(), args.burst, args.senders, sandbox, fake_llm)
     finally:
         fake_llm.stop()
         sandbox.stop()

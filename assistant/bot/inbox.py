@@ -33,6 +33,18 @@ class PermanentJobError(KbError):
     """A job that must not be retried (bad payload, a 4xx from Pyrus other than 429)."""
 
 
+class RetryLater(KbError):
+    """Not a failure: the job must wait (a rate limit); it goes back with a not-before time.
+
+    The worker does not sleep on it, so one rate-limited ticket never stalls the others,
+    and the attempt is not counted against `max_attempts`.
+    """
+
+    def __init__(self, message: str, *, delay_seconds: float) -> None:
+        super().__init__(message)
+        self.delay_seconds = max(0.0, delay_seconds)
+
+
 @dataclass(frozen=True)
 class EnqueueResult:
     inbox_id: int
@@ -81,8 +93,12 @@ def enqueue(
             set deliveries = assistant.inbox.deliveries + 1,
                 last_delivery_at = now(),
                 retry_header = excluded.retry_header,
-                access_token = coalesce(excluded.access_token, assistant.inbox.access_token)
-                    -- a fresh token helps a job that is still waiting
+                -- a fresh token helps a job that is still waiting; a finished job
+                -- keeps none (tokens live only as long as a job needs them)
+                access_token = case
+                    when assistant.inbox.status in ('pending', 'processing')
+                        then coalesce(excluded.access_token, assistant.inbox.access_token)
+                end
         returning id, (xmax = 0) as inserted, deliveries
         """,
         (
@@ -168,6 +184,20 @@ def fail(
     return "failed" if final else "pending"
 
 
+def reschedule(conn: psycopg.Connection, job: Job, delay_seconds: float, reason: str) -> None:
+    """Put a job back to `pending` after `delay_seconds`, not counting the attempt."""
+    conn.execute(
+        """
+        update assistant.inbox
+        set status = 'pending', last_error = %s, claimed_at = null,
+            attempts = greatest(attempts - 1, 0),
+            available_at = now() + make_interval(secs => %s)
+        where id = %s
+        """,
+        (reason[:2000], delay_seconds, job.id),
+    )
+
+
 def inbox_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Rows per status, for health checks and tests."""
     return {
@@ -224,6 +254,10 @@ class InboxWorker:
         )
         try:
             status, outcome = self.handler(conn, job)
+        except RetryLater as exc:
+            reschedule(conn, job, exc.delay_seconds, f"{type(exc).__name__}: {exc}")
+            logger.info("inbox job %d waits %.1fs: %s", job.id, exc.delay_seconds, exc)
+            return True
         except Exception as exc:  # every job error is recorded, never lost
             permanent = isinstance(exc, PermanentJobError)
             message = f"{type(exc).__name__}: {exc}"

@@ -28,16 +28,42 @@ from pydantic import ValidationError
 
 from assistant.bot.comment_format import CommentBody, format_comment
 from assistant.bot.inbox import Job, PermanentJobError
-from assistant.bot.pyrus_client import PyrusPoster
-from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, ticket_from_task
+from assistant.bot.pyrus_client import PyrusPoster, comment_marker
+from assistant.bot.pyrus_models import PyrusTask, TicketText, WebhookPayload, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.bot.suggestion_log import decide_arm, record_category, save_suggestion
 from assistant.errors import KbError
+from assistant.redact import greeting_name, mask_person
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
 
 ACTED_EVENTS = frozenset({"comment", "task_created"})
+SUBJECT_MAX_CHARS = 500
+"""A subject is a line; the rest of a 100k-character "subject" is noise or an attack."""
+
+
+def safe_ticket(ticket: TicketText) -> TicketText:
+    """The ticket as the suggester may see it: bounded, personal data masked.
+
+    Every text field that reaches the LLM, the suggestion log and the draft passes here:
+    the subject is cut to `SUBJECT_MAX_CHARS` (the description is already cut in
+    `ticket_from_task`), the sender's name, e-mail and phone plus the document patterns of
+    `assistant.redact` are masked, and the name to greet is a plausible first name or None.
+    Masking runs before the final cut so that a cut never splits a number into an
+    unmasked half; a bounded prefix keeps the regex work bounded too.
+    """
+    name = ticket.sender_name or ticket.customer_name
+
+    def clean(text: str, limit: int) -> str:
+        masked = mask_person(text[: limit * 2], name=name, identifiers=ticket.sender_contacts)
+        return masked[:limit]
+
+    return TicketText(
+        subject=clean(ticket.subject, SUBJECT_MAX_CHARS),
+        description=clean(ticket.description, len(ticket.description) or 1),
+        customer_name=greeting_name(name),
+    )
 
 
 # --- the pipeline -----------------------------------------------------------------------
@@ -116,7 +142,7 @@ class BotPipeline:
         self, conn: psycopg.Connection, task_id: int, task: PyrusTask, *, inbox_id: int | None
     ) -> tuple[Suggestion, CommentBody]:
         """Build, format and store the suggestion for a task."""
-        ticket = ticket_from_task(task)
+        ticket = safe_ticket(ticket_from_task(task))
         suggestion = self.suggester(conn).suggest(
             ticket.subject, ticket.description, customer_name=ticket.customer_name
         )
@@ -150,11 +176,17 @@ class BotPipeline:
         bot_id: int | None,
         previous_attempts: int,
     ) -> str:
-        """Post once: an interrupted earlier attempt is looked up before posting again."""
+        """Post once: an interrupted earlier attempt is looked up (by marker) first.
+
+        The marker is the job's (`kb:<inbox id>`), so the comment of this very job is found
+        again whatever happened to the HTTP answer; the client also looks before each
+        retry of the POST (pyrus_client.py).
+        """
         comment_id = None
+        marker = comment_marker(job.id)
         if previous_attempts:  # a post may have reached Pyrus before a crash
             comment_id = self.poster.find_own_comment(
-                job.task_id, job.access_token, bot_id, after_id=job.comment_id
+                job.task_id, job.access_token, bot_id, after_id=job.comment_id, marker=marker
             )
         started = time.perf_counter()
         if comment_id is None:
@@ -164,7 +196,9 @@ class BotPipeline:
                 (job.task_id,),
             )
             try:
-                comment_id = self.poster.post_comment(job.task_id, body, job.access_token)
+                comment_id = self.poster.post_comment(
+                    job.task_id, body, job.access_token, marker=marker
+                )
             except KbError as exc:
                 conn.execute(
                     "update assistant.suggestions set post_error = %s where task_id = %s",

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+DESCRIPTION_MAX_CHARS = 8000
+"""The description is cut here; `pipeline.py` bounds the subject and the name."""
 
 # --- the webhook payload (pydantic at the boundary) ----------------------------------
+
+
+PgBigInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+"""An id Postgres can store (`bigint`): a larger one is a payload error, not a 503."""
 
 
 class _Open(BaseModel):
@@ -21,14 +28,14 @@ class _Open(BaseModel):
 
 
 class PyrusPerson(_Open):
-    id: int | None = None
+    id: PgBigInt | None = None
     first_name: str | None = None
     last_name: str | None = None
     type: str | None = None
 
 
 class PyrusComment(_Open):
-    id: int
+    id: PgBigInt
     text: str | None = None
     create_date: str | None = None
     author: PyrusPerson | None = None
@@ -36,8 +43,8 @@ class PyrusComment(_Open):
 
 
 class PyrusTask(_Open):
-    id: int
-    form_id: int | None = None
+    id: PgBigInt
+    form_id: PgBigInt | None = None
     text: str | None = None
     subject: str | None = None
     create_date: str | None = None
@@ -52,8 +59,8 @@ class WebhookPayload(_Open):
 
     event: str = "comment"
     access_token: str | None = None
-    task_id: int | None = None
-    user_id: int | None = None
+    task_id: PgBigInt | None = None
+    user_id: PgBigInt | None = None
     bot_settings: str | None = None
     task: PyrusTask
 
@@ -65,6 +72,8 @@ class TicketText:
     subject: str
     description: str
     customer_name: str | None
+    sender_name: str | None = None  # the whole display name (for masking, never for greeting)
+    sender_contacts: tuple[str, ...] = ()  # the sender's e-mail/phone from `channel.from`
 
 
 def _flat_fields(fields: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -97,10 +106,25 @@ def ticket_from_task(task: PyrusTask) -> TicketText:
     first = task.comments[0] if task.comments else None
     if first is not None and first.text and first.text.strip() not in description:
         description = "\n".join(part for part in (description, first.text.strip()) if part)
-    name = None
-    if first is not None and first.channel:
-        sender = (first.channel.get("from") or {}).get("name")
-        name = str(sender).split()[0] if sender and str(sender).strip() else None
+    name = full = None
+    contacts: list[str] = []
+    if first is not None and isinstance(first.channel, dict):
+        sender = first.channel.get("from")
+        sender = sender if isinstance(sender, dict) else {}
+        full = str(sender["name"]).strip() if sender.get("name") else None
+        name = full.split()[0] if full else None
+        contacts = [str(sender[key]) for key in ("email", "phone") if sender.get(key)]
+        if first.channel.get("phone"):
+            contacts.append(str(first.channel["phone"]))
     if name is None and task.author and task.author.type in (None, "user"):
         name = (task.author.first_name or "").strip() or None
-    return TicketText(subject=subject, description=description[:8000], customer_name=name)
+        full = " ".join(
+            part.strip() for part in (task.author.first_name, task.author.last_name) if part
+        )
+    return TicketText(
+        subject=subject,
+        description=description[:DESCRIPTION_MAX_CHARS],
+        customer_name=name,
+        sender_name=full or None,
+        sender_contacts=tuple(contacts),
+    )

