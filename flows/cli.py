@@ -33,6 +33,10 @@ report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
 app.add_typer(report_app, name="report")
+# `kb taxonomy init|check` (issue #18): its own module, registered here.
+from flows.cli_taxonomy import taxonomy_app  # noqa: E402
+
+app.add_typer(taxonomy_app, name="taxonomy")
 
 console = Console()
 
