@@ -35,11 +35,11 @@ from assistant.effect.verdict import (
 )
 
 VERDICT_STYLE = {
-    SHOWN_BETTER: ("verdict good", "Эффект показан"),
-    SHOWN_WORSE: ("verdict bad", "Показано ухудшение"),
-    NOT_SHOWN_UNDERPOWERED: ("verdict wait", "Пока не показано: мало данных"),
-    NOT_SHOWN: ("verdict none", "Эффект не обнаружен"),
-    NO_ESTIMATE: ("verdict wait", "Оценки пока нет"),
+    SHOWN_BETTER: ("verdict good", "эффект показан"),
+    SHOWN_WORSE: ("verdict bad", "показано ухудшение"),
+    NOT_SHOWN_UNDERPOWERED: ("verdict wait", "эффект пока не показан — мало данных"),
+    NOT_SHOWN: ("verdict none", "эффект не обнаружен"),
+    NO_ESTIMATE: ("verdict wait", "оценки пока нет"),
 }
 
 __all__ = ["ArmRow", "EffectRow", "GapRow", "ReportData", "WeeklyPoint", "render_report"]
@@ -134,7 +134,8 @@ STYLE = (
     "color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{margin-top:1.6em}"
     "table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;"
     "padding:4px 8px;font-size:13px;vertical-align:top}th{background:#f3f3f3;text-align:left}"
-    "td.n{text-align:right;white-space:nowrap}tr.thin td{color:#888}.note{color:#555}"
+    "td.n{text-align:right;white-space:nowrap}td:first-child{min-width:10em}"
+    "tr.thin td{color:#888}.note{color:#555}"
     "img{max-width:100%}.verdict{border-left:6px solid;padding:.6em 1em;margin:1em 0;"
     "background:#f7f7f7}.verdict h2{margin:.1em 0 .4em}.good{border-color:#2e7d32}"
     ".bad{border-color:#c62828}.wait{border-color:#f9a825}.none{border-color:#9e9e9e}"

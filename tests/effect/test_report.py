@@ -150,7 +150,7 @@ def page() -> str:
 
 
 def test_the_page_speaks_russian_with_units(page: str) -> None:
-    assert "Вывод: Пока не показано: мало данных" in page
+    assert "Вывод: эффект пока не показан — мало данных" in page
     assert "<td>Время первого ответа, раб. мин</td>" in page
     assert "<td>Первый ответ в срок SLA, %</td>" in page
     assert "73,9 %" in page
@@ -175,5 +175,5 @@ def test_each_comparison_names_its_method(page: str) -> None:
 def test_report_without_data_says_so() -> None:
     page = render_report(ReportData(generated_at=datetime(2026, 11, 26, tzinfo=UTC)))
     assert "Недостаточно данных" in page
-    assert "Оценки пока нет" in page
+    assert "Вывод: оценки пока нет" in page
     assert "data:image/png" not in page
