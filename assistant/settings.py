@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CLOUD_PYRUS_WEB_URL = "https://pyrus.com"
 
 
 class AssistantSettings(BaseSettings):
@@ -38,6 +41,9 @@ class AssistantSettings(BaseSettings):
     pyrus_form_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     pyrus_bot_secret: SecretStr | None = None
     pyrus_draft_field_id: int | None = None
+    # Where people open tasks (links in bot comments and kb_documents.url); unset: derived
+    # from the API/auth host (api.pyrus.com → https://pyrus.com), see `pyrus_web_base`.
+    pyrus_web_url: str | None = None
 
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
@@ -76,6 +82,32 @@ class AssistantSettings(BaseSettings):
                 return json.loads(text)
             return [int(part) for part in text.split(",") if part.strip()]
         return value
+
+    @property
+    def pyrus_web_base(self) -> str:
+        """The Pyrus web app's base URL: PYRUS_WEB_URL, else derived from the API host.
+
+        Cloud Pyrus serves the API on api.pyrus.com and tasks on pyrus.com; an
+        on-premise server serves both on its own host, so its host is kept as it is.
+        """
+        if self.pyrus_web_url:
+            return self.pyrus_web_url.strip().rstrip("/")
+        source = self.pyrus_api_url or self.pyrus_auth_url
+        parsed = urlsplit(source or "")
+        host = parsed.hostname or ""
+        if not host or host == "pyrus.com" or host.endswith(".pyrus.com"):
+            return CLOUD_PYRUS_WEB_URL
+        for prefix in ("api.", "accounts."):
+            if host.startswith(prefix) and host.count(".") > 1:
+                host = host[len(prefix) :]
+                break
+        port = f":{parsed.port}" if parsed.port else ""
+        return f"{parsed.scheme or 'https'}://{host}{port}"
+
+    @property
+    def pyrus_task_url_prefix(self) -> str:
+        """Prefix of a task link; the task id follows (`…/t#id12345`)."""
+        return f"{self.pyrus_web_base}/t#id"
 
     @property
     def pg_data_dir(self) -> Path:

@@ -21,6 +21,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from assistant.categorization.classifier import ClassifierError
 from assistant.categorization.model_store import (
     count_new_labels,
     load_active_model,
@@ -29,6 +30,7 @@ from assistant.categorization.model_store import (
 )
 from assistant.categorization.policy import CategorizeConfig, Categorizer, record_decisions
 from assistant.categorization.taxonomy import Taxonomy, load_taxonomy, register_taxonomy
+from assistant.categorization.taxonomy_check import check_database
 from assistant.config import load_settings
 from assistant.db import connect
 from assistant.errors import DatabaseError
@@ -87,7 +89,17 @@ def retrain_if_needed(
             reason = "full run"
         else:
             return {"model_version": previous, "retrained": False, "new_labels": new_labels}
-        trained = train_from_marts(conn, taxonomy, min_labels=config.min_train_labels)
+        try:
+            trained = train_from_marts(conn, taxonomy, min_labels=config.min_train_labels)
+        except ClassifierError as exc:  # too few labels or categories: report, do not fail
+            usable = stored is not None and stored.model.taxonomy_version == taxonomy.version
+            logger.warning("classifier not retrained (%s): %s", reason, exc)
+            return {
+                "model_version": previous if usable else None,
+                "retrained": False,
+                "training_skipped": " ".join(str(exc).split()),
+                "new_labels": new_labels,
+            }
     version = trained.model.version
     logger.info("retrained (%s): %s → %s", reason, previous, version)
     return {
@@ -174,6 +186,16 @@ def agreement(url: str, taxonomy: Taxonomy, model_version: str) -> dict[str, Any
     }
 
 
+def check_taxonomy(url: str, taxonomy: Taxonomy) -> dict[str, Any]:
+    """Warn, naming them, about category values that map to no seed row."""
+    with connect(url, autocommit=True) as conn:
+        checked = check_database(conn, taxonomy)
+    warning = checked.warning(taxonomy)
+    if warning:
+        logger.warning("%s", warning)
+    return {"unmapped_category_values": len(checked.unmapped)}
+
+
 def run_categorize(
     url: str,
     settings: AssistantSettings,
@@ -184,10 +206,14 @@ def run_categorize(
 ) -> dict[str, Any]:
     """The flow's body without Prefect: retrain if needed, label, measure agreement."""
     taxonomy = load_taxonomy(config.taxonomy_path)
+    checked = step("taxonomy-check", check_taxonomy, url, taxonomy)
     model = step("retrain-if-needed", retrain_if_needed, url, taxonomy, config, full)
+    if model["model_version"] is None:
+        logger.warning("no classifier for taxonomy %s; tickets stay unlabelled", taxonomy.version)
+        return {"taxonomy_version": taxonomy.version, **checked, **model, "labelled": 0}
     labelled = step("label-tickets", label_tickets, url, settings, taxonomy, config, full)
     agreed = step("staff-agreement", agreement, url, taxonomy, model["model_version"])
-    return {"taxonomy_version": taxonomy.version, **model, **labelled, **agreed}
+    return {"taxonomy_version": taxonomy.version, **checked, **model, **labelled, **agreed}
 
 
 @flow(name="categorize")

@@ -33,6 +33,10 @@ report_app = typer.Typer(help="Reports for analysts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
 app.add_typer(report_app, name="report")
+# `kb taxonomy init|check` (issue #18): its own module, registered here.
+from flows.cli_taxonomy import taxonomy_app  # noqa: E402
+
+app.add_typer(taxonomy_app, name="taxonomy")
 
 console = Console()
 
@@ -74,14 +78,30 @@ def db_stop() -> None:
     console.print("stopped" if stopped else "not running")
 
 
+def _check_external_database(url: str) -> None:
+    """Connect to DATABASE_URL and report the server; a `KbError` (one line) if it fails."""
+    from assistant.db import connect, describe_url
+    from assistant.errors import ConfigError
+
+    where = describe_url(url)
+    if where.startswith("<unparseable"):
+        raise ConfigError(
+            "DATABASE_URL is not a valid connection string "
+            "(expected postgresql://user:password@host:5432/dbname)"
+        )
+    with connect(url, autocommit=True, register_vector=False) as conn:
+        row = conn.execute("select current_setting('server_version')").fetchone()
+    console.print(f"external: {where}; reachable, PostgreSQL {row[0] if row else '?'}")
+
+
 @db_app.command("status")
 def db_status() -> None:
     """Show where the database is and whether it runs."""
-    from assistant.db import describe_url, embedded_status
+    from assistant.db import embedded_status
 
     runtime = _runtime()
     if runtime.settings.database_url:
-        console.print(f"external: {describe_url(runtime.settings.database_url.get_secret_value())}")
+        _check_external_database(runtime.settings.database_url.get_secret_value())
         return
     status = embedded_status(runtime.settings.pg_data_dir)
     state = f"running (pid {status.pid})" if status.running else "stopped"
@@ -169,6 +189,17 @@ def ask(text: Annotated[str, typer.Argument(help="The ticket text, in Russian.")
     typer.echo(format_terminal(suggestion, category_name=name))
 
 
+def _missing_bot_settings(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """The variables the bot cannot work without that are unset, by name."""
+    required = {
+        "PYRUS_BOT_SECRET": settings.pyrus_bot_secret,
+        "PYRUS_FORM_IDS": settings.pyrus_form_ids,
+        "PYRUS_LOGIN": settings.pyrus_login,
+        "PYRUS_SECURITY_KEY": settings.pyrus_security_key,
+    }
+    return [name for name, value in required.items() if not value]
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -182,8 +213,13 @@ def serve(
     from assistant.errors import ConfigError
 
     runtime = _runtime()
-    if runtime.settings.pyrus_bot_secret is None:
-        raise ConfigError("PYRUS_BOT_SECRET is not set: the bot cannot verify Pyrus webhooks")
+    missing = _missing_bot_settings(runtime.settings)
+    if missing:
+        raise ConfigError(
+            f"kb serve needs {', '.join(missing)}: the bot verifies Pyrus webhooks with "
+            "PYRUS_BOT_SECRET, acts only on PYRUS_FORM_IDS and posts with PYRUS_LOGIN / "
+            "PYRUS_SECURITY_KEY when a webhook carries no token (see .env.example)"
+        )
     bot = create_app(
         runtime.settings, runtime.database_url(), pipeline=build_pipeline(runtime.settings)
     )

@@ -46,6 +46,7 @@ def dbt_build(full_refresh: bool) -> dict[str, Any]:
         work_dir=work_dir(runtime),
         full_refresh=full_refresh,
         raise_on_failure=False,
+        dbt_vars={"pyrus_task_url_prefix": runtime.settings.pyrus_task_url_prefix},
     )
     return summary.as_dict()
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from assistant.bot.suggest import SourceRef, Suggestion
 
 HEADING = "Рекомендация ИИ-помощника"
-PYRUS_TASK_URL = "https://pyrus.com/t#id{task_id}"
+# Cloud default; deployments pass `AssistantSettings.pyrus_task_url_prefix` (PYRUS_WEB_URL).
+PYRUS_TASK_URL_PREFIX = "https://pyrus.com/t#id"
 
 _MODE_NOTES = {
     "llm_not_configured": "Языковая модель не подключена: подсказка собрана только из поиска "
@@ -32,9 +33,9 @@ NOTHING_FOUND = (
 FOOTER = "Это внутренняя подсказка для сотрудника; клиенту она не отправлялась."
 
 
-def pyrus_task_url(task_id: Any) -> str:
-    """The web link of a Pyrus task."""
-    return PYRUS_TASK_URL.format(task_id=task_number(task_id))
+def pyrus_task_url(task_id: Any, prefix: str = PYRUS_TASK_URL_PREFIX) -> str:
+    """The web link of a Pyrus task (`prefix` from PYRUS_WEB_URL for on-premise servers)."""
+    return f"{prefix}{task_number(task_id)}"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from assistant.bot.comment_format import pyrus_task_url
+from assistant.bot.comment_format import PYRUS_TASK_URL_PREFIX, pyrus_task_url
 from assistant.bot.drafts import (
     draft_from_resolution,
     draft_when_nothing_found,
@@ -85,8 +85,10 @@ class Suggestion:
     category_decision: Any = None
 
 
-def _ref(label: str, hit: SearchHit) -> SourceRef:
-    url = hit.url or (pyrus_task_url(hit.document_id) if hit.source == "pyrus" else "")
+def _ref(label: str, hit: SearchHit, task_url_prefix: str = PYRUS_TASK_URL_PREFIX) -> SourceRef:
+    url = hit.url or (
+        pyrus_task_url(hit.document_id, task_url_prefix) if hit.source == "pyrus" else ""
+    )
     return SourceRef(
         label, hit.chunk_id, hit.document_id, hit.source, hit.title or "", url, float(hit.score)
     )
@@ -128,8 +130,10 @@ class Suggester:
         k_pages: int = 6,
         k_tickets: int = 4,
         section_loader: SectionLoader | None = None,
+        task_url_prefix: str = PYRUS_TASK_URL_PREFIX,
     ) -> None:
         self.retriever = retriever
+        self.task_url_prefix = task_url_prefix
         self.section_loader = section_loader
         self.categorizer = categorizer
         self.llm = llm
@@ -155,7 +159,10 @@ class Suggester:
         decision = self._categorize(query)
         page_hits, ticket_hits, all_hits, embedder = self._retrieve(query, exclude_document_ids)
         retrieve_ms = int((time.perf_counter() - started) * 1000)
-        refs = [_ref(f"S{i}", hit) for i, hit in enumerate([*page_hits, *ticket_hits], 1)]
+        refs = [
+            _ref(f"S{i}", hit, self.task_url_prefix)
+            for i, hit in enumerate([*page_hits, *ticket_hits], 1)
+        ]
         base = Suggestion(
             mode="no_match",
             steps=[],
@@ -369,4 +376,10 @@ def open_suggester(conn: psycopg.Connection, settings: AssistantSettings) -> Sug
         categorizer = Categorizer.open(conn, settings)
     except KbError as exc:
         logger.warning("no categorizer, suggestions go without a category: %s", exc)
-    return Suggester(retriever, categorizer, llm_from_settings(settings), section_loader=sections)
+    return Suggester(
+        retriever,
+        categorizer,
+        llm_from_settings(settings),
+        section_loader=sections,
+        task_url_prefix=settings.pyrus_task_url_prefix,
+    )

@@ -15,7 +15,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.categorization.taxonomy import Taxonomy
@@ -120,6 +119,8 @@ class LLMClassifier:
         self.model = model
         self.taxonomy = taxonomy
         self._system = render_system_prompt(taxonomy)
+        import openai  # lazy: ~1 s of imports, only when an LLM is configured
+
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
@@ -143,6 +144,8 @@ class LLMClassifier:
 
     def classify(self, text: str) -> LLMCategory:
         """One chat completion → a validated category, or `LLMCategorizationError`."""
+        import openai
+
         try:
             response = self._client.chat.completions.create(
                 model=self.model,

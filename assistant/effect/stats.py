@@ -16,6 +16,9 @@ from numpy.typing import NDArray
 
 Z_975 = 1.959963984540054
 Z_80 = 0.8416212335729143
+# Below this many answered tickets in an arm a median (and its bootstrap) is noise.
+MIN_ARM_TICKETS = 5
+INSUFFICIENT_METHOD = "insufficient_data"
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def treatment_vs_holdout(
     """Ratio of weighted medians (treatment / holdout − 1) with a bootstrap 95 % CI."""
     treated, treated_cats = _observed(outcomes, "treatment")
     control, control_cats = _observed(outcomes, "holdout")
-    if len(treated) < 5 or len(control) < 5:
+    if len(treated) < MIN_ARM_TICKETS or len(control) < MIN_ARM_TICKETS:
         return None
     pre_cats = [o.category for o in outcomes if o.arm == "pre_rollout" and o.value is not None]
     reference = (
@@ -174,7 +177,7 @@ def difference_in_differences(
             ],
             dtype=float,
         )
-    if any(len(v) < 5 for v in groups.values()):
+    if any(len(v) < MIN_ARM_TICKETS for v in groups.values()):
         return None
 
     def did(sample: dict[str, NDArray[np.float64]]) -> float:
@@ -226,6 +229,29 @@ def estimate_all(
             per_category = treatment_vs_holdout(
                 subset, metric, segment=category, n_boot=max(200, n_boot // 5)
             )
-            if per_category:
-                estimates.append(per_category)
+            estimates.append(per_category or insufficient(subset, metric, segment=category))
     return estimates
+
+
+def insufficient(outcomes: Sequence[TicketOutcome], metric: str, *, segment: str) -> Estimate:
+    """A row saying a segment has too few tickets to estimate, with the counts it has.
+
+    Kept in the effect table so that the report lists such categories instead of
+    silently dropping them.
+    """
+    treated, _ = _observed(outcomes, "treatment")
+    control, _ = _observed(outcomes, "holdout")
+    return Estimate(
+        metric=metric,
+        segment=segment,
+        comparison="treatment_vs_holdout",
+        method=INSUFFICIENT_METHOD,
+        n_control=len(control),
+        n_treated=len(treated),
+        control_value=float(np.median(control)) if len(control) else None,
+        treated_value=float(np.median(treated)) if len(treated) else None,
+        rel_change=None,
+        ci95_low=None,
+        ci95_high=None,
+        mde_80=None,
+    )

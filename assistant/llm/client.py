@@ -14,7 +14,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-import openai
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from assistant.errors import KbError
@@ -95,6 +94,8 @@ class LLMClient:
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
+        import openai  # lazy: ~1 s of imports, only when an LLM is configured
+
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
@@ -104,6 +105,8 @@ class LLMClient:
 
     def complete_json(self, system: str, user: str) -> LLMResult:
         """One chat completion, parsed as `LLMReply`; every failure is `LLMUnavailable`."""
+        import openai
+
         try:
             response = self._client.chat.completions.create(
                 model=self.model,

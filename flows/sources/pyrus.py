@@ -220,6 +220,13 @@ class PyrusClient:
             raise SourceError("Pyrus GET /forms: no 'forms' list in the answer")
         return [form for form in forms if isinstance(form, dict) and "id" in form]
 
+    def form(self, form_id: int) -> dict[str, Any]:
+        """`GET /forms/{id}`: one form definition (fields, choices) as the raw payload."""
+        body = self._call("GET", f"forms/{form_id}", kind="forms")
+        if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
+            raise SourceError(f"Pyrus GET /forms/{form_id}: no 'fields' list in the answer")
+        return body
+
     def register_page(
         self,
         form_id: int,

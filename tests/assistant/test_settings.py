@@ -40,3 +40,32 @@ def test_env_example_lists_every_setting() -> None:
     expected = {name.upper() for name in FlowSettings.model_fields}
     expected |= {f"KB_CATEGORIZE_{name.upper()}" for name in CategorizeConfig.model_fields}
     assert expected - listed == set()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "https://pyrus.com"),
+        ({"PYRUS_API_URL": "https://api.pyrus.com/v4/"}, "https://pyrus.com"),
+        (
+            {"PYRUS_API_URL": "https://pyrus.corp.example.ru/api/v4/"},
+            "https://pyrus.corp.example.ru",
+        ),
+        ({"PYRUS_API_URL": "http://api.pyrus.corp.ru:8443/v4/"}, "http://pyrus.corp.ru:8443"),
+        ({"PYRUS_AUTH_URL": "https://pyrus.corp.ru/api/v4/auth"}, "https://pyrus.corp.ru"),
+        (
+            {"PYRUS_API_URL": "https://api.pyrus.com/v4/", "PYRUS_WEB_URL": "https://my.host/"},
+            "https://my.host",
+        ),
+    ],
+)
+def test_pyrus_web_url_defaults_from_the_api_host(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    for name in ("PYRUS_API_URL", "PYRUS_AUTH_URL", "PYRUS_WEB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(AssistantSettings, _env_file=None)
+    assert settings.pyrus_web_base == expected
+    assert settings.pyrus_task_url_prefix == f"{expected}/t#id"

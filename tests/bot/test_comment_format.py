@@ -112,3 +112,10 @@ def test_retrieval_only_and_no_match_are_marked() -> None:
     assert "не нашлось материалов" in nothing.formatted_text
     assert "Источники" not in nothing.formatted_text
     parse(nothing.formatted_text)
+
+
+def test_task_links_use_the_configured_web_url() -> None:
+    assert pyrus_task_url(12) == "https://pyrus.com/t#id12"
+    assert (
+        pyrus_task_url("pyrus:12", "https://pyrus.corp.ru/t#id") == "https://pyrus.corp.ru/t#id12"
+    )

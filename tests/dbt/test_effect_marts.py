@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from assistant.bot.arms import assign_arm
+from assistant.effect.verdict import pct
 from assistant.settings import AssistantSettings
 from flows.effect import estimate_effects, report_html
 from flows.replay import replay_new_tickets
@@ -188,8 +189,37 @@ def test_kb_gaps_count_no_good_match_tickets(pipeline: dict[str, Any]) -> None:
 def test_report_shows_plots_and_the_estimate(pipeline: dict[str, Any], tmp_path: Path) -> None:
     page = report_html(pipeline["url"], planted_effect=planted_effect())
     assert page.count("data:image/png;base64,") == 4
-    headline = pipeline["effect"]["frt_bm_rel_change"]
-    assert f"{100 * headline:+.1f}%" in page
-    assert "Заложенный в демо-данные эффект: -25.0%" in page
-    assert "SLA первого ответа соблюдён" in page  # the guardrails from effect_arm_comparison
+    headline = pipeline["effect"]
+    assert pct(headline["frt_bm_rel_change"]) in page
+    assert "Заложенный в демо-данные эффект: −25,0 %" in page
+    assert "Первый ответ в срок SLA, %" in page  # the guardrails from effect_arm_comparison
     assert "Помог ли ИИ-помощник" in page  # the feedback field's answers
+    # the verdict follows the estimate: shown only when the 95 % CI excludes zero
+    shown = headline["frt_bm_ci95_high"] < 0
+    assert ("Вывод: эффект показан" in page) == shown
+    if not shown:
+        assert "Эффект пока не показан" in page or "Эффект не обнаружен" in page
+    assert "Разность разностей" in page
+    for code in ("frt_bm", "post_vs_pre", "treatment_vs_holdout", "лечение"):
+        assert code not in page
+
+
+def test_arm_comparison_carries_russian_names(pipeline: dict[str, Any]) -> None:
+    rows = _rows(
+        pipeline["url"],
+        "select distinct comparison, metric, segment_name_ru, comparison_name_ru,"
+        " metric_name_ru, metric_unit_ru, estimate_method_name_ru"
+        " from marts.effect_arm_comparison where segment = 'ALL' and metric = 'frt_bm'",
+    )
+    names = {row[0]: row[2:] for row in rows}
+    assert names["treatment_vs_holdout"] == (
+        "Все обращения", "С ассистентом против контрольной группы", "Время первого ответа",
+        "раб. мин", "Отношение медиан",
+    )  # fmt: skip
+    assert names["post_vs_pre"][-1] == "Разность разностей"
+    categories = _rows(
+        pipeline["url"],
+        "select count(*) filter (where segment_name_ru = segment), count(*)"
+        " from marts.effect_arm_comparison where segment <> 'ALL'",
+    )
+    assert categories[0][0] == 0  # every category segment has its Russian name

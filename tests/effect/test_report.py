@@ -1,75 +1,179 @@
-"""The HTML report renders plots and numbers into one self-contained page."""
+"""The effect report a support lead reads: Russian names, units, a verdict in words.
 
+Estimates come from the real estimators (`stats.estimate_all`) on seeded lognormal
+first-response times, so the verdict is tested on what the stage would store.
+"""
+
+from __future__ import annotations
+
+import re
 from datetime import UTC, date, datetime
 
+import numpy as np
+import pytest
+
+from assistant.effect.labels import load_labels
 from assistant.effect.report import (
+    MIN_WEEKLY_TICKETS,
     ArmRow,
-    EffectRow,
     GapRow,
     ReportData,
     WeeklyPoint,
     render_report,
 )
+from assistant.effect.stats import INSUFFICIENT_METHOD, Estimate, TicketOutcome, estimate_all
+from assistant.effect.verdict import (
+    NO_ESTIMATE,
+    NOT_SHOWN,
+    NOT_SHOWN_UNDERPOWERED,
+    SHOWN_BETTER,
+    pct,
+    tickets_needed,
+    verdict,
+)
+
+LABELS = load_labels()
+CATEGORIES = ("forms_fields", "catalogs", "sso_ldap")
 
 
-def test_report_contains_plots_and_numbers() -> None:
-    data = ReportData(
-        generated_at=datetime(2026, 11, 26, tzinfo=UTC),
-        effects=[
-            EffectRow(
-                "frt_bm",
-                "ALL",
-                "treatment_vs_holdout",
-                "m",
-                40,
-                160,
-                100,
-                75,
-                -0.25,
-                -0.31,
-                -0.18,
-                0.2,
-            ),
-            EffectRow(
-                "frt_bm",
-                "catalogs",
-                "treatment_vs_holdout",
-                "m",
-                5,
-                20,
-                90,
-                70,
-                -0.22,
-                -0.4,
-                0.1,
-                None,
-            ),
-        ],
-        weekly=[
-            WeeklyPoint(date(2026, 9, 7), "treatment", 75, 30),
-            WeeklyPoint(date(2026, 9, 7), "holdout", 100, 8),
-        ],
-        usage_counts={"accepted": 3, "edited": 10, "ignored": 20},
-        gaps=[GapRow(date(2026, 9, 7), "sso_ldap", 4)],
-        planted_effect=-0.25,
-        arm_rows=[
-            ArmRow("frt_bm", "treatment_vs_holdout", "median", 88, 446, 95.0, 71.25),
-            ArmRow("frt_sla_attainment", "treatment_vs_holdout", "rate", 88, 446, 0.739, 0.8),
-        ],
-        feedback_counts={"да": 12, "частично": 5},
+def outcomes(
+    n_treated: int, n_holdout: int, effect: float, *, seed: int, thin: str | None = None
+) -> list[TicketOutcome]:
+    """Lognormal FRT around 95 business minutes; `effect` multiplies the treatment median.
+
+    Tickets spread over CATEGORIES; the `thin` category gets 2 holdout tickets only.
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[TicketOutcome] = []
+    for arm, n, factor in (
+        ("pre_rollout", n_treated + n_holdout, 1.0),
+        ("treatment", n_treated, 1.0 + effect),
+        ("holdout", n_holdout, 1.0),
+    ):
+        for i in range(n):
+            category = CATEGORIES[i % len(CATEGORIES)]
+            if arm == "holdout" and category == thin and i > 6:
+                continue
+            would_be = None
+            if arm == "pre_rollout":
+                would_be = "holdout" if i % 5 == 0 else "treatment"
+            value = float(95 * factor * rng.lognormal(0.0, 0.9))
+            rows.append(TicketOutcome(arm, category, value, would_be))
+    return rows
+
+
+def estimates_for(*args: object, **kwargs: object) -> list[Estimate]:
+    return estimate_all({"frt_bm": outcomes(*args, **kwargs)}, n_boot=400)  # type: ignore[arg-type]
+
+
+def test_a_large_sample_with_a_real_effect_is_shown() -> None:
+    found = verdict(estimates_for(1500, 400, -0.3, seed=1), LABELS)
+    assert found.status == SHOWN_BETTER
+    text = " ".join(found.paragraphs)
+    assert text.startswith("Эффект показан: ассистент ускоряет первый ответ.")
+    assert "Время первого ответа с ассистентом на " in text
+    assert "меньше, чем в контрольной группе (95 % ДИ от −" in text
+    assert "Интервал не включает ноль." in text
+    assert "Проверка разностью разностей" in text
+
+
+def test_a_small_sample_is_not_shown_yet_and_says_how_many_tickets_are_needed() -> None:
+    rows = estimates_for(120, 30, -0.2, seed=3)
+    primary = next(r for r in rows if r.segment == "ALL" and r.comparison == "treatment_vs_holdout")
+    assert primary.ci95_low is not None
+    assert primary.ci95_high is not None
+    assert primary.ci95_low < 0 < primary.ci95_high
+    assert primary.mde_80 is not None
+    assert primary.mde_80 > abs(primary.rel_change or 0)
+    found = verdict(rows, LABELS)
+    assert found.status == NOT_SHOWN_UNDERPOWERED
+    text = found.paragraphs[0]
+    assert text.startswith("Эффект пока не показан: данных недостаточно.")
+    assert f"изменение от {pct(primary.mde_80, signed=False)} (MDE)" in text
+    needed = tickets_needed(primary, max(abs(primary.rel_change or 0), 0.10))
+    assert needed is not None
+    assert needed > 150
+    assert found.tickets_needed == needed
+    assert (
+        f"нужно около {needed} обращений в обеих группах вместе — ещё примерно {needed - 150}."
+        in text
     )
-    page = render_report(data)
+
+
+def test_a_large_sample_without_an_effect_bounds_it() -> None:
+    found = verdict(estimates_for(3000, 3000, 0.0, seed=5), LABELS)
+    assert found.status == NOT_SHOWN
+    assert found.paragraphs[0].startswith("Эффект не обнаружен.")
+    assert "он, скорее всего, меньше" in found.paragraphs[0]
+
+
+def test_no_estimate_when_an_arm_is_empty() -> None:
+    found = verdict(estimates_for(50, 0, -0.3, seed=7), LABELS)
+    assert found.status == NO_ESTIMATE
+    assert "Оценки эффекта пока нет" in found.paragraphs[0]
+
+
+def test_thin_categories_are_listed_not_dropped() -> None:
+    rows = estimates_for(600, 150, -0.3, seed=11, thin="sso_ldap")
+    thin = [r for r in rows if r.method == INSUFFICIENT_METHOD]
+    assert [(r.segment, r.n_control) for r in thin] == [("sso_ldap", 2)]
+    text = " ".join(verdict(rows, LABELS).paragraphs)
+    assert re.search(r"Недостаточно данных .*: SSO, AD и вход \(\d+/2\)\.", text)
+    page = render_report(ReportData(generated_at=datetime(2026, 11, 26, tzinfo=UTC), effects=rows))
+    assert "<td>SSO, AD и вход</td><td>Недостаточно данных</td>" in page
+    assert "Справочники" in page  # category names, not codes
+    assert ">catalogs<" not in page
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    rows = estimates_for(120, 30, -0.2, seed=3)
+    return render_report(
+        ReportData(
+            generated_at=datetime(2026, 11, 26, tzinfo=UTC),
+            effects=rows,
+            weekly=[
+                WeeklyPoint(date(2026, 9, 7), "treatment", 75, 30),
+                WeeklyPoint(date(2026, 9, 7), "holdout", 374, MIN_WEEKLY_TICKETS - 7),
+                WeeklyPoint(date(2026, 9, 14), "holdout", 100, 12),
+            ],
+            usage_counts={"accepted": 3, "edited": 10, "ignored": 20},
+            gaps=[GapRow(date(2026, 9, 7), "sso_ldap", 4)],
+            planted_effect=-0.25,
+            arm_rows=[
+                ArmRow("frt_bm", "treatment_vs_holdout", "median", 88, 446, 95.0, 71.25),
+                ArmRow("frt_sla_attainment", "post_vs_pre", "rate", 88, 446, 0.739, 0.8),
+            ],
+            feedback_counts={"да": 12, "частично": 5},
+        )
+    )
+
+
+def test_the_page_speaks_russian_with_units(page: str) -> None:
+    assert "Вывод: эффект пока не показан — мало данных" in page
+    assert "<td>Время первого ответа, раб. мин</td>" in page
+    assert "<td>Первый ответ в срок SLA, %</td>" in page
+    assert "73,9 %" in page
+    assert "95 раб. мин" in page
+    assert "После запуска против до запуска" in page
+    assert "<td>частично</td><td>5</td>" in page
+    assert "Заложенный в демо-данные эффект: −25,0 %" in page
+    for code in ("frt_bm", "treatment_vs_holdout", "post_vs_pre", ">ALL<", "лечение"):
+        assert code not in page
     assert page.count("data:image/png;base64,") == 4
-    assert "-25.0%" in page
-    assert "[-31.0%; -18.0%]" in page
     assert "http://" not in page
     assert "https://" not in page
-    assert "SLA первого ответа соблюдён" in page
-    assert "73.9%" in page
-    assert "<td>частично</td><td>5</td>" in page
+
+
+def test_each_comparison_names_its_method(page: str) -> None:
+    assert "<td>Все обращения</td>" not in page  # the headline table is by metric
+    assert re.search(r"<td>Время первого ответа, раб\. мин</td><td>Отношение медиан</td>", page)
+    assert re.search(r"<td>Время первого ответа, раб\. мин</td><td>Разность разностей</td>", page)
+    assert "Пустые кружки — недели, где в группе меньше 10 обращений" in page
 
 
 def test_report_without_data_says_so() -> None:
     page = render_report(ReportData(generated_at=datetime(2026, 11, 26, tzinfo=UTC)))
     assert "Недостаточно данных" in page
+    assert "Вывод: оценки пока нет" in page
     assert "data:image/png" not in page

@@ -51,3 +51,27 @@ def test_unreachable_database_url_is_one_line() -> None:
     assert "DATABASE_URL" in result.stderr
     assert "pw@" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_status_checks_an_unreachable_external_database() -> None:
+    result = run_kb("db", "status", env={"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"})
+    assert result.returncode == 2
+    assert "cannot connect to DATABASE_URL" in result.stderr
+    assert "pw@" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_status_rejects_a_malformed_url_in_one_line() -> None:
+    result = run_kb("db", "status", env={"DATABASE_URL": "postgres//oops"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: DATABASE_URL is not a valid connection string "
+        "(expected postgresql://user:password@host:5432/dbname)"
+    )
+
+
+@pytest.mark.db
+def test_db_status_reports_a_reachable_external_database(kb_env: str) -> None:
+    result = run_kb("db", "status")
+    assert result.returncode == 0, result.stderr
+    assert "reachable, PostgreSQL" in result.stdout

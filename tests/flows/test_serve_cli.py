@@ -49,6 +49,8 @@ def test_serve_then_worker_process_a_webhook(kb_env: str) -> None:
         "DATABASE_URL": kb_env,
         "PYRUS_BOT_SECRET": SECRET,
         "PYRUS_FORM_IDS": "999",
+        "PYRUS_LOGIN": "bot@example.ru",
+        "PYRUS_SECURITY_KEY": "key",
         "BOT_WORKER_IN_APP": "false",
     }
     server = subprocess.Popen(
@@ -97,6 +99,16 @@ def test_serve_refuses_without_a_secret(kb_env: str) -> None:
     assert result.returncode == 2
     assert "PYRUS_BOT_SECRET" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_names_every_missing_bot_variable(kb_env: str) -> None:
+    result = kb("serve", env={"DATABASE_URL": kb_env, "PYRUS_BOT_SECRET": SECRET})
+    assert result.returncode == 2
+    first = result.stderr.strip().splitlines()
+    assert len(first) == 1
+    assert first[0].startswith(
+        "error: kb serve needs PYRUS_FORM_IDS, PYRUS_LOGIN, PYRUS_SECURITY_KEY:"
+    )
 
 
 def test_ask_on_an_empty_index_says_nothing_was_found(kb_env: str) -> None:

@@ -217,11 +217,14 @@ final as (
             and durations.reopen_count = 0
             and durations.staff_public_reply_count <= 1
         ) as is_one_touch,
-        sla_policy.frt_target_bm as frt_sla_target_bm,
-        sla_policy.resolution_target_bm as resolution_sla_target_bm,
+        coalesce(sla_policy.frt_target_bm, sla_default.frt_target_bm) as frt_sla_target_bm,
+        coalesce(sla_policy.resolution_target_bm, sla_default.resolution_target_bm)
+            as resolution_sla_target_bm,
         case
-            when sla_policy.frt_target_bm is not null
-                then coalesce(durations.frt_bm, durations.age_bm) > sla_policy.frt_target_bm
+            when coalesce(sla_policy.frt_target_bm, sla_default.frt_target_bm) is not null
+                then
+                    coalesce(durations.frt_bm, durations.age_bm)
+                    > coalesce(sla_policy.frt_target_bm, sla_default.frt_target_bm)
         end as is_frt_sla_breached,
         durations.bot_posted_at is not null as has_bot_suggestion,
         durations.bot_posted_at,
@@ -238,6 +241,11 @@ final as (
         on
             durations.category_at_creation = sla_policy.category_code
             and durations.priority = sla_policy.priority
+    -- category_code '*' rows are the defaults for categories without their own row
+    left join sla_policy as sla_default
+        on
+            sla_default.category_code = '*'
+            and durations.priority = sla_default.priority
 
 )
 

@@ -27,6 +27,18 @@ estimates as (
 
 ),
 
+labels as (
+
+    select * from {{ ref('effect_labels') }}
+
+),
+
+categories as (
+
+    select * from {{ ref('categories') }}
+
+),
+
 -- Each ticket once per segment: its category and ALL.
 segmented as (
 
@@ -152,6 +164,11 @@ final as (
         summarised.segment,
         summarised.comparison,
         summarised.metric,
+        coalesce(segment_labels.name_ru, categories.name_ru, summarised.segment)
+            as segment_name_ru,
+        coalesce(comparison_labels.name_ru, summarised.comparison) as comparison_name_ru,
+        coalesce(metric_labels.name_ru, summarised.metric) as metric_name_ru,
+        metric_labels.unit_ru as metric_unit_ru,
         summarised.statistic,
         summarised.n_control,
         summarised.n_treated,
@@ -165,6 +182,7 @@ final as (
         end as raw_rel_change,
         summarised.n_control < 20 or summarised.n_treated < 20 as is_small_sample,
         estimates.method as estimate_method,
+        method_labels.name_ru as estimate_method_name_ru,
         estimates.rel_change as estimate_rel_change,
         estimates.ci95_low as estimate_ci95_low,
         estimates.ci95_high as estimate_ci95_high,
@@ -178,6 +196,16 @@ final as (
             summarised.metric = estimates.metric
             and summarised.segment = estimates.segment
             and summarised.comparison = estimates.comparison
+    left join labels as metric_labels
+        on metric_labels.kind = 'metric' and summarised.metric = metric_labels.code
+    left join labels as comparison_labels
+        on comparison_labels.kind = 'comparison' and summarised.comparison = comparison_labels.code
+    left join labels as segment_labels
+        on segment_labels.kind = 'segment' and summarised.segment = segment_labels.code
+    left join labels as method_labels
+        on method_labels.kind = 'method' and estimates.method = method_labels.code
+    left join categories
+        on summarised.segment = categories.category_code
 
 )
 

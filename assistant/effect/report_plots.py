@@ -1,0 +1,98 @@
+"""The effect report's plots: matplotlib (Agg) PNGs as data URIs (offline, mailable)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+from assistant.effect.labels import Labels
+from assistant.effect.report_types import (
+    ARM_COLORS,
+    ARMS,
+    MIN_WEEKLY_TICKETS,
+    USAGE_LABELS,
+    EffectRow,
+    GapRow,
+    WeeklyPoint,
+)
+from assistant.effect.verdict import is_shown
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def png(figure: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def plot_weekly(points: list[WeeklyPoint], labels: Labels) -> str:
+    figure, axis = plt.subplots(figsize=(8.5, 3.4))
+    for arm in ARMS:
+        series = sorted((p.week, p.median_frt_bm, p.tickets) for p in points if p.arm == arm)
+        if not series:
+            continue
+        solid = [(w, m) for w, m, n in series if n >= MIN_WEEKLY_TICKETS]
+        thin = [(w, m) for w, m, n in series if n < MIN_WEEKLY_TICKETS]
+        color, name = ARM_COLORS[arm], labels.name("arm", arm)
+        if solid:
+            axis.plot(*zip(*solid, strict=True), marker="o", color=color, label=name)
+        if thin:
+            axis.plot(
+                *zip(*thin, strict=True), linestyle="none", marker="o", markerfacecolor="none",
+                color=color, label=f"{name}: < {MIN_WEEKLY_TICKETS} обращений",
+            )  # fmt: skip
+    unit = labels.metric("frt_bm").unit
+    axis.set_ylabel(f"медиана, {unit}")
+    axis.legend(fontsize=8, ncol=2)
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    return png(figure)
+
+
+def plot_by_category(rows: list[EffectRow], labels: Labels) -> str:
+    rows = sorted(
+        (r for r in rows if r.rel_change is not None and r.ci95_low is not None),
+        key=lambda r: r.rel_change or 0,
+    )
+    figure, axis = plt.subplots(figsize=(8.5, 0.38 * max(len(rows), 3) + 1))
+    centers = [100 * (r.rel_change or 0) for r in rows]
+    errors = [
+        [100 * ((r.rel_change or 0) - (r.ci95_low or 0)) for r in rows],
+        [100 * ((r.ci95_high or 0) - (r.rel_change or 0)) for r in rows],
+    ]
+    colors = ["#2e75b6" if is_shown(r) else "#9e9e9e" for r in rows]
+    for index, (center, color) in enumerate(zip(centers, colors, strict=True)):
+        axis.errorbar(
+            [center], [index], xerr=[[errors[0][index]], [errors[1][index]]], fmt="o",
+            capsize=3, color=color,
+        )  # fmt: skip
+    axis.set_yticks(range(len(rows)), [labels.segment(r.segment) for r in rows])
+    axis.axvline(0, color="black", linewidth=1)
+    axis.set_xlabel("изменение медианы времени первого ответа, % (95 % ДИ); синим — ДИ без нуля")
+    axis.grid(alpha=0.3, axis="x")
+    return png(figure)
+
+
+def plot_usage(counts: dict[str, int]) -> str:
+    figure, axis = plt.subplots(figsize=(6, 2.8))
+    keys = [k for k in USAGE_LABELS if k in counts]
+    axis.barh([USAGE_LABELS[k] for k in keys], [counts[k] for k in keys])
+    axis.set_xlabel("черновиков")
+    return png(figure)
+
+
+def plot_gaps(gaps: list[GapRow], labels: Labels) -> str:
+    totals: dict[str, int] = {}
+    for row in gaps:
+        name = labels.segment(row.category)
+        totals[name] = totals.get(name, 0) + row.tickets_without_good_match
+    ordered = sorted(totals.items(), key=lambda item: item[1])
+    figure, axis = plt.subplots(figsize=(6, 0.3 * max(len(ordered), 3) + 1))
+    axis.barh([k for k, _ in ordered], [v for _, v in ordered], color="#c0504d")
+    axis.set_xlabel("обращений без подходящей статьи")
+    return png(figure)

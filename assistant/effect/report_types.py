@@ -1,0 +1,66 @@
+"""The effect report's inputs (rows the loaders fill) and shared display constants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from assistant.effect.labels import Labels
+from assistant.effect.stats import Estimate
+
+# A weekly median of fewer tickets swings by hours (one slow ticket is a "spike").
+MIN_WEEKLY_TICKETS = 10
+ARMS = ("pre_rollout", "treatment", "holdout")
+ARM_COLORS = {"pre_rollout": "#7f7f7f", "treatment": "#2e75b6", "holdout": "#c55a11"}
+USAGE_LABELS = {
+    "accepted": "принят как есть",
+    "edited": "отредактирован",
+    "ignored": "не использован",
+    "not_exposed": "опоздал",
+    "no_reply_yet": "нет ответа",
+}
+
+
+# A row of kb.effect_estimates is exactly what the estimators produce.
+EffectRow = Estimate
+
+
+@dataclass(frozen=True)
+class WeeklyPoint:
+    week: date
+    arm: str
+    median_frt_bm: float
+    tickets: int
+
+
+@dataclass(frozen=True)
+class GapRow:
+    week: date
+    category: str
+    tickets_without_good_match: int
+
+
+@dataclass(frozen=True)
+class ArmRow:
+    """One raw comparison from the effect_arm_comparison mart (segment ALL)."""
+
+    metric: str
+    comparison: str
+    statistic: str  # median | rate
+    n_control: int
+    n_treated: int
+    control_value: float | None
+    treated_value: float | None
+
+
+@dataclass
+class ReportData:
+    generated_at: datetime
+    effects: list[EffectRow] = field(default_factory=list)
+    weekly: list[WeeklyPoint] = field(default_factory=list)
+    usage_counts: dict[str, int] = field(default_factory=dict)
+    gaps: list[GapRow] = field(default_factory=list)
+    planted_effect: float | None = None
+    arm_rows: list[ArmRow] = field(default_factory=list)
+    feedback_counts: dict[str, int] = field(default_factory=dict)
+    labels: Labels | None = None  # None: read the seeds (load_labels)
