@@ -71,6 +71,7 @@ class ReportData:
     planted_effect: float | None = None
     arm_rows: list[ArmRow] = field(default_factory=list)
     feedback_counts: dict[str, int] = field(default_factory=dict)
+    retrieval_section: str = ""  # assistant/effect/retrieval_quality.py renders it
 
 
 def _png(figure: plt.Figure) -> str:
@@ -249,6 +250,8 @@ def render_report(data: ReportData) -> str:
             "<h2>Пробелы в базе знаний</h2>",
             f"<img alt='kb gaps' src='{_plot_gaps(data.gaps)}'>",
         ]
+    if data.retrieval_section:
+        sections.append(data.retrieval_section)
     style = (
         "body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"

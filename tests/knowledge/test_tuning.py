@@ -121,3 +121,31 @@ def test_the_bot_retriever_loads_the_active_config(conn: psycopg.Connection) -> 
     assert (retriever.config.w_bm25, retriever.config.no_match_threshold) == (0.25, 0.5)
     with pytest.raises(UnknownConfig, match="no retrieval configuration 'nope'"):
         stored_config(conn, "nope")
+
+
+def test_cli_eval_retrieval_with_a_stored_config(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from tests.knowledge.kb_helpers import FIXTURE
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    conn.execute(
+        "insert into kb.retrieval_configs (version, fitted_on, params, labels_fit,"
+        " labels_validate, validation, decision) values ('cli-1', '2026-01-02',"
+        " '{\"w_vector\": 0.0, \"w_bm25\": 1.0, \"w_exact\": 0.0}', 1, 1, '{}', 'test')"
+        " on conflict do nothing"
+    )
+    base = ["eval", "retrieval", "--corpus", str(FIXTURE / "corpus.jsonl")]
+    base += ["--queries", str(FIXTURE / "queries.jsonl"), "--qrels", str(FIXTURE / "qrels.tsv")]
+    outcome = CliRunner().invoke(app, [*base, "--mode", "hybrid", "--json", "--config", "cli-1"])
+    assert outcome.exit_code == 0, outcome.output
+    config = json.loads(outcome.stdout)["config"]
+    assert (config["w_vector"], config["w_bm25"], config["w_exact"]) == (0.0, 1.0, 0.0)
+    missing = CliRunner().invoke(app, [*base, "--config", "nope"])
+    assert isinstance(missing.exception, UnknownConfig)  # `kb` prints a KbError as one line
+    assert "no retrieval configuration 'nope'" in str(missing.exception)
