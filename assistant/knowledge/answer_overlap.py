@@ -26,7 +26,7 @@ from assistant.knowledge.text import terms
 
 DEFAULT_MIN_MARGIN = 0.03
 MIN_REPLY_TERMS = 5  # a one-line "closing, write again" carries no knowledge
-BATCH = 256
+BATCH = 64  # replies per similarity block: 64 × sections floats in memory
 
 
 @dataclass(frozen=True)

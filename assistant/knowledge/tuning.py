@@ -11,7 +11,8 @@ the top 5) and unanswered ones plus off-topic probes. Each fit is stored as a ve
 row in `kb.retrieval_configs` (this module owns the table) with its validation figures
 and those of the configuration in use; it becomes active only when its validation MRR@10
 beats the current one by `MIN_GAIN`. Below `MIN_LABELS` labelled tickets nothing is
-fitted; a second run on the same day changes nothing.
+fitted; a second run on the same day changes nothing. At most the newest `MAX_QUERIES`
+labelled tickets are used, which bounds the nightly cost.
 
 Known bias: the index holds resolutions written after a validation ticket; a ticket's own
 document is excluded, later ones are not, for both configurations alike.
@@ -43,6 +44,7 @@ MIN_GAIN = 0.005
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 THRESHOLD_QUANTILES = 20
 TOP_CHUNKS = 8
+MAX_QUERIES = 3000  # the newest labelled tickets; bounds the nightly cost of re-querying
 
 
 class UnknownConfig(KbError):
@@ -257,8 +259,8 @@ def tune(
         logger.info("tune skipped: %s", reason)
         return {"changed": False, "labelled_tickets": len(queries), "reason": reason}
     current, current_version = active_config(conn, retriever.config)
-    train, validate = time_split(queries)
-    cache = CachedLegs.collect(retriever.with_config(legs=current.legs), queries)
+    train, validate = time_split(queries[-MAX_QUERIES:])
+    cache = CachedLegs.collect(retriever.with_config(legs=current.legs), train + validate)
     candidate = fit(cache, train, current)
     before, after = cache.evaluate(validate, current), cache.evaluate(validate, candidate)
     params = {name: getattr(candidate, name) for name in fitted_fields(candidate)}
