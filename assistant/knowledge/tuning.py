@@ -1,7 +1,10 @@
 """Self-tuned retrieval: fit fusion weights and the no-match threshold on answer labels.
 
 Queries are labelled tickets (subject + description, masked as the bot masks them); the
-relevant documents are their `kb.answer_labels`. Split by time: the oldest 80 % of
+relevant documents are their `kb.answer_labels`, ranked among documents of the same
+source (the bot lists pages and similar tickets separately, so a used page competes
+with pages only — measured on the sample, ranking it among all documents rewarded
+configurations that push similar tickets out of the list). Split by time: the oldest 80 % of
 tickets fit, the newest 20 % validate — the way the configuration will be used, on
 tickets that come later. Few parameters, coarse grid: each leg weight of the current
 `RetrievalConfig` (`w_<leg>` for every leg it has) on {0, .25, .5, .75, 1} (proportions
@@ -51,12 +54,21 @@ class UnknownConfig(KbError):
     """`kb eval retrieval --config VERSION` names no stored configuration."""
 
 
+def source_of(document_id: str) -> str:
+    """`confluence:123` → `confluence` (document ids are `<source>:<id>`)."""
+    return document_id.split(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class LabelledQuery:
     ticket_id: int
     created_at: datetime
     text: str
     relevant: frozenset[str]
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(source_of(doc) for doc in self.relevant)
 
 
 # --- the configuration store ----------------------------------------------------------
@@ -150,11 +162,16 @@ class CachedLegs:
         fused = sorted(fuse(legs, config).items(), key=lambda item: (-item[1], item[0]))
         return [cid for cid, _ in fused]
 
-    def documents(self, chunk_ids: list[str]) -> list[str]:
+    def documents(self, chunk_ids: list[str], sources: frozenset[str]) -> list[str]:
+        """Distinct documents of `sources`, best chunk first.
+
+        The bot lists pages and similar tickets separately (suggest.py), so a used page
+        competes only with pages and a referenced ticket only with tickets.
+        """
         seen: list[str] = []
         for cid in chunk_ids:
             doc = self.owners.get(cid)
-            if doc is not None and doc not in seen:
+            if doc is not None and doc not in seen and source_of(doc) in sources:
                 seen.append(doc)
         return seen
 
@@ -164,7 +181,8 @@ class CachedLegs:
         for query in queries:
             legs = self.legs[query.ticket_id]
             chunks = self.ranked(legs, config)
-            metrics = query_metrics(self.documents(chunks), dict.fromkeys(query.relevant, 1))
+            ranked = self.documents(chunks, query.sources)
+            metrics = query_metrics(ranked, dict.fromkeys(query.relevant, 1))
             rows.append(metrics)
             conf = confidence(legs, chunks[:TOP_CHUNKS])
             (answered if metrics["hit@5"] else unanswered).append(conf)
@@ -214,7 +232,7 @@ def fit_threshold(
     for query in queries:
         legs = cache.legs[query.ticket_id]
         chunks = cache.ranked(legs, config)
-        hit = query.relevant & set(cache.documents(chunks)[:5])
+        hit = query.relevant & set(cache.documents(chunks, query.sources)[:5])
         (answered if hit else unanswered).append(confidence(legs, chunks[:TOP_CHUNKS]))
     for legs in cache.off_topic:
         unanswered.append(confidence(legs, cache.ranked(legs, config)[:TOP_CHUNKS]))
