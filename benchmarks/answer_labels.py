@@ -15,6 +15,8 @@ largest recall with precision ≥ 90 % on four folds, figures on the fifth); the
 degraded copy of the replies (typos, dropped words, truncation, shuffled sentences).
 
     .venv/bin/python -m benchmarks.answer_labels
+    .venv/bin/python -m benchmarks.answer_labels --database-url "$(kb db url)"   # after kb demo:
+        the same figures for the labels the `label` stage stored in kb.answer_labels
 """
 
 from __future__ import annotations
@@ -164,10 +166,34 @@ def cross_validate(matches: Any, truth: Any, tickets: list[int], folds: int = 5)
     return {"picked_margins": picks, **score(held, truth, tickets, -1.0)}
 
 
+def stored_labels(url: str, truth: dict[int, tuple[str | None, set[str]]]) -> dict[str, Any]:
+    """Recall / precision of the Confluence labels the label stage stored (kb demo's data)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        labels = conn.execute(
+            "select ticket_id, document_id, method, strength from kb.answer_labels"
+            " where document_id like 'confluence:%' order by strength desc"
+        ).fetchall()
+        resolved = [
+            r[0] for r in conn.execute("select ticket_id from intermediate.int_ticket_dialogues")
+        ]
+    tickets = [t for t in resolved if t in truth]
+    matches = {}
+    for ticket, document, _method, strength in labels:  # strongest label per ticket
+        if ticket in truth and ticket not in matches:
+            matches[ticket] = OverlapMatch(document, "", strength, 1.0)
+    return score(matches, truth, tickets, 0.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--dataset", type=Path, default=ROOT)
+    parser.add_argument("--database-url", help="score the labels stored in this database")
     args = parser.parse_args()
+    if args.database_url:
+        print(f"stored labels: {stored_labels(args.database_url, ground_truth(args.dataset))}")
+        return
     index = OverlapIndex(sections(args.dataset))
     truth = ground_truth(args.dataset)
     replies = resolving_replies(args.dataset)
