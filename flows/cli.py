@@ -305,17 +305,22 @@ def eval_retrieval(
     qrels: Annotated[Path, typer.Option(help="BEIR qrels.tsv")],
     mode: Annotated[str, typer.Option(help="fts|vector|hybrid|all")] = "all",
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: Annotated[
+        str | None, typer.Option(help="A stored retrieval configuration version (kb tune).")
+    ] = None,
 ) -> None:
     """Evaluate retrieval on a BEIR-format set (indexed into a scratch schema)."""
     import json
 
     from assistant.db import connect
     from assistant.knowledge.evaluation import format_table, load_beir, modes_for, run_evaluation
+    from assistant.knowledge.tuning import stored_config
 
     beir = load_beir(corpus, queries, qrels)
     runtime = _runtime()
     with connect(runtime.database_url(), autocommit=True) as conn:
-        result = run_evaluation(conn, runtime.settings, beir, modes_for(mode))
+        chosen = stored_config(conn, config) if config else None
+        result = run_evaluation(conn, runtime.settings, beir, modes_for(mode), config=chosen)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

@@ -29,6 +29,7 @@ from assistant.effect.report_data import (
     load_usage_counts,
     load_weekly_medians,
 )
+from assistant.effect.retrieval_quality import load_quality_series, section_html
 from assistant.effect.stats import estimate_all
 from flows.runtime import Runtime
 
@@ -86,6 +87,7 @@ def report_html(url: str, *, planted_effect: float | None = None) -> str:
             planted_effect=planted_effect,
             arm_rows=load_arm_rows(conn),
             feedback_counts=load_feedback_counts(conn),
+            retrieval_section=section_html(load_quality_series(conn)),
         )
     return render_report(data)
 

@@ -20,6 +20,8 @@ STAGES: dict[str, str] = {
     "index": "flows.index",
     "replay": "flows.replay",
     "marts": "flows.transform",
+    "label": "flows.label",
+    "tune": "flows.tune",
     "score": "flows.score",
     "effect": "flows.effect",
 }

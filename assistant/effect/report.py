@@ -201,6 +201,8 @@ def render_report(data: ReportData) -> str:
             "<h2>Пробелы в базе знаний</h2>",
             f"<img alt='kb gaps' src='{plot_gaps(data.gaps, labels)}'>",
         ]
+    if data.retrieval_section:
+        sections.append(data.retrieval_section)
     sections.append(_methods_note(labels))
     return (
         "<!DOCTYPE html><html lang='ru'><head><meta charset='utf-8'>"

@@ -64,3 +64,4 @@ class ReportData:
     arm_rows: list[ArmRow] = field(default_factory=list)
     feedback_counts: dict[str, int] = field(default_factory=dict)
     labels: Labels | None = None  # None: read the seeds (load_labels)
+    retrieval_section: str = ""  # assistant/effect/retrieval_quality.py renders it

@@ -105,6 +105,10 @@ class Retriever:
         kNN queries (source/category) still return enough rows.
         """
         store = KnowledgeStore(conn, schema)
+        if config is None and schema == "kb":  # the configuration the `tune` stage activated
+            from assistant.knowledge.tuning import active_config  # (imports this module)
+
+            config, _ = active_config(conn)
         config = config or RetrievalConfig()
         record = store.get_embedder(active=True)
         embedder: Embedder | None = None

@@ -8,6 +8,47 @@ pairs as (
 
 ),
 
+labels as (
+
+    select * from {{ ref('stg_kb__answer_labels') }}
+
+),
+
+hits as (
+
+    select * from {{ ref('stg_assistant__suggestion_hits') }}
+
+),
+
+-- Documents the engineers used (answer labels) that the bot did not have in its top 5.
+missed_documents as (
+
+    select distinct
+        labels.ticket_id,
+        labels.document_id
+    from labels
+    left join hits
+        on
+            labels.ticket_id = hits.ticket_id
+            and labels.document_id = hits.document_id
+            and hits.document_rank <= 5
+    where hits.ticket_id is null
+
+),
+
+missed_weekly as (
+
+    select
+        pairs.created_week_msk as week_start_msk,
+        coalesce(pairs.category_at_creation, 'unknown') as category_code,
+        count(distinct missed_documents.ticket_id) as tickets_used_document_missed,
+        array_agg(distinct missed_documents.document_id) as missed_used_document_ids
+    from pairs
+    inner join missed_documents on pairs.ticket_id = missed_documents.ticket_id
+    group by 1, 2
+
+),
+
 weekly as (
 
     select
@@ -28,16 +69,24 @@ weekly as (
 final as (
 
     select
-        week_start_msk,
-        category_code,
-        tickets_with_suggestion,
-        tickets_without_good_match,
-        round(tickets_without_good_match::numeric / tickets_with_suggestion, 4)
+        weekly.week_start_msk,
+        weekly.category_code,
+        weekly.tickets_with_suggestion,
+        weekly.tickets_without_good_match,
+        round(weekly.tickets_without_good_match::numeric / weekly.tickets_with_suggestion, 4)
             as share_without_good_match,
-        median_top1_score,
-        example_subjects
+        weekly.median_top1_score,
+        weekly.example_subjects,
+        coalesce(missed_weekly.tickets_used_document_missed, 0) as tickets_used_document_missed,
+        missed_weekly.missed_used_document_ids
     from weekly
-    where tickets_without_good_match > 0
+    left join missed_weekly
+        on
+            weekly.week_start_msk = missed_weekly.week_start_msk
+            and weekly.category_code = missed_weekly.category_code
+    where
+        weekly.tickets_without_good_match > 0
+        or missed_weekly.tickets_used_document_missed > 0
 
 )
 

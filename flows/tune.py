@@ -1,0 +1,72 @@
+"""Prefect flow `tune`: refit retrieval weights and the no-match threshold on answer labels.
+
+Runs after `label`. Fits on the oldest 80 % of labelled tickets, validates on the newest
+20 %, stores the result as a versioned configuration and activates it only when it beats
+the configuration in use on that split (assistant/knowledge/tuning.py). Below 100
+labelled tickets, or when it already ran today, nothing changes and the summary says
+why. Ends with a table artifact of the before / after validation figures.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from assistant.config import load_settings
+from assistant.db import connect
+from assistant.knowledge.retrieval import RetrievalConfig, Retriever
+from assistant.knowledge.tuning import tune
+from assistant.settings import AssistantSettings
+from flows.runtime import Runtime
+
+ARTIFACT_KEY = "tune-summary"
+
+
+def run_tune(url: str, settings: AssistantSettings) -> dict[str, Any]:
+    """The flow's body without Prefect (tests call it directly)."""
+    with connect(url) as conn:
+        retriever = Retriever.open(conn, settings, config=RetrievalConfig())
+        summary = tune(conn, retriever, today=datetime.now(UTC).date())
+        conn.commit()
+    return summary
+
+
+def artifact_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per validation figure (before → after), then the decision."""
+    before, after = summary.get("before") or {}, summary.get("after") or {}
+    rows = [
+        {"metric": key, "current": str(before.get(key, "")), "candidate": str(after.get(key, ""))}
+        for key in after
+    ]
+    rows.append({"metric": "decision", "current": "", "candidate": str(summary["reason"])})
+    return rows
+
+
+@task(name="tune-retrieval", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def tune_task(url: str) -> dict[str, Any]:
+    """Settings are read here, not passed in: task parameters must not carry secrets."""
+    return run_tune(url, load_settings(AssistantSettings))
+
+
+@flow(name="tune")
+def tune_flow() -> dict[str, Any]:
+    """Refit retrieval on the labels; ends with a before/after artifact."""
+    runtime = Runtime.from_environment()
+    summary = tune_task(runtime.database_url())
+    create_table_artifact(
+        key=ARTIFACT_KEY,
+        table=artifact_rows(summary),
+        description="tune: validation figures of the retrieval config in use vs the new fit",
+    )
+    return summary
+
+
+def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+    """`kb refresh --only tune` (`full` changes nothing: a fit always uses every label)."""
+    del runtime, full
+    summary = tune_flow()
+    return {k: v for k, v in summary.items() if k not in ("before", "after", "params")}

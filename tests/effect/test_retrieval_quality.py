@@ -1,0 +1,35 @@
+"""The report's retrieval-quality section: pooled daily points and a rolling mean."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from assistant.effect.report import ReportData, render_report
+from assistant.effect.retrieval_quality import QualityPoint, _rolling, section_html
+
+
+def _points() -> list[QualityPoint]:
+    start = date(2026, 11, 1)
+    return [
+        QualityPoint(start + timedelta(days=i), arm, 2 + i % 3, 0.5 + 0.01 * i, 0.4)
+        for i in range(10)
+        for arm in ("treatment", "holdout")
+    ]
+
+
+def test_rolling_mean_is_weighted_by_labelled_tickets() -> None:
+    points = [
+        QualityPoint(date(2026, 11, 1), "treatment", 1, 1.0, 1.0),
+        QualityPoint(date(2026, 11, 2), "treatment", 3, 0.0, 0.0),
+    ]
+    assert _rolling(points, "mrr") == [1.0, 0.25]
+
+
+def test_section_is_added_to_the_report_only_with_labels() -> None:
+    assert section_html([]) == ""
+    section = section_html(_points())
+    assert "Качество поиска" in section
+    assert "data:image/png;base64," in section
+    generated = datetime(2026, 11, 26, tzinfo=UTC)
+    page = render_report(ReportData(generated_at=generated, retrieval_section=section))
+    assert section in page
