@@ -44,13 +44,7 @@ NAMED_ON_PURPOSE = {"prompts.py"}  # assistant/llm/prompt.py explains why it is 
 OUTSIDE = re.compile(r"\.\./shared|shared/reference")
 # Tests that still read the reference payloads from outside the checkout; the same
 # files are in docs/samples/, so point these tests there and drop them from this list.
-READS_OUTSIDE_SAMPLES = {
-    "tests/bot/test_webhook.py",
-    "tests/bot/test_pipeline.py",
-    "tests/sample_data/test_emulator_webhook.py",
-    "tests/sample_data/test_emulator_shapes.py",
-    "tests/sample_data/test_emulator_confluence.py",
-}
+READS_OUTSIDE_SAMPLES: set[str] = set()
 THIS_FILE = "tests/test_docs_references.py"
 
 

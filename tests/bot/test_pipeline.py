@@ -34,7 +34,7 @@ from tests.fakes.llm_server import ScriptedReply
 
 pytestmark = pytest.mark.db
 
-REFERENCE = Path("/work/shared/reference/pyrus-samples/bot-webhook-payload.json")
+REFERENCE = Path(__file__).resolve().parents[2] / "docs/samples/pyrus/bot-webhook-payload.json"
 FORM_ID = 321456
 _ids = itertools.count(201_600_000)
 

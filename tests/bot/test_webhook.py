@@ -16,7 +16,7 @@ from assistant.settings import AssistantSettings
 pytestmark = pytest.mark.db
 
 SECRET = "test-bot-secret"
-SAMPLE = Path("/work/shared/reference/pyrus-samples/bot-webhook-payload.json")
+SAMPLE = Path(__file__).resolve().parents[2] / "docs/samples/pyrus/bot-webhook-payload.json"
 MINIMAL = json.dumps(
     {
         "event": "comment",

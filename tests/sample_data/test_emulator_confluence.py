@@ -13,7 +13,7 @@ import pytest
 from sample_data.emulators.sandbox import Sandbox, start_sandbox
 
 MINI = Path(__file__).parent / "fixtures" / "mini_dataset"
-SAMPLES = Path("/work/shared/reference/confluence-samples")
+SAMPLES = Path(__file__).resolve().parents[2] / "docs/samples/confluence"
 PAT = "mini-pat"
 SEARCH = "/rest/api/content/search"
 EXPAND = "body.storage,version,space,ancestors,metadata.labels,history"

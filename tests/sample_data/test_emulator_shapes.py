@@ -20,7 +20,7 @@ from pyrus.models import entities, requests, responses
 from sample_data.emulators.sandbox import Sandbox, start_sandbox
 
 MINI = Path(__file__).parent / "fixtures" / "mini_dataset"
-SAMPLES = Path("/work/shared/reference/pyrus-samples")
+SAMPLES = Path(__file__).resolve().parents[2] / "docs/samples/pyrus"
 LOGIN, KEY = "bot@mini-test", "mini-key"
 
 

@@ -18,7 +18,7 @@ from sample_data.emulators.sandbox import Sandbox, start_sandbox
 from sample_data.emulators.webhook_sender import send_task_event, sign
 
 MINI = Path(__file__).parent / "fixtures" / "mini_dataset"
-SAMPLE = Path("/work/shared/reference/pyrus-samples/bot-webhook-payload.json")
+SAMPLE = Path(__file__).resolve().parents[2] / "docs/samples/pyrus/bot-webhook-payload.json"
 SECRET = "bot-secret"
 
 
