@@ -17,7 +17,10 @@ $(BIN)/uv:
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.8
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	@# bytecode up front: with PYTHONDONTWRITEBYTECODE=1 (common in containers) every `kb`
+	@# call would otherwise recompile ~1,400 modules (about 4 s of CPU for `kb ask`)
+	$(BIN)/python -m compileall -q assistant flows sample_data
 	touch $@
 
 install: $(STAMP)

@@ -29,43 +29,15 @@ from pydantic import ValidationError
 from assistant.bot.comment_format import CommentBody, format_comment
 from assistant.bot.inbox import Job, PermanentJobError
 from assistant.bot.pyrus_client import PyrusPoster, comment_marker
-from assistant.bot.pyrus_models import PyrusTask, TicketText, WebhookPayload, ticket_from_task
+from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, safe_ticket, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.bot.suggestion_log import decide_arm, record_category, save_suggestion
 from assistant.errors import KbError
-from assistant.redact import greeting_name, mask_person
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
 
 ACTED_EVENTS = frozenset({"comment", "task_created"})
-SUBJECT_MAX_CHARS = 500
-"""A subject is a line; the rest of a 100k-character "subject" is noise or an attack."""
-
-
-def safe_ticket(ticket: TicketText) -> TicketText:
-    """The ticket as the suggester may see it: bounded, personal data masked.
-
-    Every text field that reaches the LLM, the suggestion log and the draft passes here:
-    the subject is cut to `SUBJECT_MAX_CHARS` (the description is already cut in
-    `ticket_from_task`), the sender's name, e-mail and phone plus the document patterns of
-    `assistant.redact` are masked, and the name to greet is a plausible first name or None.
-    Masking runs before the final cut so that a cut never splits a number into an
-    unmasked half; a bounded prefix keeps the regex work bounded too.
-    """
-    name = ticket.sender_name or ticket.customer_name
-
-    def clean(text: str, limit: int) -> str:
-        masked = mask_person(text[: limit * 2], name=name, identifiers=ticket.sender_contacts)
-        return masked[:limit]
-
-    return TicketText(
-        subject=clean(ticket.subject, SUBJECT_MAX_CHARS),
-        description=clean(ticket.description, len(ticket.description) or 1),
-        customer_name=greeting_name(name),
-    )
-
-
 # --- the pipeline -----------------------------------------------------------------------
 
 

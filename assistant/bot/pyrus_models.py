@@ -2,7 +2,8 @@
 
 Kept apart from `pipeline.py` so the boundary types (pydantic models validated at the
 webhook, and the subject/description/customer-name extraction) can be read and reused
-without the HTTP client or the suggestion-log SQL. Pure: no I/O here.
+without the HTTP client or the suggestion-log SQL. Pure: no I/O here. `safe_ticket` is
+what the pipeline hands the suggester (bounded, personal data masked).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.redact import greeting_name, mask_person
+
 DESCRIPTION_MAX_CHARS = 8000
-"""The description is cut here; `pipeline.py` bounds the subject and the name."""
+"""The description is cut in `ticket_from_task`; `safe_ticket` bounds the subject and the name."""
 
 # --- the webhook payload (pydantic at the boundary) ----------------------------------
 
@@ -127,4 +130,31 @@ def ticket_from_task(task: PyrusTask) -> TicketText:
         customer_name=name,
         sender_name=full or None,
         sender_contacts=tuple(contacts),
+    )
+
+
+SUBJECT_MAX_CHARS = 500
+"""A subject is a line; the rest of a 100k-character "subject" is noise or an attack."""
+
+
+def safe_ticket(ticket: TicketText) -> TicketText:
+    """The ticket as the suggester may see it: bounded, personal data masked.
+
+    Every text field that reaches the LLM, the suggestion log and the draft passes here:
+    the subject is cut to `SUBJECT_MAX_CHARS` (the description is already cut in
+    `ticket_from_task`), the sender's name, e-mail and phone plus the document patterns of
+    `assistant.redact` are masked, and the name to greet is a plausible first name or None.
+    Masking runs before the final cut so that a cut never splits a number into an
+    unmasked half; a bounded prefix keeps the regex work bounded too.
+    """
+    name = ticket.sender_name or ticket.customer_name
+
+    def clean(text: str, limit: int) -> str:
+        masked = mask_person(text[: limit * 2], name=name, identifiers=ticket.sender_contacts)
+        return masked[:limit]
+
+    return TicketText(
+        subject=clean(ticket.subject, SUBJECT_MAX_CHARS),
+        description=clean(ticket.description, len(ticket.description) or 1),
+        customer_name=greeting_name(name),
     )

@@ -145,7 +145,14 @@ STYLE = (
 def render_report(data: ReportData) -> str:
     """The whole page as one HTML string."""
     labels = data.labels or load_labels()
-    overall = [r for r in data.effects if r.segment == "ALL"]
+    metric_order = list(labels.by_kind.get("metric", {}))
+    overall = sorted(
+        (r for r in data.effects if r.segment == "ALL"),
+        key=lambda r: (
+            metric_order.index(r.metric) if r.metric in metric_order else len(metric_order),
+            r.comparison != "treatment_vs_holdout",  # the randomised comparison first
+        ),
+    )
     by_category = [
         r
         for r in data.effects

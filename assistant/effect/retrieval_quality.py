@@ -45,10 +45,10 @@ def load_quality_series(conn: psycopg.Connection) -> list[QualityPoint]:
 
 
 def _rolling(points: list[QualityPoint], attr: str) -> list[float]:
-    """Ticket-weighted mean over the last ROLLING_DAYS points (days with labels)."""
+    """Ticket-weighted mean over the last ROLLING_DAYS calendar days (points sorted by day)."""
     out = []
-    for i in range(len(points)):
-        window = points[max(0, i - ROLLING_DAYS + 1) : i + 1]
+    for i, current in enumerate(points):
+        window = [p for p in points[: i + 1] if (current.day - p.day).days < ROLLING_DAYS]
         weight = sum(p.labelled_tickets for p in window)
         out.append(sum(getattr(p, attr) * p.labelled_tickets for p in window) / weight)
     return out

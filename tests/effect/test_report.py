@@ -169,6 +169,7 @@ def test_each_comparison_names_its_method(page: str) -> None:
     assert "<td>Все обращения</td>" not in page  # the headline table is by metric
     assert re.search(r"<td>Время первого ответа, раб\. мин</td><td>Отношение медиан</td>", page)
     assert re.search(r"<td>Время первого ответа, раб\. мин</td><td>Разность разностей</td>", page)
+    assert page.index("<td>Отношение медиан</td>") < page.index("<td>Разность разностей</td>")
     assert "Пустые кружки — недели, где в группе меньше 10 обращений" in page
 
 

@@ -23,6 +23,8 @@ def test_rolling_mean_is_weighted_by_labelled_tickets() -> None:
         QualityPoint(date(2026, 11, 2), "treatment", 3, 0.0, 0.0),
     ]
     assert _rolling(points, "mrr") == [1.0, 0.25]
+    late = QualityPoint(date(2026, 11, 8), "treatment", 1, 0.5, 0.5)  # day 1 left the window
+    assert _rolling([*points, late], "mrr") == [1.0, 0.25, 0.125]
 
 
 def test_section_is_added_to_the_report_only_with_labels() -> None:
