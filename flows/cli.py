@@ -1,7 +1,7 @@
 """The `kb` command line: one entry point for operators, analysts and the demo.
 
 Settings are read once here and passed down. Every `KbError` becomes one line on
-stderr and a non-zero exit code; a capability that is not built yet says so plainly.
+stderr and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from assistant.errors import KbError, NotBuiltYet
+from assistant.errors import KbError
 
 app = typer.Typer(
     name="kb",
@@ -41,11 +41,6 @@ def _runtime():  # type: ignore[no-untyped-def]
     from flows.runtime import Runtime
 
     return Runtime.from_environment()
-
-
-def not_built(capability: str, issue: int) -> None:
-    """Refuse a planned capability in one line instead of printing fake output."""
-    raise NotBuiltYet(f"`kb {capability}` is not built yet (tracked in issue #{issue})")
 
 
 # --- db ---------------------------------------------------------------------------
@@ -137,16 +132,18 @@ def refresh(
     full: Annotated[bool, typer.Option(help="Backfill everything instead of incremental.")] = False,
 ) -> None:
     """Run the daily refresh flow (extract → dbt → categorize → index → effect)."""
-    if only is None:
-        from flows.refresh import kb_refresh
-
-        _runtime().database_url()  # fail fast with a one-line error before Prefect starts
-        kb_refresh(full=full)
-        return
     from flows.stages import stage_runner
 
-    run_stage = stage_runner(only)
-    summary = run_stage(_runtime(), full=full)
+    run_one = stage_runner(only) if only is not None else None  # a typo fails before any work
+    runtime = _runtime().with_options(full=full)
+    runtime.database_url()  # fail fast with a one-line error before Prefect starts
+    if run_one is None:
+        from flows.refresh import kb_refresh
+
+        with runtime.active():
+            kb_refresh(full=full)
+        return
+    summary = run_one(runtime)
     for key, value in summary.items():
         console.print(f"{key}: {value}")
 

@@ -83,16 +83,18 @@ def run_demo(console: Console) -> int:
         console.print(f"    Pyrus API emulator:  {sandbox.pyrus_url}")
         console.print(f"    Confluence emulator: {sandbox.confluence_url}")
         console.print("[bold]2/4[/bold] kb-refresh over the sample history (day 1)…")
-        kb_refresh(full=False)
+        # the sources are in the environment now: settings again, the same database
+        sourced = Runtime(settings=load_settings(FlowSettings), _url=database_url)
+        with sourced.active():
+            kb_refresh(full=False)
 
         console.print("[bold]3/4[/bold] One day later: the incremental extract…")
         sandbox.clock.advance(days=1)
-        day_two = Runtime(settings=load_settings(FlowSettings), _url=database_url)
-        summary = stage_runner("extract")(day_two, full=False)
+        summary = stage_runner("extract")(sourced)
         console.print(f"    {summary}")
 
         console.print("[bold]4/4[/bold] A new ticket arrives; Pyrus calls the bot's webhook…")
-        settings = day_two.settings
+        settings = sourced.settings
         from assistant.bot.pipeline import build_pipeline, drain_inbox
         from assistant.bot.suggestion_log import wait_for_task
         from assistant.bot.webhook import create_app

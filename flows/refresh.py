@@ -10,14 +10,16 @@ and the run ends failed naming what broke.
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.runtime import Runtime
+from assistant.db import connect
+from flows.landing import rewind_watermarks
+from flows.runtime import Runtime, current_runtime
 from flows.stages import REFRESH_ORDER, stage_runner
-from flows.watermarks import rewind_watermarks
 
 SUMMARY_ARTIFACT_KEY = "kb-refresh-summary"
 
@@ -39,25 +41,35 @@ def _summary_markdown(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def rewind(runtime: Runtime) -> int:
+    """Move the extract watermarks back to `runtime.since` (midnight UTC) for a backfill."""
+    if runtime.since is None:
+        return 0
+    moment = datetime.combine(runtime.since, datetime.min.time(), tzinfo=UTC)
+    with connect(runtime.database_url()) as conn:
+        return rewind_watermarks(conn, moment)
+
+
 @flow(name="kb-refresh", log_prints=False)
 def kb_refresh(
-    full: bool = False, since: str | None = None, stages: list[str] | None = None
+    full: bool = False, since: date | None = None, stages: list[str] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Run the whole daily refresh; see the module docstring for the order.
 
     `full` re-reads every source from the beginning; `since` (ISO date) moves the
     extract watermarks back to that date first — the backfill deployment's parameters.
+    `stages` runs a subset, in the given order.
     """
     logger = get_run_logger()
-    runtime = Runtime.from_environment()
-    url = runtime.database_url()
-    if since:
-        rewind_watermarks(url, since)
+    runners = {name: stage_runner(name) for name in stages or REFRESH_ORDER}  # names first
+    runtime = current_runtime().with_options(full=full, since=since)
+    runtime.database_url()  # migrations: once for the whole refresh
+    rewind(runtime)
     results: dict[str, dict[str, Any]] = {}
-    for name in stages or REFRESH_ORDER:
+    for name, run in runners.items():
         started = time.monotonic()
         try:
-            summary = stage_runner(name)(runtime, full=full)
+            summary = run(runtime)
             results[name] = {"status": "ok", "summary": summary}
         except Exception as exc:  # a failed stage is reported, the next ones still run
             logger.error("stage %s failed: %s", name, exc)

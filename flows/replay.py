@@ -22,7 +22,7 @@ from assistant.bot.suggestion_log import replay_history
 from assistant.db import connect
 from assistant.effect.data import count_unlogged_tasks, rollout_start
 from assistant.settings import AssistantSettings
-from flows.runtime import Runtime
+from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def replay_task(url: str, settings: AssistantSettings) -> dict[str, Any]:
 @flow(name="replay")
 def replay() -> dict[str, Any]:
     """Log suggestions for post-rollout tickets that have none; ends with an artifact."""
-    runtime = Runtime.from_environment()
+    runtime = current_runtime()
     summary = replay_task(runtime.database_url(), runtime.settings)
     create_table_artifact(
         key=ARTIFACT_KEY,
@@ -94,7 +94,7 @@ def replay() -> dict[str, Any]:
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only replay` (full changes nothing: replay only fills gaps)."""
-    del runtime, full
-    return replay()
+    with runtime.active():
+        return replay()

@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from assistant.db import connect
 from assistant.effect.data import load_cited_chunks, load_reply_pairs, upsert_outcomes
 from assistant.effect.scoring import score_pairs
-from flows.runtime import Runtime
+from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def score_task(url: str) -> dict[str, Any]:
 @flow(name="score")
 def score() -> dict[str, Any]:
     """Score the drafts; ends with a table artifact of the usage classes."""
-    runtime = Runtime.from_environment()
+    runtime = current_runtime()
     summary = score_task(runtime.database_url())
     create_table_artifact(
         key=ARTIFACT_KEY,
@@ -65,7 +65,7 @@ def score() -> dict[str, Any]:
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only score` (always rescores everything: it is cheap)."""
-    del runtime, full
-    return score()
+    with runtime.active():
+        return score()

@@ -1,8 +1,8 @@
-"""The refresh stages and where each one lives.
+"""The refresh stages, where each one lives, and what each one needs before it.
 
-Each stage module exposes `run_stage(runtime: Runtime, *, full: bool) -> dict[str, object]`
-(a summary of counts). `kb refresh --only NAME` runs one; the daily parent flow runs
-them in this order. A stage whose module does not exist yet is reported as not built.
+The contract: every stage module exposes `run(runtime: Runtime) -> dict[str, Any]` (a
+summary of counts); run options (`full`, `since`) travel in the runtime. `kb refresh
+--only NAME` runs one stage; the daily parent flow runs them in `REFRESH_ORDER`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from assistant.errors import NotBuiltYet
+from assistant.errors import ConfigError
+from flows.runtime import Runtime
 
 STAGES: dict[str, str] = {
     "extract": "flows.extract",
@@ -25,15 +26,16 @@ STAGES: dict[str, str] = {
 }
 REFRESH_ORDER: tuple[str, ...] = tuple(STAGES)
 
+StageRun = Callable[[Runtime], dict[str, Any]]
 
-def stage_runner(name: str) -> Callable[..., dict[str, Any]]:
-    """The `run_stage` function of a stage, or `NotBuiltYet` naming what is missing."""
+
+class UnknownStage(ConfigError):
+    """A stage name that is not one of `STAGES` (a typo on the command line)."""
+
+
+def stage_runner(name: str) -> StageRun:
+    """The `run` function of the stage called `name`."""
     if name not in STAGES:
-        raise NotBuiltYet(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
-    try:
-        module = importlib.import_module(STAGES[name])
-    except ModuleNotFoundError as exc:
-        if exc.name != STAGES[name]:
-            raise
-        raise NotBuiltYet(f"refresh stage {name!r} is not built yet") from exc
-    return module.run_stage  # type: ignore[no-any-return]
+        raise UnknownStage(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
+    module = importlib.import_module(STAGES[name])
+    return module.run  # type: ignore[no-any-return]

@@ -1,40 +1,23 @@
 """The extract's sequencing without Prefect: source client → `flows.landing` → raw.
 
-Each sync calls its network and database boundaries through a `Step` hook. Plain
-Python (tests, the benchmark) runs them directly; `flows/extract.py` passes a hook that
-wraps every boundary in a Prefect task with retries, so one code path serves both.
+Each sync calls its network and database boundaries through a `flows.steps.Step` hook.
+Plain Python (tests, the benchmark) runs them directly; `flows/extract.py` passes a hook
+that wraps every boundary in a Prefect task with retries, so one code path serves both.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from flows.landing import LoadCounts
+from flows.progress import NO_PROGRESS, Progress
 from flows.sources.http import SourceError
 
+__all__ = ["NO_PROGRESS", "Progress"]  # the sinks every sync takes
+
 T = TypeVar("T")
-
-
-class Step(Protocol):
-    """Run `fn(*args)` as the boundary called `name` (a Prefect task, or just a call)."""
-
-    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
-
-
-def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """The plain hook: call the function."""
-    return fn(*args)
-
-
-Progress = Callable[[int], None]
-"""Called with the number of records just landed (new, changed or unchanged)."""
-
-
-def no_progress(advance: int) -> None:
-    """The default progress sink."""
 
 
 @dataclass

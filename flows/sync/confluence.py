@@ -30,13 +30,12 @@ from flows.sources.confluence import (
     pages_cql,
 )
 from flows.sources.http import SourceError
+from flows.steps import Step, direct_step
 from flows.sync import (
+    NO_PROGRESS,
     Progress,
     RunSummary,
-    Step,
-    direct_step,
     guard_mass_deletion,
-    no_progress,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class ConfluenceSync:
         options: ConfluenceSyncOptions,
         *,
         step: Step = direct_step,
-        progress: Progress = no_progress,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         if not options.spaces:
             raise SourceError("CONFLUENCE_SPACES is empty: name the space keys to extract")
@@ -133,7 +132,8 @@ class ConfluenceSync:
             counts = landing.upsert(self.conn, landing.CONFLUENCE_PAGES, rows, self.batch_id)
         self.summary.counts.add(counts)
         self.summary.fetched += len(rows)
-        self.progress(len(rows))
+        self.progress.expect(len(rows))
+        self.progress.advance(len(rows))
         logger.info(
             "confluence: landed %d pages (%d new, %d changed)",
             len(rows),

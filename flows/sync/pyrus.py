@@ -25,14 +25,13 @@ import psycopg
 
 from flows import landing
 from flows.sources.pyrus import PyrusClient, RegisterTask, TaskNotFound, parse_pyrus_datetime
+from flows.steps import Step, direct_step
 from flows.sync import (
+    NO_PROGRESS,
     Progress,
     RunSummary,
-    Step,
     chunks,
-    direct_step,
     guard_mass_deletion,
-    no_progress,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ class PyrusSync:
         options: PyrusSyncOptions,
         *,
         step: Step = direct_step,
-        progress: Progress = no_progress,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.client = client
         self.conn = conn
@@ -126,11 +125,12 @@ class PyrusSync:
                 listed.update(task.id for task in page)
             todo = self.step("pyrus-diff-register", self.changed_tasks, page)
             self.summary.counts.unchanged += len(page) - len(todo)
-            self.progress(len(page) - len(todo))
+            self.progress.expect(len(page))
+            self.progress.advance(len(page) - len(todo))
             for batch in chunks(todo, self.options.batch_size):
                 fetched: FetchedBatch = self.step("pyrus-get-tasks", self.fetch_tasks, batch)
                 self.step("land-pyrus-tasks", self.land_tasks, fetched, form_id)
-                self.progress(len(batch))
+                self.progress.advance(len(batch))
             if len(page) < self.options.page_size:
                 break
             after_id = max(task.id for task in page)

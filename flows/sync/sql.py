@@ -17,7 +17,8 @@ import psycopg
 
 from flows import landing
 from flows.sources.sql import Position, SqlQuery, fetch_page, load_queries, to_payload
-from flows.sync import Progress, RunSummary, Step, direct_step, no_progress
+from flows.steps import Step, direct_step
+from flows.sync import NO_PROGRESS, Progress, RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class SqlSync:
         options: SqlSyncOptions,
         *,
         step: Step = direct_step,
-        progress: Progress = no_progress,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         self.conn = conn
         self.options = options
@@ -86,7 +87,8 @@ class SqlSync:
             counts = landing.upsert(self.conn, landing.SQL_ROWS, rows, self.batch_id)
         self.summary.counts.add(counts)
         self.summary.fetched += len(rows)
-        self.progress(len(rows))
+        self.progress.expect(len(rows))
+        self.progress.advance(len(rows))
         return counts
 
     def save_watermark(self, name: str, newest: str | None, state: dict[str, Any]) -> None:

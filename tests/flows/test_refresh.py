@@ -17,13 +17,13 @@ def test_a_failing_stage_does_not_block_the_others(
     ran: list[str] = []
 
     def runner(name: str) -> Any:
-        def run_stage(runtime: Any, *, full: bool) -> dict[str, Any]:
+        def run(runtime: Any) -> dict[str, Any]:
             ran.append(name)
             if name == "extract":
                 raise RuntimeError("Pyrus answered 503 five times")
             return {"rows": len(ran)}
 
-        return run_stage
+        return run
 
     monkeypatch.setattr(refresh, "stage_runner", runner)
     with pytest.raises(refresh.RefreshFailed, match=r"extract: Pyrus answered 503"):
