@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 from prefect import flow
-from prefect.artifacts import create_table_artifact
 
 from assistant.categorization.model_store import (
     count_new_labels,
@@ -37,6 +36,7 @@ from assistant.config import load_settings
 from assistant.db import connect
 from assistant.errors import DatabaseError
 from assistant.settings import AssistantSettings
+from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
 from flows.steps import Step, direct_step, prefect_steps
 
@@ -153,10 +153,8 @@ def categorize(full: bool = False) -> dict[str, Any]:
     summary = run_categorize(
         runtime.database_url(), runtime.settings, config, full=full, step=prefect_step
     )
-    create_table_artifact(
-        key=ARTIFACT_KEY,
-        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
-        description="categorize: model version, tickets labelled, staff–model agreement",
+    publish_summary(
+        ARTIFACT_KEY, summary, "categorize: model version, tickets labelled, staff–model agreement"
     )
     return summary
 

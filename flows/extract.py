@@ -15,6 +15,7 @@ from typing import Any
 
 from assistant.db import connect, prepare_process_environment
 from assistant.errors import ConfigError, KbError
+from flows.artifacts import one_line, publish_summary
 from flows.progress import progress_bar
 from flows.runtime import Runtime, current_runtime
 from flows.settings import FlowSettings
@@ -31,7 +32,6 @@ from flows.sync.sql import SqlSync, SqlSyncOptions
 prepare_process_environment()
 
 from prefect import flow, get_run_logger  # noqa: E402
-from prefect.artifacts import create_table_artifact  # noqa: E402
 
 SUMMARY_METRICS = (
     "new", "changed", "unchanged", "tombstoned", "errors", "requests", "429s", "retries", "seconds",
@@ -53,9 +53,8 @@ def _policy(settings: FlowSettings) -> RetryPolicy:
 
 
 def _publish(key: str, summary: dict[str, Any]) -> dict[str, Any]:
-    rows = [{"metric": name, "value": summary[name]} for name in SUMMARY_METRICS]
-    create_table_artifact(table=rows, key=key, description=f"{summary['source']} extract run")
-    get_run_logger().info("extract %s: %s", summary["source"], rows)
+    publish_summary(key, summary, f"{summary['source']} extract run", SUMMARY_METRICS)
+    get_run_logger().info("extract %s: %s", summary["source"], one_line(summary))
     return summary
 
 

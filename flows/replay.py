@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.bot.suggest import Suggester, open_suggester
@@ -22,6 +21,7 @@ from assistant.bot.suggestion_log import replay_history
 from assistant.db import connect
 from assistant.effect.data import count_unlogged_tasks, rollout_start
 from assistant.settings import AssistantSettings
+from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
@@ -86,11 +86,7 @@ def replay() -> dict[str, Any]:
     """Log suggestions for post-rollout tickets that have none; ends with an artifact."""
     runtime = current_runtime()
     summary = replay_task(runtime.database_url(), runtime.settings)
-    create_table_artifact(
-        key=ARTIFACT_KEY,
-        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
-        description="replay: bot decisions logged for history tickets",
-    )
+    publish_summary(ARTIFACT_KEY, summary, "replay: bot decisions logged for history tickets")
     return summary
 
 

@@ -14,12 +14,12 @@ from collections import Counter
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.effect.data import load_cited_chunks, load_reply_pairs, upsert_outcomes
 from assistant.effect.scoring import score_pairs
+from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
@@ -57,11 +57,7 @@ def score() -> dict[str, Any]:
     """Score the drafts; ends with a table artifact of the usage classes."""
     runtime = current_runtime()
     summary = score_task(runtime.database_url())
-    create_table_artifact(
-        key=ARTIFACT_KEY,
-        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
-        description="score: draft usage classes and calibrated thresholds",
-    )
+    publish_summary(ARTIFACT_KEY, summary, "score: draft usage classes and calibrated thresholds")
     return summary
 
 

@@ -8,14 +8,17 @@ that wraps every boundary in a Prefect task with retries, so one code path serve
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import psycopg
+
+from flows import landing
 from flows.landing import LoadCounts
 from flows.progress import NO_PROGRESS, Progress
 from flows.sources.http import SourceError
-
-__all__ = ["NO_PROGRESS", "Progress"]  # the sinks every sync takes
+from flows.steps import Step, direct_step
 
 T = TypeVar("T")
 
@@ -68,3 +71,47 @@ def guard_mass_deletion(
             f"{gone} of {known} stored {what} ({ratio:.0%}) are missing from the source, "
             f"above the {share:.0%} guard; nothing was tombstoned. {hint}"
         )
+
+
+class Sync:
+    """What every source's sync holds: connection, step hook, progress sink, run summary."""
+
+    source = ""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        step: Step = direct_step,
+        progress: Progress = NO_PROGRESS,
+    ) -> None:
+        self.conn = conn
+        self.step = step
+        self.progress = progress
+        self.summary = RunSummary(self.source)
+        self.batch_id = uuid.uuid4()
+
+    def tombstone_missing(
+        self,
+        spec: landing.Landing,
+        known: set[Any],
+        listed: set[Any],
+        *,
+        share: float,
+        min_count: int,
+        what: str,
+        hint: str,
+    ) -> list[Any]:
+        """Tombstone stored keys the full listing no longer has; returns the keys gone.
+
+        Call inside the transaction that also saves the watermark. `guard_mass_deletion`
+        refuses (and nothing is tombstoned) when the listing looks broken.
+        """
+        gone = sorted(known - listed)
+        guard_mass_deletion(
+            len(gone), len(known), len(listed), share=share, min_count=min_count, what=what,
+            hint=hint,
+        )  # fmt: skip
+        removed = landing.tombstone(self.conn, spec, [(key,) for key in gone], self.batch_id)
+        self.summary.counts.tombstoned += removed
+        return gone if removed else []

@@ -15,7 +15,6 @@ Confluence.
 from __future__ import annotations
 
 import logging
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,9 +28,8 @@ from flows.steps import Step, direct_step
 from flows.sync import (
     NO_PROGRESS,
     Progress,
-    RunSummary,
+    Sync,
     chunks,
-    guard_mass_deletion,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,8 +66,10 @@ def task_row(payload: dict[str, Any], form_id: int) -> landing.LandingRow:
     )
 
 
-class PyrusSync:
+class PyrusSync(Sync):
     """One extract run over the configured forms."""
+
+    source = SOURCE
 
     def __init__(
         self,
@@ -80,13 +80,9 @@ class PyrusSync:
         step: Step = direct_step,
         progress: Progress = NO_PROGRESS,
     ) -> None:
+        super().__init__(conn, step=step, progress=progress)
         self.client = client
-        self.conn = conn
         self.options = options
-        self.step = step
-        self.progress = progress
-        self.summary = RunSummary(SOURCE)
-        self.batch_id = uuid.uuid4()
 
     def run(self) -> dict[str, Any]:
         with landing.recorded_run(
@@ -201,22 +197,18 @@ class PyrusSync:
         """Advance the watermark; after a full listing, tombstone tasks no longer listed."""
         with self.conn.transaction():
             if listed is not None:
-                known = landing.live_pyrus_tasks(self.conn, form_id)
-                gone = sorted(known - listed)
-                guard_mass_deletion(
-                    len(gone), len(known), len(listed),
+                gone = self.tombstone_missing(
+                    landing.PYRUS_TASKS,
+                    landing.live_pyrus_tasks(self.conn, form_id),
+                    listed,
                     share=self.options.mass_delete_share,
                     min_count=self.options.mass_delete_min_tasks,
                     what=f"Pyrus tasks of form {form_id}",
                     hint="Check the account's access to the form; if the deletions are real, "
                     "raise PYRUS_MASS_DELETE_SHARE for one run",
-                )  # fmt: skip
-                removed = landing.tombstone(
-                    self.conn, landing.PYRUS_TASKS, [(task_id,) for task_id in gone], self.batch_id
                 )
-                self.summary.counts.tombstoned += removed
-                if removed:
-                    logger.info("form %s: tombstoned %d deleted tasks", form_id, removed)
+                if gone:
+                    logger.info("form %s: tombstoned %d deleted tasks", form_id, len(gone))
             landing.set_sync_state(
                 self.conn, SOURCE, f"form:{form_id}", newest,
                 {**state, "last_batch_id": str(self.batch_id)},

@@ -8,7 +8,6 @@ from it inclusively (`>=`), and unchanged rows hash the same, so the overlap is 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import psycopg
 from flows import landing
 from flows.sources.sql import Position, SqlQuery, fetch_page, load_queries, to_payload
 from flows.steps import Step, direct_step
-from flows.sync import NO_PROGRESS, Progress, RunSummary
+from flows.sync import NO_PROGRESS, Progress, Sync
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,11 @@ class SqlSyncOptions:
     batch_size: int = 500
 
 
-class SqlSync:
+class SqlSync(Sync):
+    """One extract run over the query files of KB_SQL_SOURCE_DIR."""
+
+    source = SOURCE
+
     def __init__(
         self,
         conn: psycopg.Connection,
@@ -42,12 +45,8 @@ class SqlSync:
         step: Step = direct_step,
         progress: Progress = NO_PROGRESS,
     ) -> None:
-        self.conn = conn
+        super().__init__(conn, step=step, progress=progress)
         self.options = options
-        self.step = step
-        self.progress = progress
-        self.summary = RunSummary(SOURCE)
-        self.batch_id = uuid.uuid4()
 
     def run(self) -> dict[str, Any]:
         with landing.recorded_run(self.conn, SOURCE, self.summary) as batch_id:

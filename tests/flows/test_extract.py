@@ -312,7 +312,7 @@ def test_stage_run_runs_every_source_and_names_the_failed_one(
     assert summary["confluence"]["new"] == 4
     artifact = Artifact.get("extract-pyrus-summary")
     assert artifact is not None
-    assert {"metric": "new", "value": 5} in json.loads(artifact.data)  # type: ignore[arg-type]
+    assert {"metric": "new", "value": "5"} in json.loads(artifact.data)  # type: ignore[arg-type]
 
     monkeypatch.setenv("CONFLUENCE_TOKEN", "wrong-token")
     sandbox.clock.advance(days=1)
