@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +37,8 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(report_app, name="report")
 
 console = Console()
+# set by commands with --verbose (or KB_VERBOSE=1); main() then prints tracebacks too
+_VERBOSE = {"on": os.environ.get("KB_VERBOSE", "") not in ("", "0")}
 
 
 def _runtime():  # type: ignore[no-untyped-def]
@@ -130,22 +134,44 @@ def refresh(
         str | None, typer.Option(help="Run one stage: extract, transform, index…")
     ] = None,
     full: Annotated[bool, typer.Option(help="Backfill everything instead of incremental.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Prefect's run log and tracebacks too.")
+    ] = False,
 ) -> None:
     """Run the daily refresh flow (extract → dbt → categorize → index → effect)."""
-    from flows.stages import stage_runner
+    from flows.stages import REFRESH_ORDER, check_stage_names
 
-    run_one = stage_runner(only) if only is not None else None  # a typo fails before any work
-    runtime = _runtime().with_options(full=full)
+    _VERBOSE["on"] = _VERBOSE["on"] or verbose
+    names = [only] if only is not None else list(REFRESH_ORDER)
+    check_stage_names(names)  # a typo fails before any work
+    results: list = []
+
+    def report(result) -> None:  # type: ignore[no-untyped-def]
+        from flows.terminal import print_stage
+
+        results.append(result)
+        print_stage(console, result)
+
+    runtime = _runtime().with_options(full=full, progress=True, on_stage=report)
     runtime.database_url()  # fail fast with a one-line error before Prefect starts
-    if run_one is None:
-        from flows.refresh import kb_refresh
+    from flows.refresh import kb_refresh, nothing_can_run, raise_for_failures, run_stages
+    from flows.terminal import quiet_prefect_console, summary_table
 
-        with runtime.active():
-            kb_refresh(full=full)
-        return
-    summary = run_one(runtime)
-    for key, value in summary.items():
-        console.print(f"{key}: {value}")
+    if not _VERBOSE["on"]:
+        quiet_prefect_console()
+    started = time.monotonic()
+    try:
+        if only is not None:
+            raise_for_failures(run_stages(runtime, names))
+        elif blocked := nothing_can_run(runtime, names):  # say so without starting Prefect
+            raise_for_failures(blocked)
+        else:
+            with runtime.active():
+                kb_refresh(full=full)
+    finally:
+        if len(results) > 1:
+            console.print(summary_table(results))
+        console.print(f"kb refresh: {time.monotonic() - started:.1f} s")
 
 
 @app.command()
@@ -345,9 +371,18 @@ def main() -> None:
     try:
         app()
     except KbError as exc:
+        if _VERBOSE["on"]:
+            traceback.print_exc()
         one_line = " ".join(str(exc).split())
         sys.stderr.write(f"error: {one_line}\n")
         sys.exit(2)
+    except Exception as exc:  # a bug or an unexpected library error: one line, not a wall
+        if _VERBOSE["on"]:
+            traceback.print_exc()
+        one_line = " ".join(f"{type(exc).__name__}: {exc}".split())[:600]
+        hint = "" if _VERBOSE["on"] else " (KB_VERBOSE=1 shows the traceback)"
+        sys.stderr.write(f"error: {one_line}{hint}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

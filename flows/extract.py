@@ -39,7 +39,7 @@ SUMMARY_METRICS = (
 
 
 class ExtractFailed(KbError):
-    """One or more extract sources failed (the others still ran)."""
+    """One or more extract sources failed (the others still ran, later stages still run)."""
 
 
 # every network/DB boundary: a Prefect task retried only when the failure can heal
@@ -165,13 +165,18 @@ def configured_sources(settings: FlowSettings) -> dict[str, Callable[..., dict[s
     return sources
 
 
-def run(runtime: Runtime) -> dict[str, Any]:
-    """`kb refresh --only extract [--full]`: every configured source, failures at the end."""
-    sources = configured_sources(runtime.settings)
-    if not sources:
+def check(runtime: Runtime) -> None:
+    """The stage's prerequisite, checked before Prefect starts: at least one source."""
+    if not configured_sources(runtime.settings):
         raise ConfigError(
             "no extract source configured: set PYRUS_LOGIN, CONFLUENCE_URL or KB_SQL_SOURCE_URL"
         )
+
+
+def run(runtime: Runtime) -> dict[str, Any]:
+    """`kb refresh --only extract [--full]`: every configured source, failures at the end."""
+    check(runtime)
+    sources = configured_sources(runtime.settings)
     results: dict[str, Any] = {}
     failures: dict[str, str] = {}
     with runtime.active():

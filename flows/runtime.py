@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from assistant.config import load_settings
 from assistant.db import prepare_process_environment, resolve_database_url
@@ -30,13 +31,15 @@ class Runtime:
     """Settings, the resolved database URL and the options of this run.
 
     `full` re-reads sources from the beginning and rebuilds (`--full`); `since` moves the
-    extract watermarks back to that date first; `progress` draws bars on the terminal.
+    extract watermarks back to that date first; `progress` draws bars on the terminal;
+    `on_stage` hears each finished stage (`flows.refresh.StageResult`; the CLI prints it).
     """
 
     settings: FlowSettings
     full: bool = False
     since: date | None = None
     progress: bool = False
+    on_stage: Callable[[Any], None] | None = field(default=None, repr=False)
     _url: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -56,7 +59,12 @@ class Runtime:
         return self._url
 
     def with_options(
-        self, *, full: bool | None = None, since: date | None = None, progress: bool | None = None
+        self,
+        *,
+        full: bool | None = None,
+        since: date | None = None,
+        progress: bool | None = None,
+        on_stage: Callable[[Any], None] | None = None,
     ) -> Runtime:
         """The same settings and database (no second migration) with other run options."""
         return replace(
@@ -64,6 +72,7 @@ class Runtime:
             full=self.full if full is None else full,
             since=self.since if since is None else since,
             progress=self.progress if progress is None else progress,
+            on_stage=self.on_stage if on_stage is None else on_stage,
         )
 
     @contextlib.contextmanager
