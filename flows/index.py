@@ -19,6 +19,7 @@ from assistant.knowledge.chunking import KbDocument
 from assistant.knowledge.indexing import IndexReport, index_documents
 from assistant.knowledge.store import KnowledgeStore
 from assistant.settings import AssistantSettings
+from flows.progress import NO_PROGRESS, Progress, progress_bar
 from flows.runtime import Runtime, current_runtime
 
 ARTIFACT_KEY = "kb-index"
@@ -33,13 +34,17 @@ def load_documents(database_url: str) -> list[KbDocument]:
 
 @task(name="index-chunks", cache_policy=NO_CACHE)
 def index_chunks(
-    database_url: str, docs: list[KbDocument], settings: AssistantSettings, full: bool
+    database_url: str,
+    docs: list[KbDocument],
+    settings: AssistantSettings,
+    full: bool,
+    progress: Progress = NO_PROGRESS,
 ) -> IndexReport:
     """Chunk, embed what changed and write it (one transaction; not retried as a whole:
     the embedder retries its own HTTP calls, and a failure leaves the index unchanged)."""
     with connect(database_url) as conn:
         store = KnowledgeStore(conn)
-        report = index_documents(store, docs, settings, full=full)
+        report = index_documents(store, docs, settings, full=full, progress=progress)
         conn.commit()
         if report.embedded or report.deleted or report.metadata_updated:
             conn.autocommit = True
@@ -73,7 +78,8 @@ def index_flow(full: bool = False) -> dict[str, object]:
     runtime = current_runtime()
     database_url = runtime.database_url()
     docs = load_documents(database_url)
-    report = index_chunks(database_url, docs, runtime.settings, full)
+    with progress_bar(runtime.progress, "index: embedding", "chunks") as progress:
+        report = index_chunks(database_url, docs, runtime.settings, full, progress)
     create_table_artifact(
         key=ARTIFACT_KEY,
         table=artifact_rows(report),

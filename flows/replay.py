@@ -22,6 +22,7 @@ from assistant.db import connect
 from assistant.effect.data import count_unlogged_tasks, rollout_start
 from assistant.settings import AssistantSettings
 from flows.artifacts import publish_summary
+from flows.progress import NO_PROGRESS, Progress, progress_bar
 from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def replay_new_tickets(
     *,
     suggester_factory: SuggesterFactory | None = None,
     batch_size: int = BATCH_SIZE,
+    progress: Progress = NO_PROGRESS,
 ) -> dict[str, Any]:
     """Log the bot's decision for every post-rollout ticket without one, in batches.
 
@@ -53,6 +55,7 @@ def replay_new_tickets(
         if pending == 0:  # the usual day: the webhook saw every ticket; no index needed
             return {"since": since.isoformat(), "pending": 0, "logged": 0, "holdout": 0}
         suggester = factory(conn)
+        progress.expect(pending)
         while True:
             summary = replay_history(
                 conn,
@@ -65,6 +68,7 @@ def replay_new_tickets(
             conn.commit()
             logged += summary.logged
             holdout += summary.holdout
+            progress.advance(summary.logged)
             if summary.logged < batch_size:
                 break
     logger.info("replay since %s: %d logged, %d holdout", since.isoformat(), logged, holdout)
@@ -77,15 +81,16 @@ def replay_new_tickets(
 
 
 @task(name="replay-history", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def replay_task(url: str, settings: AssistantSettings) -> dict[str, Any]:
-    return replay_new_tickets(url, settings)
+def replay_task(url: str, settings: AssistantSettings, progress: Progress) -> dict[str, Any]:
+    return replay_new_tickets(url, settings, progress=progress)
 
 
 @flow(name="replay")
 def replay() -> dict[str, Any]:
     """Log suggestions for post-rollout tickets that have none; ends with an artifact."""
     runtime = current_runtime()
-    summary = replay_task(runtime.database_url(), runtime.settings)
+    with progress_bar(runtime.progress, "replay", "tickets") as progress:
+        summary = replay_task(runtime.database_url(), runtime.settings, progress)
     publish_summary(ARTIFACT_KEY, summary, "replay: bot decisions logged for history tickets")
     return summary
 
