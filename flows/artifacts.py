@@ -48,21 +48,13 @@ def metric_rows(summary: Mapping[str, Any], keys: Iterable[str] | None = None) -
 
 
 def one_line(summary: Mapping[str, Any], *, skip: Iterable[str] = ("seconds",)) -> str:
-    """A summary on one terminal line: `new 5, changed 0, …` (nested ones flattened)."""
+    """A summary on one terminal line: `new 5, changed 0` or, per source, `pyrus: new 5; …`."""
     hidden = set(skip)
-    parts: list[str] = []
-    for key, value in summary.items():
-        if key in hidden:
-            continue
-        if (
-            isinstance(value, Mapping)
-            and value
-            and all(isinstance(v, Mapping) for v in value.values())
-        ):
-            parts += [f"{key}: {one_line(inner, skip=hidden)}" for key, inner in value.items()]
-        else:
-            parts.append(f"{key} {readable(value)}")
-    return "; ".join(parts) if any(": " in p for p in parts) else ", ".join(parts)
+    if summary and all(isinstance(value, Mapping) for value in summary.values()):
+        return "; ".join(f"{key}: {one_line(inner, skip=hidden)}" for key, inner in summary.items())
+    return ", ".join(
+        f"{key} {readable(value)}" for key, value in summary.items() if key not in hidden
+    )
 
 
 def publish_summary(

@@ -121,11 +121,16 @@ def db_psql(ctx: typer.Context) -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Prefect's run log and tracebacks too.")
+    ] = False,
+) -> None:
     """Run the whole loop on the embedded defaults and the sample data."""
     from flows.demo import run_demo
 
-    raise typer.Exit(code=run_demo(console))
+    _VERBOSE["on"] = _VERBOSE["on"] or verbose
+    raise typer.Exit(code=run_demo(console, verbose=_VERBOSE["on"]))
 
 
 @app.command()
@@ -268,14 +273,18 @@ def sandbox(
         )
     except DatasetError as exc:
         raise KbError(str(exc)) from exc
-    console.print(f"Pyrus API:  {box.pyrus_api_url}  (auth: {box.pyrus_auth_url})")
-    console.print(f"Confluence: {box.confluence_url}")
-    console.print(f"clock:      {box.clock.now().isoformat()}")
-    console.print(f'            move it: POST {box.pyrus_url}/_emulator/clock {{"days": 1}}')
-    console.print("environment for kb:")
+    # stdout carries only KEY=VALUE lines (an env file: `kb sandbox > sandbox.env &`, then
+    # `set -a; . ./sandbox.env; set +a`); what a person reads goes to stderr
+    notes = Console(stderr=True)
+    notes.print(f"Pyrus API:  {box.pyrus_api_url}  (auth: {box.pyrus_auth_url})")
+    notes.print(f"Confluence: {box.confluence_url}")
+    notes.print(f"clock:      {box.clock.now().isoformat()}")
+    notes.print(f'            move it: POST {box.pyrus_url}/_emulator/clock {{"days": 1}}')
+    notes.print("environment for kb (stdout):")
     for name, value in box.env().items():
         typer.echo(f"{name}={value}")
-    console.print("Ctrl-C stops the emulators.")
+    sys.stdout.flush()
+    notes.print("Ctrl-C stops the emulators.")
     try:
         while True:
             time.sleep(1)
