@@ -184,6 +184,12 @@ def connect(
     """Open a connection; failures become a one-line `DatabaseError`."""
     try:
         conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.ProgrammingError as exc:  # raised by the URL parser, before any network
+        reason = " ".join(str(exc).split())
+        raise DatabaseError(
+            f"DATABASE_URL is not a valid connection URL ({reason}); "
+            "expected postgresql://user:password@host:port/dbname"
+        ) from exc
     except psycopg.OperationalError as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise DatabaseError(

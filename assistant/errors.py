@@ -21,7 +21,3 @@ class DatabaseError(KbError):
 
 class DataDirLocked(DatabaseError):
     """Another process holds the embedded server's data directory."""
-
-
-class NotBuiltYet(KbError):
-    """A CLI capability that is planned but not implemented yet."""

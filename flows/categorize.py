@@ -13,13 +13,10 @@ Ends with the staff–model agreement rate and a table artifact.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
-from prefect import flow, task
-from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from assistant.categorization.classifier import ClassifierError
 from assistant.categorization.model_store import (
@@ -28,46 +25,31 @@ from assistant.categorization.model_store import (
     ticket_text,
     train_from_marts,
 )
-from assistant.categorization.policy import CategorizeConfig, Categorizer, record_decisions
+from assistant.categorization.policy import (
+    CategorizeConfig,
+    Categorizer,
+    count_staff_agreement,
+    record_decisions,
+    tickets_to_label,
+)
 from assistant.categorization.taxonomy import Taxonomy, load_taxonomy, register_taxonomy
 from assistant.categorization.taxonomy_check import check_database
 from assistant.config import load_settings
 from assistant.db import connect
 from assistant.errors import DatabaseError
 from assistant.settings import AssistantSettings
-from flows.runtime import Runtime
+from flows.artifacts import publish_summary
+from flows.runtime import Runtime, current_runtime
+from flows.steps import Step, direct_step, prefect_steps
 
 logger = logging.getLogger(__name__)
 
 ARTIFACT_KEY = "categorize-summary"
 BATCH_SIZE = 500
-T = TypeVar("T")
-Step = Callable[..., Any]
 
-
-def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """Run a step in-process (tests, `.fn`)."""
-    return fn(*args)
-
-
-def _transient(_task: Any, _run: Any, state: Any) -> bool:
-    """Retry only a lost database connection; bad data or a drifted taxonomy won't heal."""
-    error = state.result(raise_on_failure=False)
-    return isinstance(error, psycopg.OperationalError | DatabaseError)
-
-
-def prefect_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """Run a step as a Prefect task; the steps are idempotent, so a retry is safe."""
-    boundary = task(
-        fn,
-        name=name,
-        retries=1,
-        retry_delay_seconds=5,
-        retry_jitter_factor=0.5,
-        retry_condition_fn=_transient,
-        cache_policy=NO_CACHE,
-    )
-    return boundary(*args)
+# a lost database connection heals; bad data or a drifted taxonomy won't
+TRANSIENT = (psycopg.OperationalError, DatabaseError)
+prefect_step = prefect_steps(transient=TRANSIENT, retries=1, delays=[5])
 
 
 def retrain_if_needed(
@@ -112,20 +94,6 @@ def retrain_if_needed(
     }
 
 
-def _unlabelled(conn: psycopg.Connection, categorizer: Categorizer, full: bool) -> list[Any]:
-    if full:
-        return conn.execute(
-            "select ticket_id, subject, description from marts.fct_tickets order by ticket_id"
-        ).fetchall()
-    return conn.execute(
-        "select t.ticket_id, t.subject, t.description from marts.fct_tickets as t "
-        "where not exists (select 1 from kb.ticket_categories as c "
-        "where c.ticket_id = t.ticket_id and c.taxonomy_version = %s and c.model_version = %s) "
-        "order by t.ticket_id",
-        (categorizer.taxonomy.version, categorizer.model.version),
-    ).fetchall()
-
-
 def label_tickets(
     url: str,
     settings: AssistantSettings,
@@ -138,7 +106,9 @@ def label_tickets(
         categorizer = Categorizer.open(
             conn, settings, config=config.model_copy(update={"use_llm": False}), taxonomy=taxonomy
         )
-        rows = _unlabelled(conn, categorizer, full)
+        rows = tickets_to_label(
+            conn, categorizer.taxonomy.version, categorizer.model.version, full=full
+        )
         written = low = 0
         for start in range(0, len(rows), BATCH_SIZE):
             chunk = rows[start : start + BATCH_SIZE]
@@ -158,30 +128,15 @@ def agreement(url: str, taxonomy: Taxonomy, model_version: str) -> dict[str, Any
     created after the model's newest training ticket (an out-of-sample figure).
     """
     with connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "with pairs as (select t.created_at, c.category_code = case "
-            "when lower(trim(t.staff_category_code)) = any(%s) "
-            "then lower(trim(t.staff_category_code)) else 'other' end as agrees "
-            "from marts.fct_tickets as t "
-            "join kb.ticket_categories as c on c.ticket_id = t.ticket_id "
-            "and c.taxonomy_version = %s and c.model_version = %s "
-            "where nullif(trim(t.staff_category_code), '') is not null), "
-            "trained as (select labels_through from kb.classifier_models "
-            "where model_version = %s) "
-            "select count(*), count(*) filter (where agrees), "
-            "count(*) filter (where created_at > (select labels_through from trained)), "
-            "count(*) filter (where agrees and created_at > (select labels_through from trained)), "
-            "(select count(*) from marts.fct_tickets) from pairs",
-            (list(taxonomy.codes), taxonomy.version, model_version, model_version),
-        ).fetchone()
-    compared, agreed, unseen, unseen_agreed, total = (int(v) for v in row) if row else (0,) * 5
+        counts = count_staff_agreement(conn, taxonomy.codes, taxonomy.version, model_version)
+    compared, unseen = counts.compared, counts.after_training
     return {
-        "tickets_total": total,
+        "tickets_total": counts.tickets_total,
         "staff_labelled_compared": compared,
-        "staff_model_agreement": round(agreed / compared, 4) if compared else None,
+        "staff_model_agreement": round(counts.agreed / compared, 4) if compared else None,
         "staff_labelled_after_training": unseen,
         "staff_model_agreement_after_training": (
-            round(unseen_agreed / unseen, 4) if unseen else None
+            round(counts.agreed_after_training / unseen, 4) if unseen else None
         ),
     }
 
@@ -219,20 +174,18 @@ def run_categorize(
 @flow(name="categorize")
 def categorize(full: bool = False) -> dict[str, Any]:
     """Retrain when enough new labels exist, label every ticket for the active version."""
-    runtime = Runtime.from_environment()
+    runtime = current_runtime()
     config = load_settings(CategorizeConfig)
     summary = run_categorize(
         runtime.database_url(), runtime.settings, config, full=full, step=prefect_step
     )
-    create_table_artifact(
-        key=ARTIFACT_KEY,
-        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
-        description="categorize: model version, tickets labelled, staff–model agreement",
+    publish_summary(
+        ARTIFACT_KEY, summary, "categorize: model version, tickets labelled, staff–model agreement"
     )
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only categorize [--full]`."""
-    del runtime  # the flow reads the same environment itself (parameters stay secret-free)
-    return categorize(full=full)
+    with runtime.active():
+        return categorize(full=runtime.full)

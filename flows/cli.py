@@ -1,7 +1,7 @@
 """The `kb` command line: one entry point for operators, analysts and the demo.
 
 Settings are read once here and passed down. Every `KbError` becomes one line on
-stderr and a non-zero exit code; a capability that is not built yet says so plainly.
+stderr and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from assistant.errors import KbError, NotBuiltYet
+from assistant.errors import KbError
 
 app = typer.Typer(
     name="kb",
@@ -39,17 +41,14 @@ from flows.cli_taxonomy import taxonomy_app  # noqa: E402
 app.add_typer(taxonomy_app, name="taxonomy")
 
 console = Console()
+# set by commands with --verbose (or KB_VERBOSE=1); main() then prints tracebacks too
+_VERBOSE = {"on": os.environ.get("KB_VERBOSE", "") not in ("", "0")}
 
 
 def _runtime():  # type: ignore[no-untyped-def]
     from flows.runtime import Runtime
 
     return Runtime.from_environment()
-
-
-def not_built(capability: str, issue: int) -> None:
-    """Refuse a planned capability in one line instead of printing fake output."""
-    raise NotBuiltYet(f"`kb {capability}` is not built yet (tracked in issue #{issue})")
 
 
 # --- db ---------------------------------------------------------------------------
@@ -142,11 +141,16 @@ def db_psql(ctx: typer.Context) -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Prefect's run log and tracebacks too.")
+    ] = False,
+) -> None:
     """Run the whole loop on the embedded defaults and the sample data."""
     from flows.demo import run_demo
 
-    raise typer.Exit(code=run_demo(console))
+    _VERBOSE["on"] = _VERBOSE["on"] or verbose
+    raise typer.Exit(code=run_demo(console, verbose=_VERBOSE["on"]))
 
 
 @app.command()
@@ -155,20 +159,44 @@ def refresh(
         str | None, typer.Option(help="Run one stage: extract, transform, index…")
     ] = None,
     full: Annotated[bool, typer.Option(help="Backfill everything instead of incremental.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Prefect's run log and tracebacks too.")
+    ] = False,
 ) -> None:
     """Run the daily refresh flow (extract → dbt → categorize → index → effect)."""
-    if only is None:
-        from flows.refresh import kb_refresh
+    from flows.stages import REFRESH_ORDER, check_stage_names
 
-        _runtime().database_url()  # fail fast with a one-line error before Prefect starts
-        kb_refresh(full=full)
-        return
-    from flows.stages import stage_runner
+    _VERBOSE["on"] = _VERBOSE["on"] or verbose
+    names = [only] if only is not None else list(REFRESH_ORDER)
+    check_stage_names(names)  # a typo fails before any work
+    results: list = []
 
-    run_stage = stage_runner(only)
-    summary = run_stage(_runtime(), full=full)
-    for key, value in summary.items():
-        console.print(f"{key}: {value}")
+    def report(result) -> None:  # type: ignore[no-untyped-def]
+        from flows.terminal import print_stage
+
+        results.append(result)
+        print_stage(console, result)
+
+    runtime = _runtime().with_options(full=full, progress=True, on_stage=report)
+    runtime.database_url()  # fail fast with a one-line error before Prefect starts
+    from flows.refresh import kb_refresh, nothing_can_run, raise_for_failures, run_stages
+    from flows.terminal import quiet_prefect_console, summary_table
+
+    if not _VERBOSE["on"]:
+        quiet_prefect_console()
+    started = time.monotonic()
+    try:
+        if only is not None:
+            raise_for_failures(run_stages(runtime, names))
+        elif blocked := nothing_can_run(runtime, names):  # say so without starting Prefect
+            raise_for_failures(blocked)
+        else:
+            with runtime.active():
+                kb_refresh(full=full)
+    finally:
+        if len(results) > 1:
+            console.print(summary_table(results))
+        console.print(f"kb refresh: {time.monotonic() - started:.1f} s")
 
 
 @app.command()
@@ -281,14 +309,18 @@ def sandbox(
         )
     except DatasetError as exc:
         raise KbError(str(exc)) from exc
-    console.print(f"Pyrus API:  {box.pyrus_api_url}  (auth: {box.pyrus_auth_url})")
-    console.print(f"Confluence: {box.confluence_url}")
-    console.print(f"clock:      {box.clock.now().isoformat()}")
-    console.print(f'            move it: POST {box.pyrus_url}/_emulator/clock {{"days": 1}}')
-    console.print("environment for kb:")
+    # stdout carries only KEY=VALUE lines (an env file: `kb sandbox > sandbox.env &`, then
+    # `set -a; . ./sandbox.env; set +a`); what a person reads goes to stderr
+    notes = Console(stderr=True)
+    notes.print(f"Pyrus API:  {box.pyrus_api_url}  (auth: {box.pyrus_auth_url})")
+    notes.print(f"Confluence: {box.confluence_url}")
+    notes.print(f"clock:      {box.clock.now().isoformat()}")
+    notes.print(f'            move it: POST {box.pyrus_url}/_emulator/clock {{"days": 1}}')
+    notes.print("environment for kb (stdout):")
     for name, value in box.env().items():
         typer.echo(f"{name}={value}")
-    console.print("Ctrl-C stops the emulators.")
+    sys.stdout.flush()
+    notes.print("Ctrl-C stops the emulators.")
     try:
         while True:
             time.sleep(1)
@@ -389,9 +421,18 @@ def main() -> None:
     try:
         app()
     except KbError as exc:
+        if _VERBOSE["on"]:
+            traceback.print_exc()
         one_line = " ".join(str(exc).split())
         sys.stderr.write(f"error: {one_line}\n")
         sys.exit(2)
+    except Exception as exc:  # a bug or an unexpected library error: one line, not a wall
+        if _VERBOSE["on"]:
+            traceback.print_exc()
+        one_line = " ".join(f"{type(exc).__name__}: {exc}".split())[:600]
+        hint = "" if _VERBOSE["on"] else " (KB_VERBOSE=1 shows the traceback)"
+        sys.stderr.write(f"error: {one_line}{hint}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from assistant.bot.arms import assign_arm
 from assistant.config import load_settings
 from assistant.db import connect
 from assistant.servers import run_in_thread
+from flows.artifacts import one_line
 from flows.runtime import Runtime
 from flows.settings import FlowSettings
 
@@ -69,10 +70,11 @@ def _bot_comment(sandbox: Any, task_id: int, bot_login: str) -> dict[str, Any] |
     return own[-1] if own else None
 
 
-def run_demo(console: Console) -> int:
-    """Run the demo; returns the process exit code."""
+def run_demo(console: Console, *, verbose: bool = False) -> int:
+    """Run the demo; returns the process exit code (`verbose`: Prefect's run log too)."""
     from flows.refresh import kb_refresh
     from flows.stages import stage_runner
+    from flows.terminal import print_stage, quiet_prefect_console
     from sample_data.emulators.sandbox import start_sandbox
 
     runtime = Runtime.from_environment()
@@ -83,16 +85,26 @@ def run_demo(console: Console) -> int:
         console.print(f"    Pyrus API emulator:  {sandbox.pyrus_url}")
         console.print(f"    Confluence emulator: {sandbox.confluence_url}")
         console.print("[bold]2/4[/bold] kb-refresh over the sample history (day 1)…")
-        kb_refresh(full=False)
+        # the sources are in the environment now: settings again, the same database
+        sourced = Runtime(
+            settings=load_settings(FlowSettings),
+            progress=True,
+            on_stage=lambda result: print_stage(console, result),
+            _url=database_url,
+        )
+        if not verbose:
+            quiet_prefect_console()
+        with sourced.active():
+            kb_refresh(full=False)
 
         console.print("[bold]3/4[/bold] One day later: the incremental extract…")
         sandbox.clock.advance(days=1)
-        day_two = Runtime(settings=load_settings(FlowSettings), _url=database_url)
-        summary = stage_runner("extract")(day_two, full=False)
-        console.print(f"    {summary}")
+        summary = stage_runner("extract")(sourced)
+        for source, counts in summary.items():
+            console.print(f"    {source}: {one_line(counts)}")
 
         console.print("[bold]4/4[/bold] A new ticket arrives; Pyrus calls the bot's webhook…")
-        settings = day_two.settings
+        settings = sourced.settings
         from assistant.bot.pipeline import build_pipeline, drain_inbox
         from assistant.bot.suggestion_log import wait_for_task
         from assistant.bot.webhook import create_app

@@ -31,7 +31,7 @@ from assistant.effect.report_data import (
 )
 from assistant.effect.retrieval_quality import load_quality_series, section_html
 from assistant.effect.stats import estimate_all
-from flows.runtime import Runtime
+from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def report_task(url: str) -> str:
 @flow(name="effect")
 def effect() -> dict[str, Any]:
     """Estimate, store, render; publishes the estimates table and the report."""
-    runtime = Runtime.from_environment()
+    runtime = current_runtime()
     url = runtime.database_url()
     summary = estimate_task(url, runtime.settings.assistant_holdout)
     page = report_task(url)
@@ -134,7 +134,7 @@ def effect() -> dict[str, Any]:
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only effect`."""
-    del runtime, full
-    return effect()
+    with runtime.active():
+        return effect()

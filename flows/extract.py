@@ -3,26 +3,26 @@
 Each flow builds its client from settings, hands the sequencing to `flows.sync.*` with a
 step hook that turns every network/DB boundary into a Prefect task (retried only on
 transient errors), ends with a table artifact of counts and returns the summary dict.
-`run_stage` is the `kb refresh --only extract` entry: it runs every configured source,
+`run` is the stage entry (`kb refresh --only extract`): it runs every configured source,
 keeps going when one fails and raises at the end naming the failed ones.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from assistant.db import connect, prepare_process_environment
 from assistant.errors import ConfigError, KbError
-from flows.runtime import Runtime
+from flows.artifacts import one_line, publish_summary
+from flows.progress import progress_bar
+from flows.runtime import Runtime, current_runtime
 from flows.settings import FlowSettings
 from flows.sources.confluence import ConfluenceClient
 from flows.sources.http import RequestStats, RetryableError, RetryPolicy
 from flows.sources.pyrus import DEFAULT_AUTH_URL, PyrusClient
-from flows.sync import Progress, no_progress
+from flows.steps import prefect_steps
 from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
 from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
 from flows.sync.sql import SqlSync, SqlSyncOptions
@@ -31,11 +31,7 @@ from flows.sync.sql import SqlSync, SqlSyncOptions
 # imported; `kb refresh` imports this module before it builds the runtime.
 prepare_process_environment()
 
-from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.artifacts import create_table_artifact  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
-
-T = TypeVar("T")
+from prefect import flow, get_run_logger  # noqa: E402
 
 SUMMARY_METRICS = (
     "new", "changed", "unchanged", "tombstoned", "errors", "requests", "429s", "retries", "seconds",
@@ -43,38 +39,13 @@ SUMMARY_METRICS = (
 
 
 class ExtractFailed(KbError):
-    """One or more extract sources failed (the others still ran)."""
+    """One or more extract sources failed (the others still ran, later stages still run)."""
 
 
-_CONTEXT: contextvars.ContextVar[tuple[Runtime, Progress] | None] = contextvars.ContextVar(
-    "extract_context", default=None
-)
-
-
-def _context() -> tuple[Runtime, Progress]:
-    """The runtime `run_stage` passed down, or one read from the environment."""
-    current = _CONTEXT.get()
-    return current if current is not None else (Runtime.from_environment(), no_progress)
-
-
-def _transient(_task: Any, _run: Any, state: Any) -> bool:
-    """Retry a task only when the failure can heal (429/5xx/timeouts already exhausted)."""
-    error = state.result(raise_on_failure=False)
-    return isinstance(error, RetryableError)
-
-
-def prefect_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """The step hook: run one boundary as a Prefect task with transient-only retries."""
-    boundary = task(
-        fn,
-        name=name,
-        retries=2,
-        retry_delay_seconds=[5, 30],
-        retry_jitter_factor=0.5,
-        retry_condition_fn=_transient,
-        cache_policy=NO_CACHE,
-    )
-    return boundary(*args)
+# every network/DB boundary: a Prefect task retried only when the failure can heal
+# (429/5xx/timeouts whose in-client retries are already exhausted)
+TRANSIENT = (RetryableError,)
+prefect_step = prefect_steps(transient=TRANSIENT, retries=2, delays=[5, 30])
 
 
 def _policy(settings: FlowSettings) -> RetryPolicy:
@@ -82,9 +53,8 @@ def _policy(settings: FlowSettings) -> RetryPolicy:
 
 
 def _publish(key: str, summary: dict[str, Any]) -> dict[str, Any]:
-    rows = [{"metric": name, "value": summary[name]} for name in SUMMARY_METRICS]
-    create_table_artifact(table=rows, key=key, description=f"{summary['source']} extract run")
-    get_run_logger().info("extract %s: %s", summary["source"], rows)
+    publish_summary(key, summary, f"{summary['source']} extract run", SUMMARY_METRICS)
+    get_run_logger().info("extract %s: %s", summary["source"], one_line(summary))
     return summary
 
 
@@ -122,7 +92,7 @@ def confluence_client(settings: FlowSettings) -> ConfluenceClient:
 @flow(name="extract-pyrus")
 def extract_pyrus(full: bool = False) -> dict[str, Any]:
     """Pyrus forms and tasks (with comments) into raw.pyrus_*."""
-    runtime, progress = _context()
+    runtime = current_runtime()
     settings = runtime.settings
     options = PyrusSyncOptions(
         form_ids=list(settings.pyrus_form_ids),
@@ -133,7 +103,11 @@ def extract_pyrus(full: bool = False) -> dict[str, Any]:
         workers=settings.pyrus_workers,
         mass_delete_share=settings.pyrus_mass_delete_share,
     )
-    with pyrus_client(settings) as client, connect(runtime.database_url(), autocommit=True) as conn:
+    with (
+        pyrus_client(settings) as client,
+        connect(runtime.database_url(), autocommit=True) as conn,
+        progress_bar(runtime.progress, "extract pyrus", "records") as progress,
+    ):
         sync = PyrusSync(client, conn, options, step=prefect_step, progress=progress)
         return _publish("extract-pyrus-summary", sync.run())
 
@@ -141,7 +115,7 @@ def extract_pyrus(full: bool = False) -> dict[str, Any]:
 @flow(name="extract-confluence")
 def extract_confluence(full: bool = False) -> dict[str, Any]:
     """Confluence pages of CONFLUENCE_SPACES into raw.confluence_pages, with tombstones."""
-    runtime, progress = _context()
+    runtime = current_runtime()
     settings = runtime.settings
     options = ConfluenceSyncOptions(
         spaces=list(settings.confluence_spaces),
@@ -153,6 +127,7 @@ def extract_confluence(full: bool = False) -> dict[str, Any]:
     with (
         confluence_client(settings) as client,
         connect(runtime.database_url(), autocommit=True) as conn,
+        progress_bar(runtime.progress, "extract confluence", "records") as progress,
     ):
         sync = ConfluenceSync(client, conn, options, step=prefect_step, progress=progress)
         return _publish("extract-confluence-summary", sync.run())
@@ -161,7 +136,7 @@ def extract_confluence(full: bool = False) -> dict[str, Any]:
 @flow(name="extract-sql")
 def extract_sql(full: bool = False) -> dict[str, Any]:
     """Rows of the operator's SQL queries into raw.sql_rows."""
-    runtime, progress = _context()
+    runtime = current_runtime()
     settings = runtime.settings
     if not settings.kb_sql_source_url or not settings.kb_sql_source_dir:
         raise ConfigError("the SQL extract needs KB_SQL_SOURCE_URL and KB_SQL_SOURCE_DIR")
@@ -170,7 +145,10 @@ def extract_sql(full: bool = False) -> dict[str, Any]:
         query_dir=settings.kb_sql_source_dir,
         full=full,
     )
-    with connect(runtime.database_url(), autocommit=True) as conn:
+    with (
+        connect(runtime.database_url(), autocommit=True) as conn,
+        progress_bar(runtime.progress, "extract sql", "records") as progress,
+    ):
         sync = SqlSync(conn, options, step=prefect_step, progress=progress)
         return _publish("extract-sql-summary", sync.run())
 
@@ -187,41 +165,26 @@ def configured_sources(settings: FlowSettings) -> dict[str, Callable[..., dict[s
     return sources
 
 
-@contextlib.contextmanager
-def _progress_bar(enabled: bool) -> Iterator[Progress]:
-    """A rich bar on stderr for interactive backfills; silent elsewhere."""
-    if not enabled:
-        yield no_progress
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    columns = (TextColumn("extract"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
-        task_id = bar.add_task("records", total=None)
-        yield lambda advance: bar.advance(task_id, advance)
-
-
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
-    """`kb refresh --only extract [--full]`: every configured source, failures at the end."""
-    sources = configured_sources(runtime.settings)
-    if not sources:
+def check(runtime: Runtime) -> None:
+    """The stage's prerequisite, checked before Prefect starts: at least one source."""
+    if not configured_sources(runtime.settings):
         raise ConfigError(
             "no extract source configured: set PYRUS_LOGIN, CONFLUENCE_URL or KB_SQL_SOURCE_URL"
         )
+
+
+def run(runtime: Runtime) -> dict[str, Any]:
+    """`kb refresh --only extract [--full]`: every configured source, failures at the end."""
+    check(runtime)
+    sources = configured_sources(runtime.settings)
     results: dict[str, Any] = {}
     failures: dict[str, str] = {}
-    with _progress_bar(full) as progress:
-        token = _CONTEXT.set((runtime, progress))
-        try:
-            for name, run in sources.items():
-                try:
-                    results[name] = run(full=full)
-                except Exception as exc:  # one failing source must not stop the others
-                    failures[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        finally:
-            _CONTEXT.reset(token)
+    with runtime.active():
+        for name, extract in sources.items():
+            try:
+                results[name] = extract(full=runtime.full)
+            except Exception as exc:  # one failing source must not stop the others
+                failures[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     if failures:
         done = ", ".join(results) or "none"
         detail = "; ".join(f"{name}: {error}" for name, error in failures.items())

@@ -12,34 +12,39 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NONE
+from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.knowledge.chunking import KbDocument
 from assistant.knowledge.indexing import IndexReport, index_documents
 from assistant.knowledge.store import KnowledgeStore
 from assistant.settings import AssistantSettings
-from flows.runtime import Runtime
+from flows.progress import NO_PROGRESS, Progress, progress_bar
+from flows.runtime import Runtime, current_runtime
 
 ARTIFACT_KEY = "kb-index"
 
 
-@task(name="load-kb-documents", retries=2, retry_delay_seconds=[2, 10], cache_policy=NONE)
+@task(name="load-kb-documents", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
 def load_documents(database_url: str) -> list[KbDocument]:
     """Read the dbt mart (a DB boundary: retried on transient failures)."""
     with connect(database_url) as conn:
         return KnowledgeStore(conn).load_documents()
 
 
-@task(name="index-chunks", cache_policy=NONE)
+@task(name="index-chunks", cache_policy=NO_CACHE)
 def index_chunks(
-    database_url: str, docs: list[KbDocument], settings: AssistantSettings, full: bool
+    database_url: str,
+    docs: list[KbDocument],
+    settings: AssistantSettings,
+    full: bool,
+    progress: Progress = NO_PROGRESS,
 ) -> IndexReport:
     """Chunk, embed what changed and write it (one transaction; not retried as a whole:
     the embedder retries its own HTTP calls, and a failure leaves the index unchanged)."""
     with connect(database_url) as conn:
         store = KnowledgeStore(conn)
-        report = index_documents(store, docs, settings, full=full)
+        report = index_documents(store, docs, settings, full=full, progress=progress)
         conn.commit()
         if report.embedded or report.deleted or report.metadata_updated:
             conn.autocommit = True
@@ -67,11 +72,14 @@ def artifact_rows(report: IndexReport) -> list[dict[str, Any]]:
 
 
 @flow(name="index", log_prints=False)
-def index_flow(database_url: str, settings: AssistantSettings, full: bool = False) -> dict:
+def index_flow(full: bool = False) -> dict[str, object]:
     """Bring kb.chunks in line with marts.kb_documents."""
     logger = get_run_logger()
+    runtime = current_runtime()
+    database_url = runtime.database_url()
     docs = load_documents(database_url)
-    report = index_chunks(database_url, docs, settings, full)
+    with progress_bar(runtime.progress, "index: embedding", "chunks") as progress:
+        report = index_chunks(database_url, docs, runtime.settings, full, progress)
     create_table_artifact(
         key=ARTIFACT_KEY,
         table=artifact_rows(report),
@@ -87,6 +95,7 @@ def index_flow(database_url: str, settings: AssistantSettings, full: bool = Fals
     return report.as_dict()
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, object]:
-    """The refresh stage entry point (see flows/stages.py)."""
-    return index_flow(runtime.database_url(), runtime.settings, full=full)
+def run(runtime: Runtime) -> dict[str, object]:
+    """`kb refresh --only index [--full]` (the stage contract: flows/stages.py)."""
+    with runtime.active():
+        return index_flow(full=runtime.full)

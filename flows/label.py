@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.knowledge.answer_labels import label_resolved
-from flows.runtime import Runtime
+from flows.runtime import Runtime, current_runtime
 
 ARTIFACT_KEY = "label-summary"
 
@@ -37,7 +37,7 @@ def label_task(url: str, full: bool) -> dict[str, Any]:
 @flow(name="label")
 def label(full: bool = False) -> dict[str, Any]:
     """Label resolved tickets; ends with a table artifact of what was found."""
-    runtime = Runtime.from_environment()
+    runtime = current_runtime()
     summary = label_task(runtime.database_url(), full)
     create_table_artifact(
         key=ARTIFACT_KEY,
@@ -47,7 +47,7 @@ def label(full: bool = False) -> dict[str, Any]:
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
-    """`kb refresh --only label [--full]`."""
-    del runtime  # the flow reads the same environment itself (parameters stay secret-free)
-    return label(full=full)
+def run(runtime: Runtime) -> dict[str, Any]:
+    """`kb refresh --only label [--full]` (see flows/stages.py)."""
+    with runtime.active():
+        return label(full=runtime.full)

@@ -310,6 +310,19 @@ def set_sync_state(
     )
 
 
+def rewind_watermarks(conn: psycopg.Connection, moment: datetime) -> int:
+    """Set every watermark later than `moment` back to it (a backfill); returns how many moved.
+
+    Loads are idempotent upserts, so re-reading from an earlier point never duplicates.
+    """
+    with conn.transaction():
+        cursor = conn.execute(
+            "update raw.sync_state set watermark = %s, updated_at = now() where watermark > %s",
+            (moment, moment),
+        )
+    return cursor.rowcount
+
+
 def start_run(conn: psycopg.Connection, source: str) -> uuid.UUID:
     batch_id = uuid.uuid4()
     with conn.transaction():

@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.bot.suggest import Suggester, open_suggester
@@ -22,7 +21,9 @@ from assistant.bot.suggestion_log import replay_history
 from assistant.db import connect
 from assistant.effect.data import count_unlogged_tasks, rollout_start
 from assistant.settings import AssistantSettings
-from flows.runtime import Runtime
+from flows.artifacts import publish_summary
+from flows.progress import NO_PROGRESS, Progress, progress_bar
+from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def replay_new_tickets(
     *,
     suggester_factory: SuggesterFactory | None = None,
     batch_size: int = BATCH_SIZE,
+    progress: Progress = NO_PROGRESS,
 ) -> dict[str, Any]:
     """Log the bot's decision for every post-rollout ticket without one, in batches.
 
@@ -53,6 +55,7 @@ def replay_new_tickets(
         if pending == 0:  # the usual day: the webhook saw every ticket; no index needed
             return {"since": since.isoformat(), "pending": 0, "logged": 0, "holdout": 0}
         suggester = factory(conn)
+        progress.expect(pending)
         while True:
             summary = replay_history(
                 conn,
@@ -65,6 +68,7 @@ def replay_new_tickets(
             conn.commit()
             logged += summary.logged
             holdout += summary.holdout
+            progress.advance(summary.logged)
             if summary.logged < batch_size:
                 break
     logger.info("replay since %s: %d logged, %d holdout", since.isoformat(), logged, holdout)
@@ -77,24 +81,21 @@ def replay_new_tickets(
 
 
 @task(name="replay-history", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def replay_task(url: str, settings: AssistantSettings) -> dict[str, Any]:
-    return replay_new_tickets(url, settings)
+def replay_task(url: str, settings: AssistantSettings, progress: Progress) -> dict[str, Any]:
+    return replay_new_tickets(url, settings, progress=progress)
 
 
 @flow(name="replay")
 def replay() -> dict[str, Any]:
     """Log suggestions for post-rollout tickets that have none; ends with an artifact."""
-    runtime = Runtime.from_environment()
-    summary = replay_task(runtime.database_url(), runtime.settings)
-    create_table_artifact(
-        key=ARTIFACT_KEY,
-        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
-        description="replay: bot decisions logged for history tickets",
-    )
+    runtime = current_runtime()
+    with progress_bar(runtime.progress, "replay", "tickets") as progress:
+        summary = replay_task(runtime.database_url(), runtime.settings, progress)
+    publish_summary(ARTIFACT_KEY, summary, "replay: bot decisions logged for history tickets")
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only replay` (full changes nothing: replay only fills gaps)."""
-    del runtime, full
-    return replay()
+    with runtime.active():
+        return replay()

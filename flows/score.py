@@ -14,13 +14,13 @@ from collections import Counter
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.effect.data import load_cited_chunks, load_reply_pairs, upsert_outcomes
 from assistant.effect.scoring import score_pairs
-from flows.runtime import Runtime
+from flows.artifacts import publish_summary
+from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +55,13 @@ def score_task(url: str) -> dict[str, Any]:
 @flow(name="score")
 def score() -> dict[str, Any]:
     """Score the drafts; ends with a table artifact of the usage classes."""
-    runtime = Runtime.from_environment()
+    runtime = current_runtime()
     summary = score_task(runtime.database_url())
-    create_table_artifact(
-        key=ARTIFACT_KEY,
-        table=[{"metric": key, "value": str(value)} for key, value in summary.items()],
-        description="score: draft usage classes and calibrated thresholds",
-    )
+    publish_summary(ARTIFACT_KEY, summary, "score: draft usage classes and calibrated thresholds")
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only score` (always rescores everything: it is cheap)."""
-    del runtime, full
-    return score()
+    with runtime.active():
+        return score()

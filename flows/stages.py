@@ -1,8 +1,15 @@
-"""The refresh stages and where each one lives.
+"""The refresh stages, where each one lives, and what each one needs before it.
 
-Each stage module exposes `run_stage(runtime: Runtime, *, full: bool) -> dict[str, object]`
-(a summary of counts). `kb refresh --only NAME` runs one; the daily parent flow runs
-them in this order. A stage whose module does not exist yet is reported as not built.
+The contract: every stage module exposes `run(runtime: Runtime) -> dict[str, Any]` (a
+summary of counts); run options (`full`, `since`) travel in the runtime. `kb refresh
+--only NAME` runs one stage; the daily parent flow runs them in `REFRESH_ORDER`.
+
+A stage may also expose `check(runtime) -> None`, raising `ConfigError` when a
+prerequisite is missing (no source configured); it is cheap and runs before Prefect
+starts. `DEPENDS` says which earlier stages a stage builds on: when one of them misses a
+prerequisite (fails with `ConfigError`) or was skipped, the refresh skips the stage
+with one line instead of running it into a second, confusing error. Any other failure
+(a source down, a dbt test) does not block: later stages run on what did load.
 """
 
 from __future__ import annotations
@@ -11,7 +18,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from assistant.errors import NotBuiltYet
+from assistant.errors import ConfigError
+from flows.runtime import Runtime
 
 STAGES: dict[str, str] = {
     "extract": "flows.extract",
@@ -26,16 +34,40 @@ STAGES: dict[str, str] = {
     "effect": "flows.effect",
 }
 REFRESH_ORDER: tuple[str, ...] = tuple(STAGES)
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "transform": ("extract",),
+    "categorize": ("transform",),
+    "index": ("transform",),
+    "replay": ("index",),
+    "marts": ("transform",),
+    "label": ("marts",),
+    "tune": ("label",),
+    "score": ("marts",),
+    "effect": ("score",),
+}
+
+StageRun = Callable[[Runtime], dict[str, Any]]
 
 
-def stage_runner(name: str) -> Callable[..., dict[str, Any]]:
-    """The `run_stage` function of a stage, or `NotBuiltYet` naming what is missing."""
-    if name not in STAGES:
-        raise NotBuiltYet(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
-    try:
-        module = importlib.import_module(STAGES[name])
-    except ModuleNotFoundError as exc:
-        if exc.name != STAGES[name]:
-            raise
-        raise NotBuiltYet(f"refresh stage {name!r} is not built yet") from exc
-    return module.run_stage  # type: ignore[no-any-return]
+class UnknownStage(ConfigError):
+    """A stage name that is not one of `STAGES` (a typo on the command line)."""
+
+
+def check_stage_names(names: list[str] | tuple[str, ...]) -> None:
+    """Raise `UnknownStage` for the first name that is not a stage (before any work)."""
+    for name in names:
+        if name not in STAGES:
+            raise UnknownStage(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
+
+
+def stage_runner(name: str) -> StageRun:
+    """The `run` function of the stage called `name`."""
+    check_stage_names([name])
+    module = importlib.import_module(STAGES[name])
+    return module.run  # type: ignore[no-any-return]
+
+
+def stage_check(name: str) -> Callable[[Runtime], None] | None:
+    """The stage's cheap prerequisite check, if it has one."""
+    check_stage_names([name])
+    return getattr(importlib.import_module(STAGES[name]), "check", None)

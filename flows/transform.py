@@ -4,12 +4,11 @@ One task runs `dbt build` in-process (flows/dbt_runner.py), an optional second o
 generates the docs site. The flow ends with a table artifact under the stable key
 `kb-transform` and raises when a model or a dbt test failed, naming the failing tests.
 The database URL never becomes a flow parameter (it may hold a password): the flow takes
-it from the Runtime that `run_stage` hands down, or reads the environment itself.
+it from `current_runtime()` (flows/runtime.py).
 """
 
 from __future__ import annotations
 
-import contextvars
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import dbt_runner
-from flows.runtime import Runtime
+from flows.runtime import Runtime, current_runtime
 
 ARTIFACT_KEY = "kb-transform"
-
-_RUNTIME: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar(
-    "transform_runtime", default=None
-)
-
-
-def _runtime() -> Runtime:
-    current = _RUNTIME.get()
-    return current if current is not None else Runtime.from_environment()
 
 
 def work_dir(runtime: Runtime) -> Path:
@@ -38,9 +28,8 @@ def work_dir(runtime: Runtime) -> Path:
 
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
-def dbt_build(full_refresh: bool) -> dict[str, Any]:
+def dbt_build(runtime: Runtime, full_refresh: bool) -> dict[str, Any]:
     """Seeds, models and tests in DAG order; failures are reported, not raised, here."""
-    runtime = _runtime()
     summary = dbt_runner.build(
         runtime.database_url(),
         work_dir=work_dir(runtime),
@@ -52,9 +41,8 @@ def dbt_build(full_refresh: bool) -> dict[str, Any]:
 
 
 @task(name="dbt-docs-generate", cache_policy=NO_CACHE)
-def dbt_docs() -> str:
+def dbt_docs(runtime: Runtime) -> str:
     """The docs site (target/index.html, self-contained, works offline)."""
-    runtime = _runtime()
     return str(dbt_runner.docs_generate(runtime.database_url(), work_dir=work_dir(runtime)))
 
 
@@ -73,10 +61,11 @@ def artifact_rows(summary: dbt_runner.DbtRunSummary) -> list[dict[str, Any]]:
 def transform(full_refresh: bool = False, docs: bool = False) -> dict[str, Any]:
     """dbt build (+ docs generate); raises DbtTestFailure / DbtRunError on failures."""
     log = get_run_logger()
-    summary = dbt_runner.DbtRunSummary(**dbt_build(full_refresh))
+    runtime = current_runtime()
+    summary = dbt_runner.DbtRunSummary(**dbt_build(runtime, full_refresh))
     result = summary.as_dict()
     if docs and summary.success and not summary.failing_tests:
-        result["docs_index"] = dbt_docs()
+        result["docs_index"] = dbt_docs(runtime)
     create_table_artifact(
         table=artifact_rows(summary),
         key=ARTIFACT_KEY,
@@ -87,16 +76,13 @@ def transform(full_refresh: bool = False, docs: bool = False) -> dict[str, Any]:
     return result
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only transform [--full]`: counts of what dbt built and tested.
 
     `--full` rebuilds with --full-refresh. Raises DbtTestFailure naming failing tests.
     """
-    token = _RUNTIME.set(runtime)
-    try:
-        result = transform(full_refresh=full)
-    finally:
-        _RUNTIME.reset(token)
+    with runtime.active():
+        result = transform(full_refresh=runtime.full)
     return dbt_runner.DbtRunSummary(
         **{key: value for key, value in result.items() if key != "docs_index"}
     ).brief()

@@ -21,7 +21,7 @@ from assistant.db import connect
 from assistant.knowledge.retrieval import RetrievalConfig, Retriever
 from assistant.knowledge.tuning import tune
 from assistant.settings import AssistantSettings
-from flows.runtime import Runtime
+from flows.runtime import Runtime, current_runtime
 
 ARTIFACT_KEY = "tune-summary"
 
@@ -55,7 +55,7 @@ def tune_task(url: str) -> dict[str, Any]:
 @flow(name="tune")
 def tune_flow() -> dict[str, Any]:
     """Refit retrieval on the labels; ends with a before/after artifact."""
-    runtime = Runtime.from_environment()
+    runtime = current_runtime()
     summary = tune_task(runtime.database_url())
     create_table_artifact(
         key=ARTIFACT_KEY,
@@ -65,8 +65,8 @@ def tune_flow() -> dict[str, Any]:
     return summary
 
 
-def run_stage(runtime: Runtime, *, full: bool) -> dict[str, Any]:
+def run(runtime: Runtime) -> dict[str, Any]:
     """`kb refresh --only tune` (`full` changes nothing: a fit always uses every label)."""
-    del runtime, full
-    summary = tune_flow()
+    with runtime.active():
+        summary = tune_flow()
     return {k: v for k, v in summary.items() if k not in ("before", "after", "params")}

@@ -198,6 +198,16 @@ def reschedule(conn: psycopg.Connection, job: Job, delay_seconds: float, reason:
     )
 
 
+def unfinished_jobs(conn: psycopg.Connection, task_id: int) -> int:
+    """Jobs of the task still pending or being processed."""
+    row = conn.execute(
+        "select count(*) from assistant.inbox where task_id = %s"
+        " and status in ('pending', 'processing')",
+        (task_id,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def inbox_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Rows per status, for health checks and tests."""
     return {

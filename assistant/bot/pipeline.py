@@ -31,7 +31,15 @@ from assistant.bot.inbox import Job, PermanentJobError
 from assistant.bot.pyrus_client import PyrusPoster, comment_marker
 from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, safe_ticket, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
-from assistant.bot.suggestion_log import decide_arm, record_category, save_suggestion
+from assistant.bot.suggestion_log import (
+    count_post_attempt,
+    decide_arm,
+    deciding_inbox_id,
+    record_category,
+    record_post_error,
+    record_posted,
+    save_suggestion,
+)
 from assistant.errors import KbError
 from assistant.settings import AssistantSettings
 
@@ -78,10 +86,12 @@ class BotPipeline:
             and (last.author.id == payload.user_id)
         ):
             return "the last comment is the bot's own"
-        row = conn.execute(
-            "select inbox_id from assistant.suggestions where task_id = %s", (job.task_id,)
-        ).fetchone()
-        if row is not None and row[0] != job.id and not self.settings.bot_act_on_later_events:
+        handled_by = deciding_inbox_id(conn, job.task_id)
+        if (
+            handled_by is not None
+            and handled_by != job.id
+            and not self.settings.bot_act_on_later_events
+        ):
             return "a later event of a ticket already handled"
         return None
 
@@ -162,28 +172,16 @@ class BotPipeline:
             )
         started = time.perf_counter()
         if comment_id is None:
-            conn.execute(
-                "update assistant.suggestions set post_attempts = post_attempts + 1,"
-                " updated_at = now() where task_id = %s",
-                (job.task_id,),
-            )
+            count_post_attempt(conn, job.task_id)
             try:
                 comment_id = self.poster.post_comment(
                     job.task_id, body, job.access_token, marker=marker
                 )
             except KbError as exc:
-                conn.execute(
-                    "update assistant.suggestions set post_error = %s where task_id = %s",
-                    (str(exc)[:2000], job.task_id),
-                )
+                record_post_error(conn, job.task_id, str(exc))
                 raise
         post_ms = int((time.perf_counter() - started) * 1000)
-        conn.execute(
-            "update assistant.suggestions set posted_at = coalesce(posted_at, now()),"
-            " comment_id = %s, posted_inbox_id = %s, post_ms = %s, post_error = null,"
-            " updated_at = now() where task_id = %s",
-            (comment_id, job.id, post_ms, job.task_id),
-        )
+        record_posted(conn, job.task_id, comment_id, inbox_id=job.id, post_ms=post_ms)
         return f"posted as comment {comment_id}"
 
 

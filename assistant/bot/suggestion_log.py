@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from assistant.bot.arms import arm_unit_value, assign_arm
 from assistant.bot.comment_format import CommentBody, format_comment
+from assistant.bot.inbox import unfinished_jobs
 from assistant.bot.pyrus_models import PyrusTask, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.errors import KbError
@@ -118,6 +119,42 @@ def save_suggestion(
     )
 
 
+def deciding_inbox_id(conn: psycopg.Connection, task_id: int) -> int | None:
+    """The inbox job whose event decided the ticket's arm (None: not decided yet)."""
+    row = conn.execute(
+        "select inbox_id from assistant.suggestions where task_id = %s", (task_id,)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def count_post_attempt(conn: psycopg.Connection, task_id: int) -> None:
+    """Note a post about to be sent, so a crash after it is looked up, not posted twice."""
+    conn.execute(
+        "update assistant.suggestions set post_attempts = post_attempts + 1,"
+        " updated_at = now() where task_id = %s",
+        (task_id,),
+    )
+
+
+def record_post_error(conn: psycopg.Connection, task_id: int, error: str) -> None:
+    conn.execute(
+        "update assistant.suggestions set post_error = %s where task_id = %s",
+        (error[:2000], task_id),
+    )
+
+
+def record_posted(
+    conn: psycopg.Connection, task_id: int, comment_id: int, *, inbox_id: int, post_ms: int
+) -> None:
+    """The comment reached Pyrus; the first post time is kept on a repost."""
+    conn.execute(
+        "update assistant.suggestions set posted_at = coalesce(posted_at, now()),"
+        " comment_id = %s, posted_inbox_id = %s, post_ms = %s, post_error = null,"
+        " updated_at = now() where task_id = %s",
+        (comment_id, inbox_id, post_ms, task_id),
+    )
+
+
 def record_category(conn: psycopg.Connection, task_id: int, suggestion: Suggestion) -> None:
     """Log the category decision through the categorizer's own log, when it exists."""
     if suggestion.category_decision is None:
@@ -200,12 +237,7 @@ def wait_for_task(
     """Wait until no inbox job of the task is pending; return its suggestion row (or None)."""
     deadline = time.monotonic() + timeout_seconds
     while True:
-        busy = conn.execute(
-            "select count(*) from assistant.inbox where task_id = %s"
-            " and status in ('pending', 'processing')",
-            (task_id,),
-        ).fetchone()
-        if (busy and busy[0] == 0) or time.monotonic() > deadline:
+        if unfinished_jobs(conn, task_id) == 0 or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     cursor = conn.execute("select * from assistant.suggestions where task_id = %s", (task_id,))

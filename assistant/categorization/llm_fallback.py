@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.categorization.taxonomy import Taxonomy
 from assistant.errors import KbError
+from assistant.llm.client import ChatClient, LLMUnavailable
 from assistant.llm.prompt import PROMPT_DIR
 from assistant.settings import AssistantSettings
 
@@ -106,68 +107,27 @@ def parse_category_reply(content: str | None, taxonomy: Taxonomy) -> CategoryRep
 class LLMClassifier:
     """Asks the chat endpoint for a category; explicit timeout, few retries."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        model: str,
-        taxonomy: Taxonomy,
-        api_key: str | None = None,
-        timeout_seconds: float = 30.0,
-        max_retries: int = 1,
-    ) -> None:
-        self.model = model
+    def __init__(self, chat: ChatClient, taxonomy: Taxonomy) -> None:
+        self.chat = chat
+        self.model = chat.model
         self.taxonomy = taxonomy
         self._system = render_system_prompt(taxonomy)
-        import openai  # lazy: ~1 s of imports, only when an LLM is configured
-
-        self._client = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key or "not-needed",
-            timeout=timeout_seconds,
-            max_retries=max_retries,
-        )
 
     @classmethod
     def from_settings(cls, settings: AssistantSettings, taxonomy: Taxonomy) -> LLMClassifier | None:
         """The configured classifier, or None when no LLM is configured."""
-        if not settings.llm_base_url or not settings.llm_model:
-            return None
-        return cls(
-            base_url=settings.llm_base_url,
-            model=settings.llm_model,
-            taxonomy=taxonomy,
-            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
-            timeout_seconds=settings.llm_timeout_seconds,
-            max_retries=min(int(getattr(settings, "llm_max_retries", 1)), 2),
-        )
+        chat = ChatClient.from_settings(settings, max_retries=min(settings.llm_max_retries, 2))
+        return None if chat is None else cls(chat, taxonomy)
 
     def classify(self, text: str) -> LLMCategory:
         """One chat completion → a validated category, or `LLMCategorizationError`."""
-        import openai
-
         try:
-            response = self._client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {"role": "system", "content": self._system},
-                    {"role": "user", "content": wrap_ticket(text)},
-                ],
-                temperature=0.0,
-                max_tokens=100,
+            response = self.chat.chat(
+                self._system, wrap_ticket(text), temperature=0.0, max_tokens=100
             )
-        except openai.APITimeoutError as exc:
-            raise LLMCategorizationError(f"the LLM did not answer in time ({self.model})") from exc
-        except openai.APIStatusError as exc:
-            raise LLMCategorizationError(f"the LLM returned HTTP {exc.status_code}") from exc
-        except openai.APIError as exc:
-            raise LLMCategorizationError(f"the LLM call failed: {type(exc).__name__}") from exc
-        except (ValueError, TypeError) as exc:
-            raise LLMCategorizationError(f"the LLM reply is malformed: {exc}") from exc
-        choices = getattr(response, "choices", None)
-        if not choices or choices[0].message is None:
-            raise LLMCategorizationError("the LLM reply has no choices")
-        reply = parse_category_reply(choices[0].message.content, self.taxonomy)
+        except LLMUnavailable as exc:
+            raise LLMCategorizationError(str(exc)) from exc
+        reply = parse_category_reply(response.content, self.taxonomy)
         return LLMCategory(
             category_code=reply.category_code, confidence=reply.confidence, model=self.model
         )

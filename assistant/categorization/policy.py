@@ -200,3 +200,65 @@ def record_decisions(
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(_UPSERT + (_OVERWRITE if overwrite else "nothing"), params)
     return len(params)
+
+
+def tickets_to_label(
+    conn: psycopg.Connection, taxonomy_version: str, model_version: str, *, full: bool
+) -> list[tuple[int, str | None, str | None]]:
+    """(ticket_id, subject, description) of tickets without a row for this version pair.
+
+    With `full`, every ticket of `marts.fct_tickets` (a relabel under the same versions).
+    """
+    if full:
+        rows = conn.execute(
+            "select ticket_id, subject, description from marts.fct_tickets order by ticket_id"
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "select t.ticket_id, t.subject, t.description from marts.fct_tickets as t "
+            "where not exists (select 1 from kb.ticket_categories as c "
+            "where c.ticket_id = t.ticket_id and c.taxonomy_version = %s "
+            "and c.model_version = %s) "
+            "order by t.ticket_id",
+            (taxonomy_version, model_version),
+        ).fetchall()
+    return [(int(r[0]), r[1], r[2]) for r in rows]
+
+
+@dataclass(frozen=True)
+class AgreementCounts:
+    """Staff-labelled tickets compared with the model's category, overall and after training."""
+
+    tickets_total: int
+    compared: int
+    agreed: int
+    after_training: int
+    agreed_after_training: int
+
+
+def count_staff_agreement(
+    conn: psycopg.Connection, codes: Iterable[str], taxonomy_version: str, model_version: str
+) -> AgreementCounts:
+    """Count staff labels (mapped to `other` when not a taxonomy code) the model agrees with.
+
+    "After training" means tickets created after the model's newest training ticket.
+    """
+    row = conn.execute(
+        "with pairs as (select t.created_at, c.category_code = case "
+        "when lower(trim(t.staff_category_code)) = any(%s) "
+        "then lower(trim(t.staff_category_code)) else 'other' end as agrees "
+        "from marts.fct_tickets as t "
+        "join kb.ticket_categories as c on c.ticket_id = t.ticket_id "
+        "and c.taxonomy_version = %s and c.model_version = %s "
+        "where nullif(trim(t.staff_category_code), '') is not null), "
+        "trained as (select labels_through from kb.classifier_models "
+        "where model_version = %s) "
+        "select (select count(*) from marts.fct_tickets), count(*), "
+        "count(*) filter (where agrees), "
+        "count(*) filter (where created_at > (select labels_through from trained)), "
+        "count(*) filter (where agrees and created_at > (select labels_through from trained)) "
+        "from pairs",
+        (list(codes), taxonomy_version, model_version, model_version),
+    ).fetchone()
+    values = [int(v) for v in row] if row else [0] * 5
+    return AgreementCounts(*values)

@@ -16,6 +16,9 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
 
 from assistant.knowledge.chunking import Chunk, KbDocument, chunk_document
 from assistant.knowledge.embeddings import LOCAL_NAME, Embedder, LocalEmbedder, remote_from_settings
@@ -106,6 +109,30 @@ class LocalEmbedderParams:
         return {**DEFAULT_LOCAL_PARAMS, **cls.overrides}
 
 
+class EmbeddingProgress(Protocol):
+    """Told how many chunks will be embedded, then how many are done (a terminal bar)."""
+
+    def expect(self, more: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+EMBED_SLICE = 256  # chunks per embed call when someone watches progress
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: EmbeddingProgress | None) -> Any:
+    """All vectors at once, or slice by slice reporting progress (same vectors either way:
+    both embedders map each text independently once fitted)."""
+    if progress is None:
+        return embedder.embed(texts)
+    progress.expect(len(texts))
+    parts = []
+    for start in range(0, len(texts), EMBED_SLICE):
+        parts.append(embedder.embed(texts[start : start + EMBED_SLICE]))
+        progress.advance(len(parts[-1]))
+    return np.vstack(parts)
+
+
 def index_documents(
     store: KnowledgeStore,
     docs: Sequence[KbDocument],
@@ -113,6 +140,7 @@ def index_documents(
     *,
     full: bool = False,
     embedder: Embedder | None = None,
+    progress: EmbeddingProgress | None = None,
 ) -> IndexReport:
     """Bring the store in line with `docs`; see the module docstring."""
     started = time.monotonic()
@@ -139,7 +167,7 @@ def index_documents(
             meta_only.append(chunk)
     current_ids = {chunk.chunk_id for chunk in chunks}
     stale = [chunk_id for chunk_id in states if chunk_id not in current_ids]
-    vectors = embedder.embed([chunk.text for chunk in to_embed]) if to_embed else None
+    vectors = _embed(embedder, [chunk.text for chunk in to_embed], progress) if to_embed else None
     with store.conn.transaction():
         if not store.has_embedder(embedder.name, embedder.version):
             store.save_embedder(embedder.record())

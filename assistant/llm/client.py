@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -79,8 +80,22 @@ def parse_reply(content: str) -> LLMReply:
         ) from exc
 
 
-class LLMClient:
-    """A thin wrapper over `openai.OpenAI` with our timeouts and error mapping."""
+@dataclass(frozen=True)
+class ChatResponse:
+    """The text of one chat completion and what the suggestion log records about it."""
+
+    content: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+class ChatClient:
+    """One OpenAI-compatible chat endpoint: our timeouts, few retries, one error mapping.
+
+    Both LLM uses (the bot's suggestion, the categorization fallback) call `chat`; every
+    failure a model server can produce becomes `LLMUnavailable` here, in one place.
+    """
 
     def __init__(
         self,
@@ -90,32 +105,45 @@ class LLMClient:
         api_key: str | None = None,
         timeout_seconds: float = 30.0,
         max_retries: int = 1,
-        max_tokens: int = 1200,
     ) -> None:
         self.model = model
-        self.max_tokens = max_tokens
-        import openai  # lazy: ~1 s of imports, only when an LLM is configured
+        import openai  # lazy: ~1 s of imports, paid only when an LLM is configured
 
-        self._client = openai.OpenAI(
+        self.client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
             timeout=timeout_seconds,
             max_retries=max_retries,
         )
 
-    def complete_json(self, system: str, user: str) -> LLMResult:
-        """One chat completion, parsed as `LLMReply`; every failure is `LLMUnavailable`."""
+    @classmethod
+    def from_settings(
+        cls, settings: AssistantSettings, *, max_retries: int | None = None
+    ) -> ChatClient | None:
+        """The configured endpoint, or None when no LLM is configured."""
+        if not settings.llm_base_url or not settings.llm_model:
+            return None
+        return cls(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries if max_retries is None else max_retries,
+        )
+
+    def chat(self, system: str, user: str, *, temperature: float, max_tokens: int) -> ChatResponse:
+        """One chat completion (system + user message); every failure is `LLMUnavailable`."""
         import openai
 
         try:
-            response = self._client.chat.completions.create(
+            response = self.client.chat.completions.create(
                 model=self.model,
                 messages=[
                     {"role": "system", "content": system},
                     {"role": "user", "content": user},
                 ],
-                temperature=0.1,
-                max_tokens=self.max_tokens,
+                temperature=temperature,
+                max_tokens=max_tokens,
             )
         except openai.APITimeoutError as exc:
             raise LLMUnavailable(f"the LLM did not answer in time ({self.model})") from exc
@@ -128,24 +156,36 @@ class LLMClient:
         choices = getattr(response, "choices", None)
         if not choices or choices[0].message is None:
             raise LLMUnavailable("the LLM reply has no choices")
-        content = choices[0].message.content or ""
         usage = getattr(response, "usage", None)
-        return LLMResult(
-            reply=parse_reply(content),
+        return ChatResponse(
+            content=choices[0].message.content or "",
             model=str(getattr(response, "model", None) or self.model),
             prompt_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
             completion_tokens=getattr(usage, "completion_tokens", None) if usage else None,
         )
 
 
+class LLMClient:
+    """The bot's use of the chat endpoint: one JSON suggestion object per ticket."""
+
+    def __init__(self, chat: ChatClient | None = None, *, max_tokens: int = 1200, **endpoint: Any):
+        """Wrap `chat`, or build one from `endpoint` (base_url, model, api_key, timeouts)."""
+        self.chat = chat if chat is not None else ChatClient(**endpoint)
+        self.model = self.chat.model
+        self.max_tokens = max_tokens
+
+    def complete_json(self, system: str, user: str) -> LLMResult:
+        """One chat completion, parsed as `LLMReply`; every failure is `LLMUnavailable`."""
+        response = self.chat.chat(system, user, temperature=0.1, max_tokens=self.max_tokens)
+        return LLMResult(
+            reply=parse_reply(response.content),
+            model=response.model,
+            prompt_tokens=response.prompt_tokens,
+            completion_tokens=response.completion_tokens,
+        )
+
+
 def llm_from_settings(settings: AssistantSettings) -> LLMClient | None:
     """The configured client, or None when no LLM is configured (retrieval-only mode)."""
-    if not settings.llm_base_url or not settings.llm_model:
-        return None
-    return LLMClient(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-    )
+    chat = ChatClient.from_settings(settings)
+    return None if chat is None else LLMClient(chat)

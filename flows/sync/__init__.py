@@ -1,40 +1,26 @@
 """The extract's sequencing without Prefect: source client → `flows.landing` → raw.
 
-Each sync calls its network and database boundaries through a `Step` hook. Plain
-Python (tests, the benchmark) runs them directly; `flows/extract.py` passes a hook that
-wraps every boundary in a Prefect task with retries, so one code path serves both.
+Each sync calls its network and database boundaries through a `flows.steps.Step` hook.
+Plain Python (tests, the benchmark) runs them directly; `flows/extract.py` passes a hook
+that wraps every boundary in a Prefect task with retries, so one code path serves both.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+import psycopg
+
+from flows import landing
 from flows.landing import LoadCounts
+from flows.progress import NO_PROGRESS, Progress
 from flows.sources.http import SourceError
+from flows.steps import Step, direct_step
 
 T = TypeVar("T")
-
-
-class Step(Protocol):
-    """Run `fn(*args)` as the boundary called `name` (a Prefect task, or just a call)."""
-
-    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
-
-
-def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """The plain hook: call the function."""
-    return fn(*args)
-
-
-Progress = Callable[[int], None]
-"""Called with the number of records just landed (new, changed or unchanged)."""
-
-
-def no_progress(advance: int) -> None:
-    """The default progress sink."""
 
 
 @dataclass
@@ -85,3 +71,47 @@ def guard_mass_deletion(
             f"{gone} of {known} stored {what} ({ratio:.0%}) are missing from the source, "
             f"above the {share:.0%} guard; nothing was tombstoned. {hint}"
         )
+
+
+class Sync:
+    """What every source's sync holds: connection, step hook, progress sink, run summary."""
+
+    source = ""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        step: Step = direct_step,
+        progress: Progress = NO_PROGRESS,
+    ) -> None:
+        self.conn = conn
+        self.step = step
+        self.progress = progress
+        self.summary = RunSummary(self.source)
+        self.batch_id = uuid.uuid4()
+
+    def tombstone_missing(
+        self,
+        spec: landing.Landing,
+        known: set[Any],
+        listed: set[Any],
+        *,
+        share: float,
+        min_count: int,
+        what: str,
+        hint: str,
+    ) -> list[Any]:
+        """Tombstone stored keys the full listing no longer has; returns the keys gone.
+
+        Call inside the transaction that also saves the watermark. `guard_mass_deletion`
+        refuses (and nothing is tombstoned) when the listing looks broken.
+        """
+        gone = sorted(known - listed)
+        guard_mass_deletion(
+            len(gone), len(known), len(listed), share=share, min_count=min_count, what=what,
+            hint=hint,
+        )  # fmt: skip
+        removed = landing.tombstone(self.conn, spec, [(key,) for key in gone], self.batch_id)
+        self.summary.counts.tombstoned += removed
+        return gone if removed else []

@@ -14,7 +14,6 @@ applies the tombstones.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,13 +29,11 @@ from flows.sources.confluence import (
     pages_cql,
 )
 from flows.sources.http import SourceError
+from flows.steps import Step, direct_step
 from flows.sync import (
+    NO_PROGRESS,
     Progress,
-    RunSummary,
-    Step,
-    direct_step,
-    guard_mass_deletion,
-    no_progress,
+    Sync,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,8 +64,10 @@ def page_row(payload: dict[str, Any]) -> landing.LandingRow:
     )
 
 
-class ConfluenceSync:
+class ConfluenceSync(Sync):
     """One extract run over the configured spaces."""
+
+    source = SOURCE
 
     def __init__(
         self,
@@ -77,17 +76,13 @@ class ConfluenceSync:
         options: ConfluenceSyncOptions,
         *,
         step: Step = direct_step,
-        progress: Progress = no_progress,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
         if not options.spaces:
             raise SourceError("CONFLUENCE_SPACES is empty: name the space keys to extract")
+        super().__init__(conn, step=step, progress=progress)
         self.client = client
-        self.conn = conn
         self.options = options
-        self.step = step
-        self.progress = progress
-        self.summary = RunSummary(SOURCE)
-        self.batch_id = uuid.uuid4()
         self.scope = "spaces:" + ",".join(sorted(options.spaces))
 
     def run(self) -> dict[str, Any]:
@@ -133,7 +128,8 @@ class ConfluenceSync:
             counts = landing.upsert(self.conn, landing.CONFLUENCE_PAGES, rows, self.batch_id)
         self.summary.counts.add(counts)
         self.summary.fetched += len(rows)
-        self.progress(len(rows))
+        self.progress.expect(len(rows))
+        self.progress.advance(len(rows))
         logger.info(
             "confluence: landed %d pages (%d new, %d changed)",
             len(rows),
@@ -145,24 +141,20 @@ class ConfluenceSync:
     def sweep(self, current: set[str], newest: datetime | None, state: dict[str, Any]) -> int:
         """Tombstone stored pages missing from the listing, unless too many would go."""
         with self.conn.transaction():
-            known = landing.live_confluence_pages(self.conn, self.options.spaces)
-            gone = sorted(known - current)
-            guard_mass_deletion(
-                len(gone), len(known), len(current),
+            gone = self.tombstone_missing(
+                landing.CONFLUENCE_PAGES,
+                landing.live_confluence_pages(self.conn, self.options.spaces),
+                current,
                 share=self.options.mass_delete_share,
                 min_count=self.options.mass_delete_min_pages,
                 what=f"Confluence pages of {', '.join(self.options.spaces)}",
                 hint="Check the token's permissions and the search index; if the deletions "
                 "are real, raise CONFLUENCE_MASS_DELETE_SHARE for one run",
-            )  # fmt: skip
-            removed = landing.tombstone(
-                self.conn, landing.CONFLUENCE_PAGES, [(page_id,) for page_id in gone], self.batch_id
             )
             landing.set_sync_state(
                 self.conn, SOURCE, self.scope, newest,
                 {**state, "last_batch_id": str(self.batch_id), "live_pages": len(current)},
             )  # fmt: skip
-        self.summary.counts.tombstoned += removed
-        if removed:
-            logger.info("confluence: tombstoned %d deleted pages: %s", removed, gone[:20])
-        return removed
+        if gone:
+            logger.info("confluence: tombstoned %d deleted pages: %s", len(gone), gone[:20])
+        return len(gone)

@@ -15,7 +15,6 @@ Confluence.
 from __future__ import annotations
 
 import logging
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,14 +24,12 @@ import psycopg
 
 from flows import landing
 from flows.sources.pyrus import PyrusClient, RegisterTask, TaskNotFound, parse_pyrus_datetime
+from flows.steps import Step, direct_step
 from flows.sync import (
+    NO_PROGRESS,
     Progress,
-    RunSummary,
-    Step,
+    Sync,
     chunks,
-    direct_step,
-    guard_mass_deletion,
-    no_progress,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,8 +66,10 @@ def task_row(payload: dict[str, Any], form_id: int) -> landing.LandingRow:
     )
 
 
-class PyrusSync:
+class PyrusSync(Sync):
     """One extract run over the configured forms."""
+
+    source = SOURCE
 
     def __init__(
         self,
@@ -79,15 +78,11 @@ class PyrusSync:
         options: PyrusSyncOptions,
         *,
         step: Step = direct_step,
-        progress: Progress = no_progress,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
+        super().__init__(conn, step=step, progress=progress)
         self.client = client
-        self.conn = conn
         self.options = options
-        self.step = step
-        self.progress = progress
-        self.summary = RunSummary(SOURCE)
-        self.batch_id = uuid.uuid4()
 
     def run(self) -> dict[str, Any]:
         with landing.recorded_run(
@@ -126,11 +121,12 @@ class PyrusSync:
                 listed.update(task.id for task in page)
             todo = self.step("pyrus-diff-register", self.changed_tasks, page)
             self.summary.counts.unchanged += len(page) - len(todo)
-            self.progress(len(page) - len(todo))
+            self.progress.expect(len(page))
+            self.progress.advance(len(page) - len(todo))
             for batch in chunks(todo, self.options.batch_size):
                 fetched: FetchedBatch = self.step("pyrus-get-tasks", self.fetch_tasks, batch)
                 self.step("land-pyrus-tasks", self.land_tasks, fetched, form_id)
-                self.progress(len(batch))
+                self.progress.advance(len(batch))
             if len(page) < self.options.page_size:
                 break
             after_id = max(task.id for task in page)
@@ -201,22 +197,18 @@ class PyrusSync:
         """Advance the watermark; after a full listing, tombstone tasks no longer listed."""
         with self.conn.transaction():
             if listed is not None:
-                known = landing.live_pyrus_tasks(self.conn, form_id)
-                gone = sorted(known - listed)
-                guard_mass_deletion(
-                    len(gone), len(known), len(listed),
+                gone = self.tombstone_missing(
+                    landing.PYRUS_TASKS,
+                    landing.live_pyrus_tasks(self.conn, form_id),
+                    listed,
                     share=self.options.mass_delete_share,
                     min_count=self.options.mass_delete_min_tasks,
                     what=f"Pyrus tasks of form {form_id}",
                     hint="Check the account's access to the form; if the deletions are real, "
                     "raise PYRUS_MASS_DELETE_SHARE for one run",
-                )  # fmt: skip
-                removed = landing.tombstone(
-                    self.conn, landing.PYRUS_TASKS, [(task_id,) for task_id in gone], self.batch_id
                 )
-                self.summary.counts.tombstoned += removed
-                if removed:
-                    logger.info("form %s: tombstoned %d deleted tasks", form_id, removed)
+                if gone:
+                    logger.info("form %s: tombstoned %d deleted tasks", form_id, len(gone))
             landing.set_sync_state(
                 self.conn, SOURCE, f"form:{form_id}", newest,
                 {**state, "last_batch_id": str(self.batch_id)},

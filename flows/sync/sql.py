@@ -8,7 +8,6 @@ from it inclusively (`>=`), and unchanged rows hash the same, so the overlap is 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ import psycopg
 
 from flows import landing
 from flows.sources.sql import Position, SqlQuery, fetch_page, load_queries, to_payload
-from flows.sync import Progress, RunSummary, Step, direct_step, no_progress
+from flows.steps import Step, direct_step
+from flows.sync import NO_PROGRESS, Progress, Sync
 
 logger = logging.getLogger(__name__)
 
@@ -32,21 +32,21 @@ class SqlSyncOptions:
     batch_size: int = 500
 
 
-class SqlSync:
+class SqlSync(Sync):
+    """One extract run over the query files of KB_SQL_SOURCE_DIR."""
+
+    source = SOURCE
+
     def __init__(
         self,
         conn: psycopg.Connection,
         options: SqlSyncOptions,
         *,
         step: Step = direct_step,
-        progress: Progress = no_progress,
+        progress: Progress = NO_PROGRESS,
     ) -> None:
-        self.conn = conn
+        super().__init__(conn, step=step, progress=progress)
         self.options = options
-        self.step = step
-        self.progress = progress
-        self.summary = RunSummary(SOURCE)
-        self.batch_id = uuid.uuid4()
 
     def run(self) -> dict[str, Any]:
         with landing.recorded_run(self.conn, SOURCE, self.summary) as batch_id:
@@ -86,7 +86,8 @@ class SqlSync:
             counts = landing.upsert(self.conn, landing.SQL_ROWS, rows, self.batch_id)
         self.summary.counts.add(counts)
         self.summary.fetched += len(rows)
-        self.progress(len(rows))
+        self.progress.expect(len(rows))
+        self.progress.advance(len(rows))
         return counts
 
     def save_watermark(self, name: str, newest: str | None, state: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from assistant.categorization.llm_fallback import (
     wrap_ticket,
 )
 from assistant.categorization.taxonomy import parse_taxonomy
+from assistant.llm.client import ChatClient
 from assistant.settings import AssistantSettings
 from tests.categorization.categorize_data import TAXONOMY_CSV
 from tests.fakes.llm_server import FakeLLM, ScriptedReply
@@ -22,14 +23,14 @@ TAXONOMY = parse_taxonomy(TAXONOMY_CSV)
 
 
 def _classifier(fake_llm: FakeLLM, timeout: float = 5.0) -> LLMClassifier:
-    return LLMClassifier(
+    chat = ChatClient(
         base_url=fake_llm.base_url,
         model="fake-model",
-        taxonomy=TAXONOMY,
         api_key="sk-test",
         timeout_seconds=timeout,
         max_retries=0,
     )
+    return LLMClassifier(chat, TAXONOMY)
 
 
 def test_valid_json_gives_a_category_and_sends_the_taxonomy(fake_llm: FakeLLM) -> None:
@@ -98,8 +99,8 @@ def test_from_settings_needs_url_and_model(fake_llm: FakeLLM) -> None:
     )
     classifier = LLMClassifier.from_settings(settings, TAXONOMY)
     assert classifier is not None
-    assert classifier._client.timeout == 3
-    assert classifier._client.max_retries <= 2
+    assert classifier.chat.client.timeout == 3
+    assert classifier.chat.client.max_retries <= 2
 
 
 def test_prompt_file_renders_with_literal_json_example() -> None:

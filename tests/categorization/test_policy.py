@@ -99,7 +99,7 @@ def test_unsure_goes_to_llm_and_bad_llm_answers_fall_back(
     config = _config(taxonomy_path, threshold=0.999)
     with_llm = Categorizer.open(conn, settings, config=config)
     assert with_llm.llm is not None
-    with_llm.llm._client = with_llm.llm._client.with_options(max_retries=0)
+    with_llm.llm.chat.client = with_llm.llm.chat.client.with_options(max_retries=0)
     fake_llm.script(
         '{"category_code": "licenses_billing", "confidence": 0.9}',
         "Скорее всего это про лицензии.",

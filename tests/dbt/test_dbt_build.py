@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from flows import dbt_runner
 from flows.runtime import Runtime
 from flows.settings import FlowSettings
-from flows.transform import run_stage
+from flows.transform import run
 from tests.dbt import fixtures as fx
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.prefect]
@@ -59,7 +59,7 @@ def built(database_url: str, dbt_work_dir: Path) -> dict[str, Any]:
         )
     # Through the stage entry point: the Prefect flow `transform` with its artifact.
     settings = FlowSettings(_env_file=None, database_url=database_url, kb_data_dir=dbt_work_dir)  # type: ignore[call-arg]
-    return run_stage(Runtime(settings=settings), full=False)
+    return run(Runtime(settings=settings))
 
 
 def _rows(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

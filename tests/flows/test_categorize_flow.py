@@ -132,15 +132,16 @@ def test_taxonomy_drift_stops_the_flow(
 
 @pytest.mark.slow
 @pytest.mark.prefect
-def test_run_stage_runs_the_prefect_flow(
+def test_stage_run_runs_the_prefect_flow(
     kb_env: str, config: CategorizeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from flows.runtime import Runtime
     from flows.stages import stage_runner
 
     monkeypatch.setenv("KB_CATEGORIZE_TAXONOMY_PATH", str(config.taxonomy_path))
     with connect(kb_env, autocommit=True) as conn:
         create_fct_tickets(conn, labelled_examples(per_phrase=1, seed=4), start_id=9000)
-    summary = stage_runner("categorize")(None, full=False)
+    summary = stage_runner("categorize")(Runtime.from_environment())
     assert summary["labelled"] >= 48
     assert summary["taxonomy_version"] == "t1"
     assert summary["staff_model_agreement"] is not None
@@ -156,7 +157,10 @@ class _State:
 
 def test_only_connection_failures_are_retried() -> None:
     from assistant.errors import DatabaseError
-    from flows.categorize import _transient
+    from flows.categorize import TRANSIENT
+    from flows.steps import retry_condition
+
+    _transient = retry_condition(TRANSIENT)
 
     assert _transient(None, None, _State(psycopg.OperationalError("server closed")))
     assert _transient(None, None, _State(DatabaseError("cannot connect")))

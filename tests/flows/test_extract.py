@@ -20,7 +20,8 @@ from flows.sources.confluence import ConfluenceClient
 from flows.sources.http import RetryPolicy
 from flows.sources.pyrus import PyrusClient
 from flows.sources.pyrus_tokens import forget_cached_tokens
-from flows.sync import MassDeletionError, direct_step
+from flows.steps import direct_step
+from flows.sync import MassDeletionError
 from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
 from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
 from sample_data.emulators.sandbox import Sandbox, start_sandbox
@@ -294,46 +295,49 @@ def test_malformed_dates_and_unknown_fields_land_and_do_not_refetch(
 
 @pytest.mark.prefect
 @pytest.mark.slow
-def test_run_stage_runs_every_source_and_names_the_failed_one(
+def test_stage_run_runs_every_source_and_names_the_failed_one(
     sandbox: Sandbox, conn: psycopg.Connection, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.artifacts import Artifact
 
-    from flows.extract import ExtractFailed, run_stage
+    from flows.extract import ExtractFailed, run
     from flows.runtime import Runtime
 
     for name, value in {**sandbox.env(), "DATABASE_URL": database_url}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CONFLUENCE_TIMEZONE", "Europe/Moscow")
-    summary = run_stage(Runtime.from_environment(), full=True)
+    summary = run(Runtime.from_environment().with_options(full=True))
     assert set(summary) == {"pyrus", "confluence"}
     assert summary["pyrus"]["new"] == 5
     assert summary["confluence"]["new"] == 4
     artifact = Artifact.get("extract-pyrus-summary")
     assert artifact is not None
-    assert {"metric": "new", "value": 5} in json.loads(artifact.data)  # type: ignore[arg-type]
+    assert {"metric": "new", "value": "5"} in json.loads(artifact.data)  # type: ignore[arg-type]
 
     monkeypatch.setenv("CONFLUENCE_TOKEN", "wrong-token")
     sandbox.clock.advance(days=1)
     with pytest.raises(ExtractFailed, match=r"extract failed for confluence .*succeeded: pyrus"):
-        run_stage(Runtime.from_environment(), full=False)
+        run(Runtime.from_environment())
     assert stored_tasks(conn) == DAY1_TASKS | {201500004}
 
 
-def test_run_stage_without_sources_says_what_to_set() -> None:
+def test_stage_run_without_sources_says_what_to_set() -> None:
     from assistant.errors import ConfigError
-    from flows.extract import run_stage
+    from flows.extract import run
     from flows.runtime import Runtime
     from flows.settings import FlowSettings
 
     settings = FlowSettings(_env_file=None)  # type: ignore[call-arg]
     with pytest.raises(ConfigError, match="PYRUS_LOGIN, CONFLUENCE_URL or KB_SQL_SOURCE_URL"):
-        run_stage(Runtime(settings=settings), full=False)
+        run(Runtime(settings=settings))
 
 
 def test_prefect_retries_only_transient_failures() -> None:
-    from flows.extract import _transient
+    from flows.extract import TRANSIENT
     from flows.sources.http import HttpStatusError, TruncatedResponse
+    from flows.steps import retry_condition
+
+    _transient = retry_condition(TRANSIENT)
 
     class FailedState:
         def __init__(self, error: Exception) -> None:

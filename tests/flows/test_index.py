@@ -12,7 +12,7 @@ from assistant.knowledge.embeddings import EmbeddingError, OpenAIEmbedder
 from assistant.knowledge.indexing import index_documents
 from assistant.knowledge.retrieval import Retriever
 from assistant.knowledge.store import IndexStoreError, KnowledgeStore
-from flows.index import artifact_rows, index_chunks, load_documents, run_stage
+from flows.index import artifact_rows, index_chunks, load_documents
 from tests.knowledge.kb_helpers import beir_mini, offline_settings, write_mart
 
 pytestmark = pytest.mark.db
@@ -115,12 +115,13 @@ def test_invalid_rows_are_skipped_and_counted(database_url: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.prefect
-def test_run_stage_runs_the_prefect_flow(database_url: str) -> None:
+def test_stage_run_runs_the_prefect_flow(database_url: str) -> None:
+    from flows.index import run as index_stage
     from flows.runtime import Runtime
     from flows.settings import FlowSettings
 
     settings = FlowSettings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
-    summary = run_stage(Runtime(settings=settings), full=False)
+    summary = index_stage(Runtime(settings=settings))
     assert summary["documents"] == 2
     assert summary["embedded"] == 0
     assert summary["skipped"] == summary["chunks"] > 0

@@ -1,4 +1,4 @@
-"""`prefect deploy --all` registers both deployments against a local Prefect server."""
+"""`prefect.yaml`: every entrypoint resolves to a flow; `prefect deploy --all` registers both."""
 
 from __future__ import annotations
 
@@ -11,9 +11,34 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
+
+
+def test_every_entrypoint_resolves_to_a_flow() -> None:
+    """`path/to/module.py:function` → importable module, a Prefect flow under that name."""
+    import importlib
+
+    from prefect import Flow
+
+    config = yaml.safe_load((PROJECT / "prefect.yaml").read_text("utf-8"))
+    entrypoints = {d["name"]: d["entrypoint"] for d in config["deployments"]}
+    assert entrypoints
+    for name, entrypoint in entrypoints.items():
+        path, _, attribute = entrypoint.partition(":")
+        assert (PROJECT / path).is_file(), f"{name}: {path} does not exist"
+        module = importlib.import_module(".".join(Path(path).with_suffix("").parts))
+        target = getattr(module, attribute, None)
+        assert isinstance(target, Flow), f"{name}: {entrypoint} is not a Prefect flow"
+        parameters = set(target.parameters.properties)
+        assert set(d_params(config, name)) <= parameters, f"{name}: unknown parameters"
+        assert not parameters & {"database_url", "settings", "url"}, f"{name}: secret parameter"
+
+
+def d_params(config: dict, name: str) -> dict:
+    return next(d for d in config["deployments"] if d["name"] == name).get("parameters") or {}
 
 
 def _free_port() -> int:

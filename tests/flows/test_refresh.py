@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
+from assistant.errors import ConfigError
 from flows import refresh
+from flows.runtime import Runtime
+from flows.settings import FlowSettings
 
 
 @pytest.mark.slow
@@ -17,26 +20,83 @@ def test_a_failing_stage_does_not_block_the_others(
     ran: list[str] = []
 
     def runner(name: str) -> Any:
-        def run_stage(runtime: Any, *, full: bool) -> dict[str, Any]:
+        def run(runtime: Any) -> dict[str, Any]:
             ran.append(name)
             if name == "extract":
                 raise RuntimeError("Pyrus answered 503 five times")
             return {"rows": len(ran)}
 
-        return run_stage
+        return run
 
     monkeypatch.setattr(refresh, "stage_runner", runner)
-    with pytest.raises(refresh.RefreshFailed, match=r"extract: Pyrus answered 503"):
+    with pytest.raises(refresh.RefreshFailed, match=r"extract: RuntimeError: Pyrus answered 503"):
         refresh.kb_refresh(full=False)
     assert ran == list(refresh.REFRESH_ORDER)
 
 
-def test_summary_markdown_lists_every_stage() -> None:
-    table = refresh._summary_markdown(
-        {
-            "extract": {"status": "failed", "error": "boom", "seconds": 1.0, "summary": {}},
-            "index": {"status": "ok", "seconds": 2.5, "summary": {"chunks": 10}},
-        }
-    )
-    assert "| extract | failed | 1.0 | boom |" in table
-    assert "| index | ok | 2.5 | chunks=10 |" in table
+def _runner(ran: list[str], failures: dict[str, Exception]) -> Any:
+    def runner(name: str) -> Any:
+        def run(runtime: Any) -> dict[str, Any]:
+            ran.append(name)
+            if name in failures:
+                raise failures[name]
+            return {"rows": len(ran), "by_kind": {"a": 1}}
+
+        return run
+
+    return runner
+
+
+def _runtime(heard: list[Any]) -> Runtime:
+    settings = FlowSettings(_env_file=None)  # type: ignore[call-arg]
+    return Runtime(settings=settings, on_stage=heard.append, _url="postgresql://unused/kb")
+
+
+def test_a_missing_prerequisite_skips_the_stages_that_build_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+    missing = ConfigError("no extract source configured: set PYRUS_LOGIN")
+    monkeypatch.setattr(refresh, "stage_runner", _runner(ran, {"extract": missing}))
+    heard: list[Any] = []
+    results = refresh.run_stages(_runtime(heard), refresh.REFRESH_ORDER)
+    assert ran == ["extract"]
+    assert [(r.name, r.status) for r in heard] == [(r.name, r.status) for r in results]
+    assert results[0].what() == "no extract source configured: set PYRUS_LOGIN"
+    assert {r.status for r in results[1:]} == {"skipped"}
+    assert results[1].what() == "extract did not complete"
+    with pytest.raises(
+        refresh.RefreshFailed, match=r"^1 stage\(s\) failed, 7 skipped — extract: no"
+    ):
+        refresh.raise_for_failures(results)
+
+
+def test_a_runtime_failure_blocks_nothing_and_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+    boom = RuntimeError("dbt\nexploded\n  badly")
+    monkeypatch.setattr(refresh, "stage_runner", _runner(ran, {"transform": boom}))
+    results = refresh.run_stages(_runtime([]), ["extract", "transform", "index"])
+    assert ran == ["extract", "transform", "index"]
+    assert results[1].what() == "RuntimeError: dbt exploded badly"
+    assert results[2].status == "ok"
+    assert results[0].what() == "rows 1, by_kind a 1"
+
+
+def test_nothing_can_run_reports_without_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    heard: list[Any] = []
+    blocked = refresh.nothing_can_run(_runtime(heard), refresh.REFRESH_ORDER)
+    assert [r.status for r in blocked] == ["failed"] + ["skipped"] * 7
+    assert "PYRUS_LOGIN, CONFLUENCE_URL or KB_SQL_SOURCE_URL" in blocked[0].error
+    assert len(heard) == 8
+    settings = FlowSettings(_env_file=None, pyrus_login="bot@example.com")  # type: ignore[call-arg]
+    assert refresh.nothing_can_run(Runtime(settings=settings), refresh.REFRESH_ORDER) == []
+
+
+def test_summary_rows_are_readable() -> None:
+    ok = refresh.StageResult("index", "ok", 2.5, {"chunks": 10, "ratio": 0.123456, "seconds": 2})
+    skipped = refresh.StageResult("score", "skipped", error="marts did not complete")
+    assert ok.as_row() == {"stage": "index", "status": "ok", "seconds": "2.5",
+                           "what": "chunks 10, ratio 0.1235"}  # fmt: skip
+    assert skipped.as_row()["seconds"] == ""

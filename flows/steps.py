@@ -1,0 +1,66 @@
+"""Steps: how a stage runs its network and database boundaries — the one retry module.
+
+Stage bodies call each boundary through a `Step` hook, `step("name", fn, *args)`. Plain
+Python (tests, benchmarks, `.fn`) passes `direct_step`; the Prefect flows pass a hook from
+`prefect_steps`, which turns every boundary into a Prefect task retried only on errors
+that can heal (the caller names them), so one code path serves both. Tasks are never
+cached (`NO_CACHE`): every boundary reads or writes live data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Step(Protocol):
+    """Run `fn(*args)` as the boundary called `name` (a Prefect task, or just a call)."""
+
+    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """The plain hook: call the function."""
+    return fn(*args)
+
+
+RetryCondition = Callable[[Any, Any, Any], bool]
+
+
+def retry_condition(transient: tuple[type[BaseException], ...]) -> RetryCondition:
+    """Prefect's `retry_condition_fn`: retry only when the task failed with a `transient` error."""
+
+    def heals(_task: Any, _run: Any, state: Any) -> bool:
+        return isinstance(state.result(raise_on_failure=False), transient)
+
+    return heals
+
+
+def prefect_steps(
+    *, transient: tuple[type[BaseException], ...], retries: int, delays: list[float]
+) -> Step:
+    """A hook running each boundary as a Prefect task, retried only on `transient` errors.
+
+    Retries use the given delays with ±50 % jitter; any other error fails the task at once
+    (a 4xx, bad data or a drifted taxonomy will not heal by waiting).
+    """
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    heals = retry_condition(transient)
+
+    def step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
+        boundary = task(
+            fn,
+            name=name,
+            retries=retries,
+            retry_delay_seconds=delays,
+            retry_jitter_factor=0.5,
+            retry_condition_fn=heals,
+            cache_policy=NO_CACHE,
+        )
+        return boundary(*args)
+
+    return step
