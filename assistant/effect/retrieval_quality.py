@@ -16,7 +16,8 @@ from datetime import date
 
 import psycopg
 
-from assistant.effect.report import ARM_LABELS, _png, plt
+from assistant.effect.labels import load_labels
+from assistant.effect.report_plots import plt, png
 
 ROLLING_DAYS = 7
 
@@ -58,10 +59,11 @@ def plot_quality(points: list[QualityPoint]) -> str:
     by_arm: dict[str, list[QualityPoint]] = defaultdict(list)
     for point in points:
         by_arm[point.arm].append(point)
+    arm_names = load_labels()
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for arm, series in sorted(by_arm.items()):
         days = [p.day for p in series]
-        label = ARM_LABELS.get(arm, arm)
+        label = arm_names.name("arm", arm)
         axes[0].plot(days, _rolling(series, "mrr"), label=label)
         axes[1].plot(days, _rolling(series, "recall_at_5"), label=label)
     for axis, title in zip(axes, ("MRR", "recall@5"), strict=True):
@@ -70,7 +72,7 @@ def plot_quality(points: list[QualityPoint]) -> str:
         axis.grid(alpha=0.3)
         axis.tick_params(axis="x", labelrotation=30)
     axes[0].legend()
-    return _png(figure)
+    return png(figure)
 
 
 def section_html(points: list[QualityPoint]) -> str:
