@@ -60,7 +60,7 @@ source "$WORK/runbook.sh"
 ready=$(date +%s)
 echo "server, deployments, sandbox and worker up: $((ready - started)) s"
 
-.venv/bin/prefect deployment run kb-refresh/kb-refresh --watch --watch-timeout 900 \
+.venv/bin/prefect deployment run kb-refresh/kb-refresh --watch --watch-timeout 1800 \
     > "$WORK/run.log" 2>&1 || { tail -n 40 "$WORK/run.log" "$WORK/worker.log"; exit 1; }
 finished=$(date +%s)
 echo "kb-refresh deployment run completed: $((finished - ready)) s"
