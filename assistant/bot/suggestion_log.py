@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from assistant.bot.arms import arm_unit_value, assign_arm
 from assistant.bot.comment_format import CommentBody, format_comment
 from assistant.bot.inbox import unfinished_jobs
-from assistant.bot.pyrus_models import PyrusTask, ticket_from_task
+from assistant.bot.pyrus_models import PyrusTask, safe_ticket, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.errors import KbError
 
@@ -217,7 +217,7 @@ def replay_history(
         row = decide_arm(
             conn, task_id, holdout_share, origin="replay", inbox_id=None, decided_at=created_at
         )
-        ticket = ticket_from_task(task)
+        ticket = safe_ticket(ticket_from_task(task))
         suggestion = suggester.suggest(
             ticket.subject,
             ticket.description,
