@@ -103,12 +103,19 @@ def test_report_effect_writes_plots_and_numbers(kb_env: str, tmp_path: Path) -> 
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     images = re.findall(r"<img alt='([^']+)' src='data:image/png;base64,", page)
-    assert images == ["weekly median FRT by arm", "effect by category", "draft usage", "kb gaps"]
-    assert "-24.1%" in page
-    assert "[-38.5%; +4.8%]" in page
-    assert "sso_ldap" in page
-    assert "переоткрыто за 7 дней" in page
-    assert "5.5%" in page
+    assert images == [
+        "weekly median first response by arm",
+        "effect by category",
+        "draft usage",
+        "kb gaps",
+    ]
+    assert "−24,1 %" in page
+    assert "−38,5 % … +4,8 %" in page
+    assert "SSO, AD и вход" in page  # category names, not codes
+    assert "sso_ldap" not in page
+    assert "Переоткрытия за 7 дней, %" in page
+    assert "5,5 %" in page
+    assert "Вывод: эффект пока не показан" in page or "Вывод: эффект не обнаружен" in page
     assert "<td>да</td><td>1</td>" in page
     assert not re.search(r"(src|href)=['\"]https?://", page)
 
