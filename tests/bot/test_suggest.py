@@ -388,14 +388,37 @@ def test_retrieval_only_takes_steps_and_draft_from_the_fix_sections() -> None:
             ),
         ]
     }
+    pages_only = [doc for doc in default_docs() if doc["source"] == "confluence"]
+    suggester = Suggester(
+        FakeRetriever(pages_only), FakeCategorizer(), None, section_loader=sections.get
+    )
+    suggestion = suggester.suggest(SUBJECT, DESCRIPTION, customer_name="Ольга")
+    # the symptoms section is closest to the ticket but answers nothing
+    assert suggestion.steps == ["Проверьте «Спам».", "Проверьте адрес в профиле."]
+    assert "Письмо могло попасть в «Спам»" in suggestion.draft_reply
+    assert "Панель" not in suggestion.draft_reply
+    assert "Клиент пишет" not in suggestion.draft_reply
+    assert suggestion.draft_reply.count("Здравствуйте") == 1
+    assert suggestion.draft_source_kind == "template"
+
+
+def test_a_past_staff_reply_to_the_same_question_beats_the_page_template() -> None:
+    sections = {
+        "page-1": [
+            (
+                "Что ответить клиенту",
+                "Сброс пароля\nЧто ответить клиенту\n\n> Здравствуйте!\n"
+                "> Письмо могло попасть в «Спам» — проверьте, пожалуйста, эту папку.",
+            )
+        ]
+    }
     suggester = Suggester(
         FakeRetriever(default_docs()), FakeCategorizer(), None, section_loader=sections.get
     )
     suggestion = suggester.suggest(SUBJECT, DESCRIPTION, customer_name="Ольга")
-    assert suggestion.steps == ["Проверьте «Спам».", "Проверьте адрес в профиле."]
-    assert "Письмо могло попасть в «Спам»" in suggestion.draft_reply
-    assert "Панель" not in suggestion.draft_reply
-    assert suggestion.draft_reply.count("Здравствуйте") == 1
+    assert suggestion.draft_source_kind == "resolution"
+    assert "другой адрес в профиле" in suggestion.draft_reply
+    assert suggestion.draft_reply.startswith("Здравствуйте, Ольга!")
 
 
 def test_a_failing_section_loader_only_makes_the_comment_plainer() -> None:
