@@ -71,7 +71,7 @@ def _is_heading(line: str, next_line: str | None) -> str | None:
         and 0 < len(stripped) <= MAX_HEADING_CHARS
         and not stripped.endswith((".", "!", "?", ":", ";", "…", ","))
         and not _LIST_OR_QUOTE.match(stripped)
-        and not stripped.startswith(("`", "{", "}", "[", "]"))
+        and not stripped.startswith(("`", "{", "}", "[", "]", "«", '"'))
     ):
         return stripped
     return None
@@ -123,7 +123,8 @@ def ticket_passage(
     `key="answer"` scores the reply itself against the ticket, like templates and page
     passages (one footing for all draft candidates); `key="question"` scores the
     question it answered (question-to-question similarity runs higher, so it favours
-    past tickets over pages).
+    past tickets over pages); `key="both"` scores question and reply together, so a
+    reply must also be about this ticket, not only follow a similar-sounding question.
     """
     replies, question = [], ""
     for text in chunks:
@@ -136,7 +137,9 @@ def ticket_passage(
     if not replies:
         return None
     text = "\n".join(replies)
-    scored_by = text if key == "answer" else (question or title)
+    scored_by = {"answer": text, "question": question or title}.get(
+        key, f"{question or title}\n{text}"
+    )
     return Passage(document_id, "pyrus", title, "", text, "resolution", scored_by, rank)
 
 
@@ -206,11 +209,13 @@ def pairwise(texts: Sequence[str], embedder: object | None) -> np.ndarray:
 
 
 def agreement(passages: Sequence[Passage], embedder: object | None, top: int = 2) -> list[float]:
-    """How much each candidate agrees with candidates from *other* documents.
+    """How much each candidate agrees with candidates from the *other* source.
 
-    The right answer is usually found several times (the page, its template, past
-    tickets of the same problem say the same thing); a candidate that agrees with
-    nothing else is more likely an off-topic hit. Mean of the `top` best agreements.
+    The right answer is usually found twice, independently: a page says it and the team
+    already replied so in past tickets. A candidate that agrees with nothing from the
+    other source is more likely an off-topic hit. Tickets of one recurring problem agree
+    with each other, which is not independent evidence, so only page↔ticket pairs count.
+    Mean of the `top` best agreements; 0 for everyone when one source is missing.
     """
     matrix = pairwise([p.text for p in passages], embedder)
     out = []
@@ -219,7 +224,7 @@ def agreement(passages: Sequence[Passage], embedder: object | None, top: int = 2
             (
                 float(matrix[i, j])
                 for j, other in enumerate(passages)
-                if other.document_id != passage.document_id
+                if other.source != passage.source
             ),
             reverse=True,
         )[:top]

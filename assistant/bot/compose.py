@@ -52,6 +52,7 @@ _GREETING = re.compile(
 _SIGN_OFF = re.compile(
     r"^(с уважением|спасибо за обращение|служба поддержки|если вопрос останется)", re.IGNORECASE
 )
+_REFERENCE_ONLY = re.compile(r"^\s*[«\"][^»\"]+[»\"]\s*\.?\s*$")
 _PANEL = re.compile(r"^\s*панель\s*:", re.IGNORECASE)
 _NOT_PROSE = re.compile(r"^\s*(?:\||```|\{|\}|json|POST |GET )")
 
@@ -102,7 +103,11 @@ def gather(
 
 def is_answer(passage: Passage) -> bool:
     """Content that can answer a ticket (not a symptom list, a link list or a definition)."""
-    return passage.kind != "section" or not _NOT_AN_ANSWER.search(passage.heading)
+    if passage.kind != "section":
+        return True
+    lines = [line for line in passage.text.splitlines() if line.strip()]
+    links_only = all(_REFERENCE_ONLY.match(line.lstrip("-•* ")) for line in lines)
+    return not links_only and not _NOT_AN_ANSWER.search(passage.heading)
 
 
 def draft_body(passage: Passage) -> str:
@@ -133,20 +138,19 @@ def compose(
     if not passages:
         return Composition()
     ranked = [s for s in rank_passages(query, passages, embedder) if is_answer(s.passage)]
+    ordered = choose_order(ranked, embedder)
     result = Composition(ranked=ranked)
-    sections = [s for s in ranked if s.passage.kind == "section"]
+    sections = [p for p in ordered if p.kind == "section"]
     if sections:
-        best = sections[0].passage
+        best = sections[0]
         result.steps_source = best
-        steps = steps_from_section(best.text)
+        steps = _steps(best.text)
         if len(steps) < 2:  # a short passage: continue with the next best of the same page
-            more = next(
-                (s.passage for s in sections[1:] if s.passage.document_id == best.document_id), None
-            )
+            more = next((p for p in sections[1:] if p.document_id == best.document_id), None)
             if more is not None:
-                steps += steps_from_section(more.text)
+                steps += _steps(more.text)
         result.steps = steps[:5]
-    for passage in choose_draft_order(ranked, embedder):
+    for passage in ordered:
         body = draft_body(passage)
         if body:
             result.draft_body, result.draft_source = body, passage
@@ -154,8 +158,13 @@ def compose(
     return result
 
 
-def choose_draft_order(ranked: Sequence[Scored], embedder: object | None) -> list[Passage]:
-    """Draft candidates best first: closeness to the ticket plus agreement with the rest."""
+def _steps(text: str) -> list[str]:
+    """Steps of a passage without bare references to other pages («Название статьи»)."""
+    return [step for step in steps_from_section(text) if not _REFERENCE_ONLY.match(step)]
+
+
+def choose_order(ranked: Sequence[Scored], embedder: object | None) -> list[Passage]:
+    """Candidates best first: closeness to the ticket plus agreement across sources."""
     pool = list(ranked[:DRAFT_POOL])
     if not USE_AGREEMENT or len(pool) < 2:
         return [s.passage for s in pool]
