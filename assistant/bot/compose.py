@@ -24,6 +24,7 @@ from assistant.bot.answer_selection import (
     Scored,
     SectionLoader,
     agreement,
+    lexical_similarity,
     page_passages,
     rank_passages,
     ticket_passage,
@@ -150,12 +151,34 @@ def compose(
             if more is not None:
                 steps += _steps(more.text)
         result.steps = steps[:5]
-    for passage in ordered:
+    for passage in _templates_on_topic(ordered):
         body = draft_body(passage)
         if body:
             result.draft_body, result.draft_source = body, passage
             break
     return result
+
+
+def _templates_on_topic(ordered: Sequence[Passage]) -> list[Passage]:
+    """Drop reply templates that answer another case of their page than this ticket's.
+
+    A page's template answers the page's main case. It stays a candidate only when the
+    page section it is closest to is also the section closest to this ticket (`ordered`
+    is best first) — a comparison of two rankings, with no threshold to tune.
+    """
+    kept = []
+    for passage in ordered:
+        if passage.kind == "template":
+            sections = [
+                p for p in ordered if p.kind == "section" and p.document_id == passage.document_id
+            ]
+            if sections:
+                closeness = lexical_similarity(passage.text, [p.text for p in sections])
+                closest = sections[max(range(len(sections)), key=lambda i: closeness[i])]
+                if closest is not sections[0]:
+                    continue
+        kept.append(passage)
+    return kept
 
 
 def _steps(text: str) -> list[str]:
