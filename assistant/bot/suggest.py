@@ -1,11 +1,13 @@
 """Ticket → masked query → category → hybrid retrieval → prompt → LLM → cited suggestion.
 
 The LLM is optional and never trusted: the ticket text is wrapped and declared data,
-the reply must parse as our JSON, cited ids must be among the sources we gave it, and
-a reply that echoes the prompt is rejected. Whenever the LLM is missing or fails, the
-suggestion is built from retrieval alone (steps from the best page section, the
-closest past resolution as the draft) and says so. When retrieval finds nothing
-relevant, the suggestion says that plainly instead of inventing an answer.
+the reply must parse as our JSON, cited ids must be among the sources we gave it (a
+reply citing none of them is discarded), its draft loses staff-facing sentences, and
+a reply that echoes the prompt is rejected. The passages that answer this ticket are
+chosen first (`compose`): they feed the LLM prompt, and whenever the LLM is missing or
+fails they are the suggestion — steps from the best page passage, the draft from the
+best past staff reply, reply template or passage — and the comment says so. When
+retrieval finds nothing relevant, the suggestion says that plainly.
 """
 
 from __future__ import annotations

@@ -156,4 +156,6 @@ def test_cli_missing_file_is_one_line(tmp_path: Path, kb_env: str) -> None:
         ["eval", "answers", "--corpus", str(tmp_path / "no.jsonl"), "--data", str(tmp_path / "x")],
     )
     assert result.exit_code != 0
-    assert "does not exist" in result.output
+    # `kb`'s entry point prints a KbError as one line; the runner hands back the error
+    assert isinstance(result.exception, AnswerEvalError)
+    assert "x does not exist" in str(result.exception)
