@@ -40,7 +40,7 @@ _INTERNAL_LINK = re.compile(
 # Work instructions for the team: routing, labels, escalation, internal notes.
 _INTERNAL_WORK = re.compile(
     r"(?:внутренн\w*\s+(?:комментари|заметк|порядок|регламент|чат|канал)\w*"
-    r"|втор\w*\s+лини\w*|эскалаци\w*|эскалир\w*|передайте\s+(?:вопрос|запрос|заявку|обращение)"
+    r"|втор\w*\s+лини\w*|эскалир\w*|передайте\s+(?:вопрос|запрос|заявку|обращение)"
     r"|передавайте|поставьте\s+(?:в\s+обращении\s+)?(?:категори|метк)\w*|назначьте\s+обращение"
     r"|тестов\w+\s+организаци\w*|для\s+сотрудник\w+\s+поддержк\w*|служб\w*\s+поддержк\w*\s+"
     r"(?:должн|нужно)\w*)",
@@ -59,7 +59,7 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Section headings whose whole content is for the team.
 _INTERNAL_SECTION = re.compile(
     r"(?:внутренн|для\s+сотрудник|для\s+поддержк|только\s+для|служебн|не\s+для\s+клиент"
-    r"|заметк|симптом|кто\s+отвечает|как\s+передать|эскалац|статьи\s+раздела|см\.\s|связанн)",
+    r"|заметк|симптом|кто\s+отвечает|как\s+передать|статьи\s+раздела|см\.\s|связанн)",
     re.IGNORECASE,
 )
 
@@ -71,10 +71,20 @@ def split_sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_SPLIT.split(text or "") if part.strip()]
 
 
+_QUOTED_NAME = re.compile(r"«[^«»]{1,80}»")
+
+
 def staff_rule(sentence: str) -> str | None:
-    """The name of the first rule that marks `sentence` as staff-facing, else None."""
+    """The name of the first rule that marks `sentence` as staff-facing, else None.
+
+    «клиент» inside «…» is a name (a form «Заказ клиента», a field), not the customer in
+    the third person; a quote after «пишет:» is still caught by `quotes_a_customer`.
+    """
     for name, pattern in RULES:
-        if pattern.search(sentence or ""):
+        text = sentence or ""
+        if name == "third_person_customer":
+            text = _QUOTED_NAME.sub("«»", text)
+        if pattern.search(text):
             return name
     return None
 
