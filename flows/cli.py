@@ -386,6 +386,39 @@ def eval_categorize(
         typer.echo(format_report(report) + f"\nconfusion matrix: {png}")
 
 
+@eval_app.command("answers")
+def eval_answers(
+    corpus: Annotated[Path, typer.Option(help="BEIR corpus.jsonl (indexed into a scratch schema)")],
+    data: Annotated[
+        Path, typer.Option(help="answers.jsonl: id, question, reference_answer, relevant_doc_ids")
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    degraded: Annotated[
+        bool, typer.Option(help="Also run a degraded copy of the questions (typos, truncated).")
+    ] = True,
+) -> None:
+    """Evaluate the bot's comments: source cited, draft source, chrF, staff-text leaks."""
+    import json
+
+    from assistant.bot.answer_eval import (
+        format_report,
+        load_cases,
+        load_corpus,
+        run_answer_evaluation,
+    )
+    from assistant.db import connect
+
+    cases = load_cases(data)
+    docs = load_corpus(corpus)
+    runtime = _runtime()
+    with connect(runtime.database_url(), autocommit=True) as conn:
+        result = run_answer_evaluation(conn, runtime.settings, docs, cases, degraded=degraded)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_report(result))
+
+
 @report_app.command("docs")
 def report_docs() -> None:
     """Generate the dbt docs site for analysts (self-contained index.html, works offline)."""

@@ -18,7 +18,7 @@ from typing import Any
 from sample_data.gen import calendar
 from sample_data.gen.confluence import build_pages
 from sample_data.gen.content import load_archetypes, load_categories, load_common
-from sample_data.gen.evalsets import beir, categorize_rows, new_tickets
+from sample_data.gen.evalsets import answer_rows, beir, categorize_rows, new_tickets
 from sample_data.gen.form import FORM_ID, field_ids, form_response
 from sample_data.gen.people import LEAD_ID, members_response
 from sample_data.gen.plan import (
@@ -84,6 +84,9 @@ def generate(out_dir: Path = DATASET_DIR, seed: int = DEFAULT_SEED) -> dict[str,
     _write_jsonl(out_dir / "categorize.jsonl", categorize_rows(history.stories, tasks))
     _write_jsonl(out_dir / "eval" / "corpus.jsonl", corpus)
     _write_jsonl(out_dir / "eval" / "queries.jsonl", queries)
+    _write_jsonl(
+        out_dir / "eval" / "answers.jsonl", answer_rows(archetypes, queries, qrels, common)
+    )
     qrel_lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in qrels]
     (out_dir / "eval" / "qrels.tsv").write_text("\n".join(qrel_lines) + "\n", encoding="utf-8")
 

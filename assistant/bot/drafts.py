@@ -76,7 +76,11 @@ def _section_matching(
 
 
 def fix_steps(sections: Sequence[tuple[str, str]], title: str) -> list[str]:
-    """Steps from a page's fix section («Решение», «Что делать», …), if it has one."""
+    """Steps from a page's fix section («Решение», «Что делать», …), if it has one.
+
+    No longer used by the suggester (`compose` picks the passage that fits the ticket);
+    kept as the naive baseline's logic and for callers outside the bot.
+    """
     found = _section_matching(sections, _FIX_SECTIONS)
     return steps_from_section(section_body(found[1], title)) if found else []
 

@@ -1,11 +1,13 @@
 """Ticket → masked query → category → hybrid retrieval → prompt → LLM → cited suggestion.
 
 The LLM is optional and never trusted: the ticket text is wrapped and declared data,
-the reply must parse as our JSON, cited ids must be among the sources we gave it, and
-a reply that echoes the prompt is rejected. Whenever the LLM is missing or fails, the
-suggestion is built from retrieval alone (steps from the best page section, the
-closest past resolution as the draft) and says so. When retrieval finds nothing
-relevant, the suggestion says that plainly instead of inventing an answer.
+the reply must parse as our JSON, cited ids must be among the sources we gave it (a
+reply citing none of them is discarded), its draft loses staff-facing sentences, and
+a reply that echoes the prompt is rejected. The passages that answer this ticket are
+chosen first (`compose`): they feed the LLM prompt, and whenever the LLM is missing or
+fails they are the suggestion — steps from the best page passage, the draft from the
+best past staff reply, reply template or passage — and the comment says so. When
+retrieval finds nothing relevant, the suggestion says that plainly.
 """
 
 from __future__ import annotations
@@ -19,16 +21,15 @@ from typing import Any
 import psycopg
 
 from assistant.bot.comment_format import PYRUS_TASK_URL_PREFIX, pyrus_task_url
+from assistant.bot.compose import Composition, compose
 from assistant.bot.drafts import (
     draft_from_resolution,
     draft_when_nothing_found,
-    fix_steps,
     neutralize,
-    reply_template,
-    resolution_text,
     section_body,
     steps_from_section,
 )
+from assistant.bot.staff_text import customer_safe
 from assistant.categorization.policy import Categorizer, CategoryDecision
 from assistant.errors import KbError
 from assistant.knowledge.retrieval import Retriever, SearchHit, SearchResult
@@ -40,6 +41,7 @@ from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
 
+PASSAGES_PER_SOURCE = 2
 SectionLoader = Callable[[str], list[tuple[str, str]]]
 """Document id -> the page's (section heading, section text) pairs, in page order."""
 
@@ -83,6 +85,8 @@ class Suggestion:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     category_decision: Any = None
+    draft_source_id: str | None = None  # document the draft was taken from
+    draft_source_kind: str | None = None  # template | resolution | section | llm
 
 
 def _ref(label: str, hit: SearchHit, task_url_prefix: str = PYRUS_TASK_URL_PREFIX) -> SourceRef:
@@ -185,15 +189,24 @@ class Suggester:
             base.draft_reply = draft_when_nothing_found(customer_name)
             base.confidence = 0.0
             return base
+        composition = compose(
+            query,
+            page_hits,
+            ticket_hits,
+            self.section_loader,
+            getattr(self.retriever, "embedder", None),
+        )
         if self.llm is None:
             return self._retrieval_only(
-                base, page_hits, ticket_hits, refs, customer_name, reason="llm_not_configured"
+                base, composition, page_hits, refs, customer_name, reason="llm_not_configured"
             )
         llm_started = time.perf_counter()
         try:
             result = self.llm.complete_json(
                 self.prompt.system,
-                self._user_message(query, refs, page_hits, ticket_hits, decision, customer_name),
+                self._user_message(
+                    query, refs, page_hits, ticket_hits, composition, decision, customer_name
+                ),
             )
             self._check_not_leaking(result.reply)
         except LLMUnavailable as exc:
@@ -202,9 +215,16 @@ class Suggester:
             base.model = self.llm.model
             logger.warning("LLM unavailable, retrieval-only suggestion: %s", exc)
             return self._retrieval_only(
-                base, page_hits, ticket_hits, refs, customer_name, reason="llm_unavailable"
+                base, composition, page_hits, refs, customer_name, reason="llm_unavailable"
             )
         base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
+        base.model = result.model
+        if not _known_citations(result.reply, refs):
+            base.llm_error = "the LLM reply cites none of the given sources"
+            logger.warning("LLM draft cites nothing given; retrieval-only suggestion")
+            return self._retrieval_only(
+                base, composition, page_hits, refs, customer_name, reason="llm_uncited"
+            )
         return self._from_llm(
             base, result.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
         )
@@ -253,15 +273,34 @@ class Suggester:
         refs: list[SourceRef],
         page_hits: Sequence[SearchHit],
         ticket_hits: Sequence[SearchHit],
+        composition: Composition,
         decision: CategoryDecision | None,
         customer_name: str | None,
     ) -> str:
+        """Sources as the passages that fit this ticket best, not whole chunks.
+
+        A page contributes its best-scoring passages (the heading says where they are
+        from); a past ticket its masked staff reply. Without a scored passage the
+        retrieved chunk text stands in.
+        """
         blocks = []
         for ref, hit in zip(refs, [*page_hits, *ticket_hits], strict=True):
             kind = "статья базы знаний" if ref.source == "confluence" else "решённая заявка"
+            chosen = [
+                s.passage
+                for s in composition.ranked
+                if s.passage.document_id == str(hit.document_id)
+            ][:PASSAGES_PER_SOURCE]
+            if chosen:
+                body = "\n\n".join(
+                    f"[{p.heading}]\n{p.text}" if p.heading else p.text for p in chosen
+                )
+            else:
+                body = section_body(hit.text or hit.snippet or "", hit.title or "")
+            if ref.source == "pyrus":
+                body = redact(body)
             blocks.append(
-                f"[{ref.label}] ({kind}) {neutralize(ref.title)}\n"
-                f"{neutralize((hit.text or hit.snippet or '')[:1500])}"
+                f"[{ref.label}] ({kind}) {neutralize(ref.title)}\n{neutralize(body[:1500])}"
             )
         ticket = neutralize(query)
         if customer_name:
@@ -302,7 +341,10 @@ class Suggester:
             logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
         base.mode = "llm"
         base.steps = [step.strip()[:600] for step in reply.recommendation_steps if step.strip()]
-        base.draft_reply = reply.draft_reply.strip()[:4000]
+        base.draft_reply = customer_safe(reply.draft_reply)[:4000]
+        base.draft_source_kind = "llm"
+        first = next((ref for ref in cited), None)
+        base.draft_source_id = str(first.document_id) if first else None
         base.sources = list(dict.fromkeys(ref for ref in cited if ref.source == "confluence"))
         base.confidence = reply.confidence
         base.model = model
@@ -312,8 +354,8 @@ class Suggester:
     def _retrieval_only(
         self,
         base: Suggestion,
+        composition: Composition,
         page_hits: Sequence[SearchHit],
-        ticket_hits: Sequence[SearchHit],
         refs: list[SourceRef],
         customer_name: str | None,
         *,
@@ -322,34 +364,26 @@ class Suggester:
         base.mode = "retrieval_only"
         base.fallback_reason = reason
         base.sources = [ref for ref in refs if ref.source == "confluence"][:3]
-        best_page = page_hits[0] if page_hits else None
-        sections = self._sections(best_page.document_id) if best_page else []
-        base.steps = fix_steps(sections, best_page.title) if best_page else []
-        if best_page and not base.steps:
-            base.steps = steps_from_section(
-                section_body(best_page.text or best_page.snippet, best_page.title)
-            )
-        # the draft: the page's curated reply template, else the closest past resolution
-        resolution = reply_template(sections, best_page.title) if best_page else ""
-        resolution = resolution or next(
-            (text for hit in ticket_hits if (text := resolution_text(hit.text or ""))), ""
-        )
+        base.steps = list(composition.steps)
+        if not base.steps and page_hits:
+            best = page_hits[0]
+            base.steps = steps_from_section(section_body(best.text or best.snippet, best.title))
+        source = composition.draft_source
+        fallback_steps = [step for step in map(customer_safe, base.steps) if step]
         base.draft_reply = draft_from_resolution(
-            resolution, base.steps, customer_name, already_extracted=True
+            composition.draft_body, fallback_steps, customer_name, already_extracted=True
         )
+        if source is not None:
+            base.draft_source_id, base.draft_source_kind = source.document_id, source.kind
         top = max((ref.score for ref in refs), default=0.0)
         base.confidence = round(min(0.5, max(0.0, top)), 3)
         return base
 
-    def _sections(self, document_id: str) -> list[tuple[str, str]]:
-        """All sections of a page, for its fix steps and reply template (best effort)."""
-        if self.section_loader is None:
-            return []
-        try:
-            return list(self.section_loader(document_id))
-        except Exception as exc:  # a missing section list only makes the comment plainer
-            logger.warning("sections of %s unavailable: %s", document_id, exc)
-            return []
+
+def _known_citations(reply: LLMReply, refs: Sequence[SourceRef]) -> bool:
+    """True when the reply cites at least one of the sources it was given."""
+    labels = {ref.label for ref in refs}
+    return any(label.strip().strip("[]") in labels for label in reply.cited_source_ids)
 
 
 def _supplement_is_relevant(combined: SearchResult, extra: SearchResult) -> bool:

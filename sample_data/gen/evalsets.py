@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from sample_data.gen.confluence import KnowledgeBase
-from sample_data.gen.content import Archetype
+from sample_data.gen.content import Archetype, render
 from sample_data.gen.form import PRIORITIES
 from sample_data.gen.story import Story
 
@@ -121,3 +121,45 @@ def new_tickets(
             }
         )
     return result
+
+
+def answer_rows(
+    archetypes: list[Archetype],
+    queries: list[dict[str, str]],
+    qrels: list[tuple[str, str, int]],
+    common: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """`kb eval answers` lines for the BEIR queries: reference = the archetype's staff reply.
+
+    Queries are numbered in archetype order by `beir`, so walking the archetypes the same
+    way pairs each query with its archetype. The reply's placeholders get fixed neutral
+    values (no rng draw, so the rest of the dataset is unchanged). Relevant documents are
+    the query's qrels with score ≥ 2: covering pages and resolved, not reopened, tickets.
+    """
+    form = common["forms"][0]
+    slots = {
+        "form": form["name"],
+        "field": form["fields"][0],
+        "task": "200000000",
+        "num": "1000",
+        "person": "Иван Петров",
+        "org": "ООО «Пример»",
+        "first_name": "Анна",
+        "org_domain": "example.ru",
+        "contract": "2025-ПР-0001",
+    }
+    relevant: dict[str, list[str]] = {}
+    for qid, doc_id, score in qrels:
+        if score >= 2:
+            relevant.setdefault(qid, []).append(doc_id)
+    pairs = [(arch, query) for arch in archetypes for query in arch.queries]
+    return [
+        {
+            "id": row["id"],
+            "question": row["text"],
+            "reference_answer": render(arch.answer, slots),
+            "relevant_doc_ids": relevant.get(row["id"], []),
+            "archetype": arch.key,
+        }
+        for row, (arch, _query) in zip(queries, pairs, strict=True)
+    ]

@@ -388,14 +388,37 @@ def test_retrieval_only_takes_steps_and_draft_from_the_fix_sections() -> None:
             ),
         ]
     }
+    pages_only = [doc for doc in default_docs() if doc["source"] == "confluence"]
+    suggester = Suggester(
+        FakeRetriever(pages_only), FakeCategorizer(), None, section_loader=sections.get
+    )
+    suggestion = suggester.suggest(SUBJECT, DESCRIPTION, customer_name="Ольга")
+    # the symptoms section is closest to the ticket but answers nothing
+    assert suggestion.steps == ["Проверьте «Спам».", "Проверьте адрес в профиле."]
+    assert "Письмо могло попасть в «Спам»" in suggestion.draft_reply
+    assert "Панель" not in suggestion.draft_reply
+    assert "Клиент пишет" not in suggestion.draft_reply
+    assert suggestion.draft_reply.count("Здравствуйте") == 1
+    assert suggestion.draft_source_kind == "template"
+
+
+def test_a_past_staff_reply_to_the_same_question_beats_the_page_template() -> None:
+    sections = {
+        "page-1": [
+            (
+                "Что ответить клиенту",
+                "Сброс пароля\nЧто ответить клиенту\n\n> Здравствуйте!\n"
+                "> Письмо могло попасть в «Спам» — проверьте, пожалуйста, эту папку.",
+            )
+        ]
+    }
     suggester = Suggester(
         FakeRetriever(default_docs()), FakeCategorizer(), None, section_loader=sections.get
     )
     suggestion = suggester.suggest(SUBJECT, DESCRIPTION, customer_name="Ольга")
-    assert suggestion.steps == ["Проверьте «Спам».", "Проверьте адрес в профиле."]
-    assert "Письмо могло попасть в «Спам»" in suggestion.draft_reply
-    assert "Панель" not in suggestion.draft_reply
-    assert suggestion.draft_reply.count("Здравствуйте") == 1
+    assert suggestion.draft_source_kind == "resolution"
+    assert "другой адрес в профиле" in suggestion.draft_reply
+    assert suggestion.draft_reply.startswith("Здравствуйте, Ольга!")
 
 
 def test_a_failing_section_loader_only_makes_the_comment_plainer() -> None:
@@ -420,3 +443,64 @@ def test_follow_up_page_search_is_kept_when_it_covers_half_of_the_best_hit() -> 
     assert _supplement_is_relevant(combined, close)
     assert not _supplement_is_relevant(combined, far)
     assert not _supplement_is_relevant(combined, empty)
+
+
+def _llm_json(cited: list[str], draft: str) -> str:
+    return json.dumps(
+        {
+            "recommendation_steps": ["Проверьте журнал рассылок.", "Попросите другой адрес."],
+            "cited_source_ids": cited,
+            "draft_reply": draft,
+            "confidence": 0.7,
+        },
+        ensure_ascii=False,
+    )
+
+
+def test_llm_prompt_carries_the_selected_passages_and_past_replies(fake_llm: Any) -> None:
+    sections = {
+        "page-1": [
+            ("Симптомы", "Сброс пароля\nСимптомы\n\nКлиент пишет, что письмо не приходит."),
+            ("Решение", "Сброс пароля\nРешение\n\n1. Проверьте «Спам».\n2. Проверьте адрес."),
+        ]
+    }
+    fake_llm.script(_llm_json(["S1", "S3"], "Здравствуйте, Ольга! Проверьте папку «Спам»."))
+    suggester = Suggester(
+        FakeRetriever(default_docs()),
+        FakeCategorizer(),
+        llm_for(fake_llm),
+        section_loader=sections.get,
+    )
+    suggestion = suggester.suggest(SUBJECT, DESCRIPTION, customer_name="Ольга")
+    user = fake_llm.requests[0]["body"]["messages"][1]["content"]
+    assert "[Решение]" in user  # the passage, with the heading it came from
+    assert "другой адрес в профиле" in user  # the past staff reply
+    assert suggestion.mode == "llm"
+    assert suggestion.draft_source_kind == "llm"
+    assert suggestion.draft_source_id == "page-1"
+
+
+def test_llm_reply_citing_only_unknown_sources_falls_back_and_says_so(fake_llm: Any) -> None:
+    from assistant.bot.comment_format import format_terminal
+
+    fake_llm.script(_llm_json(["S42", "doc-7"], "Здравствуйте! Нажмите «Сбросить всё»."))
+    suggestion = make_suggester(llm_for(fake_llm)).suggest(SUBJECT, DESCRIPTION)
+    assert suggestion.mode == "retrieval_only"
+    assert suggestion.fallback_reason == "llm_uncited"
+    assert "Сбросить всё" not in suggestion.draft_reply
+    assert "другой адрес в профиле" in suggestion.draft_reply
+    assert "не ссылался ни на один из найденных источников" in format_terminal(suggestion)
+
+
+def test_llm_draft_loses_staff_facing_sentences(fake_llm: Any) -> None:
+    fake_llm.script(
+        _llm_json(
+            ["S1"],
+            "Здравствуйте, Ольга!\nПроверьте папку «Спам».\nЕсли клиент не нашёл письмо, "
+            "см. «Журнал рассылок».",
+        )
+    )
+    suggestion = make_suggester(llm_for(fake_llm)).suggest(SUBJECT, DESCRIPTION)
+    assert suggestion.mode == "llm"
+    assert "Проверьте папку «Спам»." in suggestion.draft_reply
+    assert "клиент" not in suggestion.draft_reply

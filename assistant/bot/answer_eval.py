@@ -1,0 +1,326 @@
+"""`kb eval answers`: does the comment the bot would post answer the question asked?
+
+The corpus (BEIR corpus.jsonl, as for `kb eval retrieval`) is indexed into a scratch
+schema; for each question of answers.jsonl (`id`, `question`, `reference_answer`,
+`relevant_doc_ids`) the retrieval-only suggestion is composed exactly as the bot does,
+and scored:
+
+* source_cited — a relevant document is among the comment's sources or similar tickets;
+* draft_relevant — the draft was taken from a relevant document;
+* chrF — character n-gram F-score (n = 1..6, β = 2, as in sacreBLEU) of the draft body
+  (greeting and closing line removed) against the reference answer, 0..100;
+* leaks — drafts with staff-facing sentences (`staff_text`), with examples.
+
+A baseline draft — the first source's reply-template section as is, else its first
+passage — is scored the same way, so the gain over "take the page's template" is
+visible. The questions are also run degraded (typos, truncated to the first half), a
+cheap stand-in for real tickets that are sloppier than the sample's paraphrases.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from assistant.bot.answer_selection import page_passages
+from assistant.bot.drafts import CLOSING_LINE, draft_from_resolution
+from assistant.bot.staff_text import leaks
+from assistant.bot.suggest import Suggester, Suggestion
+from assistant.errors import KbError
+from assistant.knowledge.chunking import KbDocument
+from assistant.knowledge.embeddings import embedder_for_record
+from assistant.knowledge.indexing import index_documents
+from assistant.knowledge.retrieval import Retriever
+from assistant.knowledge.store import KnowledgeStore
+from assistant.settings import AssistantSettings
+
+logger = logging.getLogger(__name__)
+
+CHRF_ORDER = 6
+CHRF_BETA = 2.0
+MAX_EXAMPLES = 5
+
+
+class AnswerEvalError(KbError):
+    """The corpus or answers file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class AnswerCase:
+    id: str
+    question: str
+    reference_answer: str
+    relevant_doc_ids: frozenset[str]
+
+
+def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise AnswerEvalError(f"{path} does not exist")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AnswerEvalError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+        if not isinstance(record, dict):
+            raise AnswerEvalError(f"{path}:{number}: expected a JSON object")
+        rows.append((number, record))
+    return rows
+
+
+def load_cases(path: Path) -> list[AnswerCase]:
+    """answers.jsonl → cases; a bad line is a one-line error naming the line."""
+    cases = []
+    for number, record in _jsonl(path):
+        missing = [
+            key
+            for key in ("id", "question", "reference_answer", "relevant_doc_ids")
+            if key not in record
+        ]
+        if missing:
+            raise AnswerEvalError(f"{path}:{number}: missing {', '.join(missing)}")
+        if not isinstance(record["relevant_doc_ids"], list):
+            raise AnswerEvalError(f"{path}:{number}: relevant_doc_ids must be a list")
+        cases.append(
+            AnswerCase(
+                str(record["id"]),
+                str(record["question"]),
+                str(record["reference_answer"]),
+                frozenset(str(doc) for doc in record["relevant_doc_ids"]),
+            )
+        )
+    if not cases:
+        raise AnswerEvalError(f"{path}: no questions")
+    return cases
+
+
+def load_corpus(path: Path) -> list[KbDocument]:
+    """A BEIR corpus.jsonl (`_id` or `id`, title, text, optional metadata)."""
+    docs = []
+    for number, record in _jsonl(path):
+        doc_id = record.get("_id", record.get("id"))
+        if doc_id is None:
+            raise AnswerEvalError(f"{path}:{number}: a record needs an `_id`")
+        meta = record.get("metadata") or {}
+        source = meta.get("source") or (
+            "pyrus" if str(doc_id).startswith("pyrus:") else "confluence"
+        )
+        docs.append(
+            KbDocument(
+                document_id=str(doc_id),
+                source=source,
+                title=str(record.get("title") or ""),
+                url=str(meta.get("url") or ""),
+                body=str(record.get("text") or ""),
+            )
+        )
+    if not docs:
+        raise AnswerEvalError(f"{path}: empty corpus")
+    return docs
+
+
+# --- metrics ----------------------------------------------------------------------------
+
+
+def _ngrams(text: str, n: int) -> Counter[str]:
+    chars = "".join(text.split())
+    return Counter(chars[i : i + n] for i in range(len(chars) - n + 1))
+
+
+def chrf(hypothesis: str, reference: str) -> float:
+    """chrF (Popović 2015, sacreBLEU defaults): mean char n-gram P and R, F_β, 0..100."""
+    precisions, recalls = [], []
+    for n in range(1, CHRF_ORDER + 1):
+        hyp, ref = _ngrams(hypothesis, n), _ngrams(reference, n)
+        if not hyp or not ref:
+            continue
+        matched = sum((hyp & ref).values())
+        precisions.append(matched / sum(hyp.values()))
+        recalls.append(matched / sum(ref.values()))
+    if not precisions:
+        return 0.0
+    p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
+    if p == 0 and r == 0:
+        return 0.0
+    beta2 = CHRF_BETA**2
+    return 100 * (1 + beta2) * p * r / (beta2 * p + r)
+
+
+def draft_body(draft: str) -> str:
+    """The draft without our greeting paragraph and closing line (they are not content)."""
+    parts = [part for part in draft.split("\n\n") if part.strip()]
+    if parts and parts[0].startswith("Здравствуйте"):
+        parts = parts[1:]
+    return "\n\n".join(part for part in parts if part.strip() != CLOSING_LINE)
+
+
+def degrade(text: str, rng: random.Random) -> str:
+    """A sloppier copy: the first half of the words (at least 4), one typo per 5 words."""
+    words = text.split()
+    words = words[: max(4, (len(words) + 1) // 2)]
+    out = []
+    for word in words:
+        if len(word) > 3 and rng.random() < 0.2:
+            i = rng.randrange(len(word) - 1)
+            word = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        out.append(word)
+    return " ".join(out)
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+def baseline_draft(suggestion: Suggestion, store: KnowledgeStore) -> tuple[str, str | None]:
+    """The first source's reply-template section as is (else its first passage)."""
+    if not suggestion.sources:
+        return "", None
+    first = suggestion.sources[0]
+    sections = store.document_sections(str(first.document_id))
+    passages = page_passages(str(first.document_id), first.source, first.title, 0, sections)
+    template = next((p for p in passages if p.kind == "template"), None)
+    chosen = template or (passages[0] if passages else None)
+    if chosen is None:
+        return "", None
+    return draft_from_resolution(chosen.text, [], None, already_extracted=True), str(
+        first.document_id
+    )
+
+
+def _score(rows: Sequence[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    n = len(rows) or 1
+    leaking = [row for row in rows if row[f"{prefix}_leaks"]]
+    return {
+        "draft_relevant": round(sum(row[f"{prefix}_relevant"] for row in rows) / n, 4),
+        "chrf": round(sum(row[f"{prefix}_chrf"] for row in rows) / n, 2),
+        "drafts_with_leaks": len(leaking),
+        "leak_sentences": sum(len(row[f"{prefix}_leaks"]) for row in rows),
+        "leak_examples": [
+            {"id": row["id"], "rule": rule, "sentence": sentence[:200]}
+            for row in leaking[:MAX_EXAMPLES]
+            for rule, sentence in row[f"{prefix}_leaks"][:1]
+        ],
+    }
+
+
+def _case_row(
+    case: AnswerCase, question: str, suggester: Suggester, store: KnowledgeStore
+) -> dict[str, Any]:
+    subject, _, description = question.partition("\n")
+    suggestion = suggester.suggest(subject, description)
+    cited = {str(ref.document_id) for ref in [*suggestion.sources, *suggestion.similar_tickets]}
+    body = draft_body(suggestion.draft_reply)
+    base_draft, base_source = baseline_draft(suggestion, store)
+    base_body = draft_body(base_draft)
+    return {
+        "id": case.id,
+        "source_cited": bool(cited & case.relevant_doc_ids),
+        "ours_relevant": suggestion.draft_source_id in case.relevant_doc_ids,
+        "ours_chrf": chrf(body, case.reference_answer) if body else 0.0,
+        "ours_leaks": leaks(body),
+        "ours_kind": suggestion.draft_source_kind,
+        "baseline_relevant": base_source in case.relevant_doc_ids,
+        "baseline_chrf": chrf(base_body, case.reference_answer) if base_body else 0.0,
+        "baseline_leaks": leaks(base_body),
+    }
+
+
+def evaluate_cases(
+    cases: Sequence[AnswerCase],
+    suggester: Suggester,
+    store: KnowledgeStore,
+    *,
+    degraded: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Figures for one pass over the questions (optionally degraded)."""
+    rng = random.Random(seed)
+    rows = [
+        _case_row(
+            case, degrade(case.question, rng) if degraded else case.question, suggester, store
+        )
+        for case in cases
+    ]
+    n = len(rows) or 1
+    cited = [row for row in rows if row["source_cited"]]
+    return {
+        "questions": len(rows),
+        "source_cited": round(sum(row["source_cited"] for row in rows) / n, 4),
+        "draft_relevant_when_cited": round(
+            sum(row["ours_relevant"] for row in cited) / (len(cited) or 1), 4
+        ),
+        "draft_kinds": dict(Counter(str(row["ours_kind"]) for row in rows)),
+        "ours": _score(rows, "ours"),
+        "baseline": _score(rows, "baseline"),
+    }
+
+
+def run_answer_evaluation(
+    conn: psycopg.Connection,
+    settings: AssistantSettings,
+    docs: Sequence[KbDocument],
+    cases: Sequence[AnswerCase],
+    *,
+    degraded: bool = True,
+) -> dict[str, Any]:
+    """Index `docs` into a scratch schema, compose a comment per question, score it."""
+    schema = f"kb_answers_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    store = KnowledgeStore.create_scratch(conn, schema)
+    try:
+        report = index_documents(store, docs, settings, full=True)
+        record = store.get_embedder(active=True)
+        embedder = embedder_for_record(record, settings) if record else None
+        suggester = Suggester(
+            Retriever(store, embedder), None, None, section_loader=store.document_sections
+        )
+        result: dict[str, Any] = {
+            "corpus_documents": len(docs),
+            "embedder": report.embedder,
+            "sample": evaluate_cases(cases, suggester, store),
+        }
+        if degraded:
+            result["degraded"] = evaluate_cases(cases, suggester, store, degraded=True)
+        return result
+    finally:
+        store.drop()
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """The figures as a short text table (both passes, ours vs baseline)."""
+    lines = [f"corpus: {result['corpus_documents']} documents, embedder {result['embedder']}"]
+    for name in ("sample", "degraded"):
+        part = result.get(name)
+        if part is None:
+            continue
+        lines.append(
+            f"\n[{name}] {part['questions']} questions; right source cited in the comment: "
+            f"{part['source_cited']:.1%}; draft kinds: {part['draft_kinds']}"
+        )
+        lines.append(
+            "draft from a relevant doc when retrieval cited one: "
+            f"{part['draft_relevant_when_cited']:.1%}"
+        )
+        lines.append(f"{'':10}{'draft from relevant doc':>25}{'chrF':>8}{'leaking drafts':>16}")
+        for system in ("ours", "baseline"):
+            fig = part[system]
+            lines.append(
+                f"{system:10}{fig['draft_relevant']:>25.1%}{fig['chrf']:>8.1f}"
+                f"{fig['drafts_with_leaks']:>16d}"
+            )
+        for system in ("ours", "baseline"):
+            for example in part[system]["leak_examples"]:
+                lines.append(
+                    f"  {system} leak {example['id']} ({example['rule']}): {example['sentence']}"
+                )
+    return "\n".join(lines)

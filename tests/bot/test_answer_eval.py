@@ -1,0 +1,161 @@
+"""`kb eval answers`: metrics, input errors and one end-to-end run on a tiny corpus."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.bot.answer_eval import (
+    AnswerEvalError,
+    chrf,
+    degrade,
+    draft_body,
+    load_cases,
+)
+from assistant.bot.drafts import CLOSING_LINE
+from flows.cli import app
+
+
+def test_chrf_is_100_for_identical_0_for_disjoint_and_orders_partial_matches() -> None:
+    reference = "Разбейте справочник на несколько частей по 15 000 элементов."
+    assert chrf(reference, reference) == pytest.approx(100.0)
+    assert chrf("xyz", "абв") == 0.0
+    close = chrf("Разбейте справочник на части по 15 000 строк.", reference)
+    far = chrf("Проверьте папку «Спам».", reference)
+    assert 0 < far < close < 100
+
+
+def test_draft_body_drops_greeting_and_closing() -> None:
+    draft = f"Здравствуйте, Анна!\n\nОткройте настройки.\n\n{CLOSING_LINE}"
+    assert draft_body(draft) == "Откройте настройки."
+
+
+def test_degrade_is_seeded_and_shorter() -> None:
+    text = "Не можем загрузить справочник из Excel на двадцать тысяч строк выдаёт ошибку"
+    one = degrade(text, random.Random(0))
+    assert one == degrade(text, random.Random(0))
+    assert len(one.split()) < len(text.split())
+
+
+def test_bad_answers_file_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "answers.jsonl"
+    path.write_text('{"id": "q1", "question": "x"}\n', encoding="utf-8")
+    with pytest.raises(AnswerEvalError, match=r"answers.jsonl:1: missing reference_answer"):
+        load_cases(path)
+    path.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(AnswerEvalError, match=r":1: not JSON"):
+        load_cases(path)
+
+
+PAGES = [
+    (
+        "confluence:1",
+        "Сброс пароля",
+        "Симптомы\nКлиент пишет, что письмо для сброса пароля не приходит.\n"
+        "Решение\nПроверьте папку «Спам». Проверьте адрес в профиле и журнал рассылок.\n"
+        "Что ответить клиенту\nЗдравствуйте! Письмо могло попасть в «Спам» — проверьте папку. "
+        "Если клиент не найдёт письмо, см. «Журнал рассылок».",
+    ),
+    (
+        "confluence:2",
+        "Лимиты справочников",
+        "Лимиты\nВ справочнике не больше 15 000 элементов.\n"
+        "Что делать\nРазбейте справочник на несколько частей или уберите архивные строки.",
+    ),
+    (
+        "confluence:3",
+        "Отпуск согласующего",
+        "Решение\nНазначьте этап маршрута на роль с заместителями, пока согласующий в отпуске.",
+    ),
+]
+FILLER = [  # unrelated pages, so that document frequencies look like a real knowledge base
+    (f"confluence:{100 + i}", title, text)
+    for i, (title, text) in enumerate(
+        [
+            ("Мобильное приложение", "Уведомления на телефоне\nВключите push в настройках."),
+            ("Отчёты", "Сводный отчёт\nПостройте отчёт по реестру формы и сохраните его."),
+            ("Календарь", "Рабочий календарь\nЗадайте праздники в настройках организации."),
+            ("Боты", "Создание бота\nБот подключается к маршруту формы через этап."),
+            ("Интеграции", "Токен API\nТокен выдаётся в профиле бота и действует сутки."),
+            ("Почтовые правила", "Правила\nПисьма с адреса можно направлять в форму."),
+            ("Роли", "Роли\nРоль объединяет сотрудников, её можно назначить на этап."),
+            ("Лицензии", "Оплата\nОплатить лицензии можно картой в разделе «Оплата»."),
+        ]
+    )
+]
+TICKETS = [
+    (
+        "pyrus:11",
+        "Не загружается справочник",
+        "Не загружается справочник на 30 000 строк\n\nРешение:\nЗдравствуйте! В справочнике "
+        "не больше 15 000 элементов — разбейте его на несколько частей.",
+    ),
+    (
+        "pyrus:12",
+        "Не приходит письмо",
+        "Не приходит письмо для сброса пароля\n\nРешение:\nПисьмо отклонил почтовый сервер, "
+        "укажите другой адрес в профиле.",
+    ),
+]
+
+
+def test_cli_reports_ours_and_baseline(tmp_path: Path, kb_env: str) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "\n".join(
+            json.dumps({"_id": i, "title": t, "text": x}, ensure_ascii=False)
+            for i, t, x in PAGES + FILLER + TICKETS
+        ),
+        encoding="utf-8",
+    )
+    data = tmp_path / "answers.jsonl"
+    rows = [
+        {
+            "id": "a1",
+            "question": "Справочник не грузится\nЗагружаем справочник на 20 тысяч строк — ошибка",
+            "reference_answer": "В справочнике не больше 15 000 элементов — разбейте его на части.",
+            "relevant_doc_ids": ["confluence:2", "pyrus:11"],
+        },
+        {
+            "id": "a2",
+            "question": "Нет письма\nНе приходит письмо для сброса пароля, спам смотрела",
+            "reference_answer": "Письмо могло быть отклонено, укажите другой адрес в профиле.",
+            "relevant_doc_ids": ["confluence:1", "pyrus:12"],
+        },
+    ]
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["eval", "answers", "--corpus", str(corpus), "--data", str(data), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    sample = report["sample"]
+    assert sample["questions"] == 2
+    assert sample["source_cited"] == 1.0
+    assert sample["ours"]["draft_relevant"] == 1.0
+    assert sample["ours"]["drafts_with_leaks"] == 0
+    assert sample["ours"]["chrf"] > sample["baseline"]["chrf"]
+    assert sample["baseline"]["drafts_with_leaks"] == 1  # the page template's «см.»/клиент
+    assert report["degraded"]["questions"] == 2
+
+    text = CliRunner().invoke(
+        app, ["eval", "answers", "--corpus", str(corpus), "--data", str(data), "--no-degraded"]
+    )
+    assert text.exit_code == 0, text.output
+    assert "draft from relevant doc" in text.output
+    assert "[degraded]" not in text.output
+
+
+def test_cli_missing_file_is_one_line(tmp_path: Path, kb_env: str) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["eval", "answers", "--corpus", str(tmp_path / "no.jsonl"), "--data", str(tmp_path / "x")],
+    )
+    assert result.exit_code != 0
+    # `kb`'s entry point prints a KbError as one line; the runner hands back the error
+    assert isinstance(result.exception, AnswerEvalError)
+    assert "x does not exist" in str(result.exception)
