@@ -133,7 +133,7 @@ class Retriever:
         out: dict[str, dict[str, float]] = {}
         if "vector" in cfg.legs and self.embedder is not None:
             try:
-                vector = self.embedder.embed([query])[0]
+                vector = self.embedder.embed_query([query])[0]
                 rows = self.store.vector_search(
                     self.embedder.key,
                     self.embedder.dim,
