@@ -52,6 +52,9 @@ class RetrievalConfig:
     candidates: int = 50
     bm25_max_df: float = 0.3  # skip query terms found in more than this share of chunks
     no_match_threshold: float = 0.089
+    # With a semantic vector leg, a cosine above this floor also counts as evidence of an
+    # answer (rescaled to 0..1); None: lexical evidence only (see `confidence`).
+    vector_floor: float | None = None
     ef_search: int = 100
 
 
@@ -212,24 +215,36 @@ class Retriever:
         )
 
     def confidence(self, legs: dict[str, dict[str, float]], chunk_ids: list[str]) -> float:
-        return confidence(legs, chunk_ids)
+        return confidence(legs, chunk_ids, self.config.vector_floor)
 
 
-def confidence(legs: dict[str, dict[str, float]], chunk_ids: Sequence[str]) -> float:
+def confidence(
+    legs: dict[str, dict[str, float]],
+    chunk_ids: Sequence[str],
+    vector_floor: float | None = None,
+) -> float:
     """How well the returned chunks answer the query, comparable across queries.
 
     The best BM25 coverage among the hits, or an exact-token match: measured on the
     sample set, coverage separates real questions from off-topic ones, while cosine
     similarity of the local LSA embedder does not (short off-topic texts score as high
     as real ones). Without a lexical leg, the best cosine similarity is used.
+
+    A semantic embedder (e5) does separate them by cosine, so with `vector_floor` set the
+    best cosine, rescaled as (cos − floor) / (1 − floor), counts too: a paraphrase or a
+    misspelt ticket that shares few words with its page is not flagged as unanswered.
     """
     if not chunk_ids:
         return 0.0
-    if "bm25" in legs:
-        lexical = max((legs["bm25"].get(cid, 0.0) for cid in chunk_ids), default=0.0)
-        exact = max((legs.get("exact", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
-        return max(lexical, exact)
-    return max((legs.get("vector", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    cosine = max((legs.get("vector", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    if "bm25" not in legs:
+        return cosine
+    lexical = max((legs["bm25"].get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    exact = max((legs.get("exact", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    best = max(lexical, exact)
+    if vector_floor is not None and "vector" in legs and vector_floor < 1.0:
+        best = max(best, (cosine - vector_floor) / (1.0 - vector_floor))
+    return best
 
 
 def calibrated_score(

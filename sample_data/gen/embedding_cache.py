@@ -56,13 +56,31 @@ def index_chunks(database_url: str | None) -> list[tuple[str, str]]:
 
 
 def build(
-    texts: list[tuple[str, str]], path: Path, *, batch: int = 32, limit: int | None = None
+    texts: list[tuple[str, str]],
+    path: Path,
+    *,
+    batch: int = 32,
+    limit: int | None = None,
+    shard: tuple[int, int] = (0, 1),
+    merge: Path | None = None,
 ) -> EmbeddingCache:
-    """Embed what the cache at `path` lacks, saving after each batch."""
+    """Embed what the cache at `path` lacks, saving after each batch.
+
+    `shard` (k, n) embeds only hashes ≡ k mod n, so n processes can share the work;
+    `merge` names another cache file (of the same key) whose vectors are taken over.
+    """
     embedder = E5Embedder()
     cache = load_cache(path, embedder.key) or EmbeddingCache(embedder.key, embedder.dim)
+    other = load_cache(merge, embedder.key)
+    if other is not None:
+        for content_hash in list(other.hashes()):
+            vector = other.get(content_hash)
+            if vector is not None:
+                cache.add([content_hash], vector[None, :])
     todo: dict[str, str] = {}
     for content_hash, text in texts:
+        if int(content_hash, 16) % shard[1] != shard[0]:
+            continue
         if content_hash not in cache and content_hash not in todo:
             todo[content_hash] = text
     items = list(todo.items())[:limit]
@@ -92,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-eval", action="store_true", help="skip the eval corpus chunks")
     parser.add_argument("--out", type=Path, default=CACHE_PATH)
     parser.add_argument("--limit", type=int, default=None, help="embed at most N chunks")
+    parser.add_argument("--shard", default="0/1", help="K/N: embed hashes ≡ K mod N only")
+    parser.add_argument("--merge", type=Path, help="take over the vectors of another cache")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     texts: list[tuple[str, str]] = []
@@ -99,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         texts += index_chunks(args.database_url)
     if not args.no_eval:
         texts += eval_chunks()
-    cache = build(texts, args.out, limit=args.limit)
+    k, n = (int(part) for part in args.shard.split("/"))
+    cache = build(texts, args.out, limit=args.limit, shard=(k, n), merge=args.merge)
     size = args.out.stat().st_size if args.out.exists() else 0
     logger.info("%s: %d vectors, %.2f MB", args.out, len(cache), size / 1e6)
 
