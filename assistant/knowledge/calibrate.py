@@ -36,7 +36,7 @@ from assistant.knowledge.evaluation import (
     mean_metrics,
     prepare_run,
 )
-from assistant.knowledge.retrieval import RetrievalConfig
+from assistant.knowledge.retrieval import RetrievalConfig, default_config
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,23 @@ def cross_validate(run: EvalRun, base: RetrievalConfig) -> dict[str, Any]:
     }
 
 
+def cached_subset(beir: BeirSet, cache_path: Path | None) -> BeirSet:
+    """Only the documents whose every chunk has a vector in the e5 embedding cache."""
+    from assistant.knowledge.chunking import chunk_document
+    from assistant.knowledge.embedding_cache import EmbeddingCache
+
+    if cache_path is None or not cache_path.is_file():
+        raise SystemExit(f"no embedding cache at {cache_path}")
+    cached = set(EmbeddingCache.load(cache_path).hashes())
+    docs = [
+        doc
+        for doc in beir.docs
+        if all(chunk.content_hash in cached for chunk in chunk_document(doc))
+    ]
+    logger.info("cached subset: %d of %d documents", len(docs), len(beir.docs))
+    return BeirSet(docs, beir.queries, beir.qrels)
+
+
 def report(run: EvalRun, base: RetrievalConfig) -> dict[str, Any]:
     sample = {qid for qid in run.legs if not qid.endswith(SUFFIX)}
     degraded = {qid for qid in run.legs if qid.endswith(SUFFIX)}
@@ -171,6 +188,12 @@ def format_report(result: dict[str, Any], embedder: str, chunks: object) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="keep only documents whose chunks are all in the e5 embedding cache (a smaller, "
+        "cheaper corpus; compare embedders on the same subset)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from assistant.db import connect, resolve_database_url
@@ -180,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = AssistantSettings()
     d = args.eval_dir
     beir = with_degraded(load_beir(d / "corpus.jsonl", d / "queries.jsonl", d / "qrels.tsv"))
+    if args.cached_only:
+        beir = cached_subset(beir, settings.kb_embedding_cache)
     url = resolve_database_url(
         settings.database_url.get_secret_value() if settings.database_url else None,
         settings.kb_data_dir,
@@ -188,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     with connect(url, autocommit=True) as conn:
         run, store = prepare_run(conn, settings, beir)
         try:
-            result = report(run, RetrievalConfig())
+            result = report(run, default_config(run.retriever.embedder))
         finally:
             store.drop()
     embedder = run.retriever.embedder.key if run.retriever.embedder else "none"

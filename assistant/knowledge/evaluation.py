@@ -30,7 +30,13 @@ import psycopg
 from assistant.errors import KbError
 from assistant.knowledge.chunking import KbDocument
 from assistant.knowledge.indexing import index_documents
-from assistant.knowledge.retrieval import RetrievalConfig, Retriever, confidence, fuse
+from assistant.knowledge.retrieval import (
+    RetrievalConfig,
+    Retriever,
+    confidence,
+    default_config,
+    fuse,
+)
 from assistant.knowledge.store import KnowledgeStore
 from assistant.settings import AssistantSettings
 
@@ -302,10 +308,11 @@ def run_evaluation(
     """Everything `kb eval retrieval` prints, as a JSON-able dict."""
     unknown = [mode for mode in modes if mode not in (*MODES, "tsrank")]
     if unknown:
-        raise EvaluationError(f"unknown mode(s) {unknown}; use fts, vector, hybrid or all")
-    config = config or RetrievalConfig()
+        raise EvaluationError(f"unknown mode(s) {unknown}; use vector, bm25, fts, hybrid or all")
     run, store = prepare_run(conn, settings, beir, config=config)
     try:
+        # as shipped: the calibrated defaults of the embedder the corpus was indexed with
+        config = config or default_config(run.retriever.embedder)
         results = {mode: run.evaluate(mode, config) for mode in modes}
         tuned, tuned_metrics = tune(run, config)
         return {

