@@ -109,7 +109,7 @@ def e5_vectors(chunks: list, embedder, sample: int) -> tuple[np.ndarray, float]:
 def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample: int) -> None:
     from assistant.db import connect
     from assistant.knowledge.embeddings import LocalEmbedder
-    from assistant.knowledge.retrieval import Retriever
+    from assistant.knowledge.retrieval import Retriever, default_config
     from assistant.knowledge.store import KnowledgeStore
 
     pool = sentences()
@@ -148,7 +148,7 @@ def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample
             store.ensure_vector_index(model.key, model.dim)
             indexed = time.perf_counter()
             store.vacuum()  # as the index flow does after a run
-            retriever = Retriever(store, model)
+            retriever = Retriever(store, model, default_config(model))
             conn.execute("select set_config('hnsw.ef_search', '100', false)")
             for query in queries[:10]:
                 retriever.search(query)  # warm-up

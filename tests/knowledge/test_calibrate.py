@@ -18,7 +18,7 @@ from assistant.knowledge.calibrate import (
 )
 from assistant.knowledge.degrade import degrade, degrade_queries, typo
 from assistant.knowledge.evaluation import prepare_run
-from assistant.knowledge.retrieval import RetrievalConfig
+from assistant.knowledge.retrieval import E5_DEFAULTS, RetrievalConfig, default_config
 from tests.knowledge.kb_helpers import beir_mini, offline_settings
 
 QUERY = (
@@ -80,3 +80,15 @@ def test_cross_validation_reports_held_out_figures(database_url: str) -> None:
         (c.fusion, c.w_vector, c.w_exact) for c in grid(RetrievalConfig())
     }
     assert 0.0 < final.no_match_threshold < 1.0
+
+
+def test_default_config_follows_the_embedder_kind() -> None:
+    class E5Like:
+        kind = "e5"
+
+    class LocalLike:
+        kind = "local"
+
+    assert default_config(E5Like()) == RetrievalConfig(**E5_DEFAULTS)
+    assert default_config(LocalLike()) == RetrievalConfig()
+    assert default_config(None) == RetrievalConfig()
