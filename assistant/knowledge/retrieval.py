@@ -60,7 +60,15 @@ class RetrievalConfig:
 
 # Chosen for the e5 embedder by `python -m assistant.knowledge.calibrate` (5-fold CV over the
 # sample queries and their degraded copy; README "Knowledge index and retrieval").
-E5_DEFAULTS: dict[str, object] = {}
+# Folds agreed on RRF, no exact-token weight, a vector weight of 0.4–0.6 and a 0.85 cosine floor.
+E5_DEFAULTS: dict[str, object] = {
+    "fusion": "rrf",
+    "w_vector": 0.4,
+    "w_bm25": 0.6,
+    "w_exact": 0.0,
+    "vector_floor": 0.85,
+    "no_match_threshold": 0.0787,
+}
 
 
 def default_config(embedder: object) -> RetrievalConfig:
