@@ -59,7 +59,7 @@ class AssistantSettings(BaseSettings):
     # Passage vectors keyed by (embedder key, content hash), used only on an exact key match;
     # defaults to the sample data's cache so `kb demo` does not re-embed the sample chunks.
     kb_embedding_cache: Path | None = Field(
-        default=Path(__file__).resolve().parents[1] / "sample_data/dataset/embedding_cache.npz"
+        default=Path(__file__).resolve().parents[1] / "sample_data/embeddings/embedding_cache.npz"
     )
 
     assistant_holdout: float = Field(default=0.2, ge=0.0, le=1.0)

@@ -1,4 +1,4 @@
-"""Write the sample chunks' e5 embeddings to `sample_data/dataset/embedding_cache.npz`.
+"""Write the sample chunks' e5 embeddings to `sample_data/embeddings/embedding_cache.npz`.
 
 Why: the e5 embedder costs ~0.1–1 s per chunk on a busy 2-core machine; thousands of
 sample chunks would push `kb demo` and `kb eval retrieval` on the sample set far past
@@ -32,7 +32,7 @@ from assistant.knowledge.neural import E5Embedder
 logger = logging.getLogger(__name__)
 
 DATASET = Path(__file__).resolve().parents[1] / "dataset"
-CACHE_PATH = DATASET / "embedding_cache.npz"
+CACHE_PATH = DATASET.parent / "embeddings" / "embedding_cache.npz"
 
 
 def eval_chunks() -> list[tuple[str, str]]:
