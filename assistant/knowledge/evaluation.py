@@ -30,13 +30,24 @@ import psycopg
 from assistant.errors import KbError
 from assistant.knowledge.chunking import KbDocument
 from assistant.knowledge.indexing import index_documents
-from assistant.knowledge.retrieval import RetrievalConfig, Retriever, confidence, fuse
+from assistant.knowledge.retrieval import (
+    RetrievalConfig,
+    Retriever,
+    confidence,
+    default_config,
+    fuse,
+)
 from assistant.knowledge.store import KnowledgeStore
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
 
-MODES = {"fts": ("bm25", "exact"), "vector": ("vector",), "hybrid": ("vector", "bm25", "exact")}
+MODES = {
+    "vector": ("vector",),
+    "bm25": ("bm25",),
+    "fts": ("bm25", "exact"),
+    "hybrid": ("vector", "bm25", "exact"),
+}
 CUTOFF = 10
 OFF_TOPIC_QUERIES = (
     "Посудомойка не сливает воду\nПосле переезда посудомоечная машина Bosch не сливает воду, "
@@ -179,10 +190,13 @@ class EvalRun:
     index_report: dict[str, object]
     owners: dict[str, str]
 
-    def evaluate(self, mode: str, config: RetrievalConfig) -> dict[str, float]:
+    def evaluate(
+        self, mode: str, config: RetrievalConfig, qids: set[str] | None = None
+    ) -> dict[str, float]:
+        """Mean metrics of `mode` over the judged queries (or only `qids`)."""
         rows = []
         for qid, relevant in self.beir.qrels.items():
-            if qid not in self.legs:
+            if qid not in self.legs or (qids is not None and qid not in qids):
                 continue
             if mode == "tsrank":
                 scores = self.tsrank[qid]
@@ -236,17 +250,22 @@ def _top_chunks(
     return [cid for cid, _ in sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]]
 
 
-def calibrate_threshold(run: EvalRun, config: RetrievalConfig) -> dict[str, float]:
+def calibrate_threshold(
+    run: EvalRun, config: RetrievalConfig, qids: set[str] | None = None
+) -> dict[str, float]:
     """The no-match threshold maximising balanced accuracy (answered vs off-topic)."""
     positives, negatives = [], []
     for qid, relevant in run.beir.qrels.items():
         legs = run.legs.get(qid)
-        if not legs:
+        if not legs or (qids is not None and qid not in qids):
             continue
         docs = _documents(run.owners, fuse(legs, config))
         if any(relevant.get(doc, 0) > 0 for doc in docs[:CUTOFF]):
-            positives.append(confidence(legs, _top_chunks(run, legs, config)))
-    negatives = [confidence(legs, _top_chunks(run, legs, config)) for legs in run.off_topic]
+            positives.append(confidence(legs, _top_chunks(run, legs, config), config.vector_floor))
+    negatives = [
+        confidence(legs, _top_chunks(run, legs, config), config.vector_floor)
+        for legs in run.off_topic
+    ]
     if not positives:
         return {"threshold": config.no_match_threshold, "tpr": 0.0, "tnr": 0.0}
     best_t, best_score = config.no_match_threshold, -1.0
@@ -289,10 +308,11 @@ def run_evaluation(
     """Everything `kb eval retrieval` prints, as a JSON-able dict."""
     unknown = [mode for mode in modes if mode not in (*MODES, "tsrank")]
     if unknown:
-        raise EvaluationError(f"unknown mode(s) {unknown}; use fts, vector, hybrid or all")
-    config = config or RetrievalConfig()
+        raise EvaluationError(f"unknown mode(s) {unknown}; use vector, bm25, fts, hybrid or all")
     run, store = prepare_run(conn, settings, beir, config=config)
     try:
+        # as shipped: the calibrated defaults of the embedder the corpus was indexed with
+        config = config or default_config(run.retriever.embedder)
         results = {mode: run.evaluate(mode, config) for mode in modes}
         tuned, tuned_metrics = tune(run, config)
         return {

@@ -8,19 +8,27 @@ active embedder changes (a new local fit on `full`, or EMBEDDING_BASE_URL set/un
 every chunk is re-embedded into the new space and the new embedder becomes active in
 the same transaction, so a query never sees two spaces. Embeddings are computed before
 the write transaction: a failing endpoint leaves the index exactly as it was.
+
+Cost: texts are embedded in batches (the e5 engine spreads a batch over every core),
+identical texts once, and a vector from the embedding cache (`KB_EMBEDDING_CACHE`,
+keyed by embedder key + content hash) is used instead of a live call when the keys
+match. `on_progress(done, total)` is called after every batch, and a log line with the
+rate and ETA at most every 10 seconds, so a long backfill can be followed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from assistant.knowledge.chunking import Chunk, KbDocument, chunk_document
+from assistant.knowledge.embedding_cache import EmbeddingCache, load_cache
 from assistant.knowledge.embeddings import LOCAL_NAME, Embedder, LocalEmbedder, remote_from_settings
 from assistant.knowledge.store import IndexStoreError, KnowledgeStore, meta_hash
 from assistant.settings import AssistantSettings
@@ -37,6 +45,7 @@ class IndexReport:
     invalid_documents: int
     chunks: int
     embedded: int
+    from_cache: int
     skipped: int
     metadata_updated: int
     deleted: int
@@ -74,7 +83,8 @@ def choose_embedder(
 ) -> tuple[Embedder, bool]:
     """The embedder this run writes with, and whether it was freshly fitted.
 
-    Remote when EMBEDDING_BASE_URL is set. Otherwise the active local model, or a new
+    Remote when EMBEDDING_BASE_URL is set. Otherwise e5 in-process (`KB_EMBEDDER=e5`, the
+    default) unless it cannot load here. Otherwise the active local model, or a new
     fit on the current chunks when there is none, the active one is remote, or `full`
     asks for a refit (the version is a hash of the texts: an unchanged corpus refits
     to the same version and re-embeds nothing).
@@ -82,6 +92,12 @@ def choose_embedder(
     if settings.embedding_base_url:
         known = store.get_embedder(name=f"openai:{settings.embedding_model}")
         return remote_from_settings(settings, dim=known.dim if known else None), False
+    if settings.kb_embedder == "e5":
+        from assistant.knowledge.neural import offline_e5
+
+        e5 = offline_e5()
+        if e5 is not None:
+            return e5, False
     active = store.get_embedder(active=True)
     if active is not None and active.kind == "local" and not full:
         return LocalEmbedder.from_record(active), False
@@ -109,30 +125,6 @@ class LocalEmbedderParams:
         return {**DEFAULT_LOCAL_PARAMS, **cls.overrides}
 
 
-class EmbeddingProgress(Protocol):
-    """Told how many chunks will be embedded, then how many are done (a terminal bar)."""
-
-    def expect(self, more: int) -> None: ...
-
-    def advance(self, done: int) -> None: ...
-
-
-EMBED_SLICE = 256  # chunks per embed call when someone watches progress
-
-
-def _embed(embedder: Embedder, texts: list[str], progress: EmbeddingProgress | None) -> Any:
-    """All vectors at once, or slice by slice reporting progress (same vectors either way:
-    both embedders map each text independently once fitted)."""
-    if progress is None:
-        return embedder.embed(texts)
-    progress.expect(len(texts))
-    parts = []
-    for start in range(0, len(texts), EMBED_SLICE):
-        parts.append(embedder.embed(texts[start : start + EMBED_SLICE]))
-        progress.advance(len(parts[-1]))
-    return np.vstack(parts)
-
-
 def index_documents(
     store: KnowledgeStore,
     docs: Sequence[KbDocument],
@@ -140,6 +132,8 @@ def index_documents(
     *,
     full: bool = False,
     embedder: Embedder | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 64,
     progress: EmbeddingProgress | None = None,
 ) -> IndexReport:
     """Bring the store in line with `docs`; see the module docstring."""
@@ -167,7 +161,10 @@ def index_documents(
             meta_only.append(chunk)
     current_ids = {chunk.chunk_id for chunk in chunks}
     stale = [chunk_id for chunk_id in states if chunk_id not in current_ids]
-    vectors = _embed(embedder, [chunk.text for chunk in to_embed], progress) if to_embed else None
+    cache = load_cache(settings.kb_embedding_cache, key) if to_embed else None
+    if on_progress is None and progress is not None:
+        on_progress = progress_callback(progress)
+    vectors, from_cache = embed_chunks(embedder, to_embed, cache, on_progress, batch_size)
     with store.conn.transaction():
         if not store.has_embedder(embedder.name, embedder.version):
             store.save_embedder(embedder.record())
@@ -183,6 +180,7 @@ def index_documents(
         invalid_documents=invalid,
         chunks=len(chunks),
         embedded=len(to_embed),
+        from_cache=from_cache,
         skipped=len(chunks) - len(to_embed) - len(meta_only),
         metadata_updated=len(meta_only),
         deleted=deleted,
@@ -191,11 +189,93 @@ def index_documents(
         seconds=round(time.monotonic() - started, 3),
     )
     logger.info(
-        "indexed %d documents: %d chunks embedded, %d skipped, %d deleted (%s)",
+        "indexed %d documents: %d chunks embedded (%d from the cache), %d skipped, %d deleted (%s)",
         report.documents,
         report.embedded,
+        report.from_cache,
         report.skipped,
         report.deleted,
         key,
     )
     return report
+
+
+def embed_chunks(
+    embedder: Embedder,
+    chunks: Sequence[Chunk],
+    cache: EmbeddingCache | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 64,
+) -> tuple[np.ndarray | None, int]:
+    """Vectors for `chunks` (cache hits first, then live batches) and the cache-hit count."""
+    if not chunks:
+        return None, 0
+    total = len(chunks)
+    found: dict[str, np.ndarray] = {}
+    if cache is not None:
+        for chunk in chunks:
+            vector = cache.get(chunk.content_hash)
+            if vector is not None:
+                found[chunk.content_hash] = vector
+    hits = sum(1 for chunk in chunks if chunk.content_hash in found)
+    todo: dict[str, str] = {}
+    for chunk in chunks:
+        if chunk.content_hash not in found:
+            todo.setdefault(chunk.content_hash, chunk.text)
+    progress = _Progress(total, on_progress)
+    progress.update(hits)
+    per_hash = Counter(chunk.content_hash for chunk in chunks if chunk.content_hash in todo)
+    items = list(todo.items())
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        matrix = embedder.embed([text for _, text in batch])
+        for (content_hash, _), vector in zip(batch, matrix, strict=True):
+            found[content_hash] = vector
+        progress.update(progress.done + sum(per_hash[h] for h, _ in batch))
+    return np.vstack([found[chunk.content_hash] for chunk in chunks]).astype(np.float32), hits
+
+
+class EmbeddingProgress(Protocol):
+    """Told how many chunks will be embedded, then how many are done (a terminal bar)."""
+
+    def expect(self, more: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+def progress_callback(progress: EmbeddingProgress) -> Callable[[int, int], None]:
+    """`on_progress(done, total)` for a terminal bar that counts in steps."""
+    state = {"done": 0, "expected": False}
+
+    def callback(done: int, total: int) -> None:
+        if not state["expected"]:
+            progress.expect(total)
+            state["expected"] = True
+        progress.advance(done - int(state["done"]))
+        state["done"] = done
+
+    return callback
+
+
+class _Progress:
+    """Calls `on_progress(done, total)` and logs rate + ETA at most every 10 s."""
+
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self.total = total
+        self.callback = callback
+        self.done = 0
+        self.started = time.monotonic()
+        self.logged = self.started
+
+    def update(self, done: int) -> None:
+        self.done = done
+        if self.callback is not None:
+            self.callback(done, self.total)
+        now = time.monotonic()
+        if now - self.logged >= 10 and done < self.total:
+            rate = done / max(now - self.started, 1e-9)
+            eta = (self.total - done) / rate if rate else float("inf")
+            logger.info(
+                "embedded %d/%d chunks, %.1f chunks/s, ETA %.0f s", done, self.total, rate, eta
+            )
+            self.logged = now

@@ -52,7 +52,30 @@ class RetrievalConfig:
     candidates: int = 50
     bm25_max_df: float = 0.3  # skip query terms found in more than this share of chunks
     no_match_threshold: float = 0.089
+    # With a semantic vector leg, a cosine above this floor also counts as evidence of an
+    # answer (rescaled to 0..1); None: lexical evidence only (see `confidence`).
+    vector_floor: float | None = None
     ef_search: int = 100
+
+
+# Chosen for the e5 embedder by `python -m assistant.knowledge.calibrate` (5-fold CV over the
+# sample queries and their degraded copy; README "Knowledge index and retrieval").
+# Folds agreed on RRF, no exact-token weight, a vector weight of 0.4–0.6 and a 0.85 cosine floor.
+E5_DEFAULTS: dict[str, object] = {
+    "fusion": "rrf",
+    "w_vector": 0.4,
+    "w_bm25": 0.6,
+    "w_exact": 0.0,
+    "vector_floor": 0.85,
+    "no_match_threshold": 0.0787,
+}
+
+
+def default_config(embedder: object) -> RetrievalConfig:
+    """The calibrated defaults for this embedder's kind (the TF-IDF ones otherwise)."""
+    if getattr(embedder, "kind", None) == "e5":
+        return RetrievalConfig(**E5_DEFAULTS)  # type: ignore[arg-type]
+    return RetrievalConfig()
 
 
 @dataclass(frozen=True)
@@ -105,11 +128,6 @@ class Retriever:
         kNN queries (source/category) still return enough rows.
         """
         store = KnowledgeStore(conn, schema)
-        if config is None and schema == "kb":  # the configuration the `tune` stage activated
-            from assistant.knowledge.tuning import active_config  # (imports this module)
-
-            config, _ = active_config(conn)
-        config = config or RetrievalConfig()
         record = store.get_embedder(active=True)
         embedder: Embedder | None = None
         if record is not None:
@@ -121,6 +139,12 @@ class Retriever:
                 logger.warning("vector leg disabled: %s", exc)
         else:
             logger.warning("the index has no active embedder yet; lexical search only")
+        if config is None:
+            config = default_config(embedder)
+            if schema == "kb":  # the configuration the `tune` stage activated, over the defaults
+                from assistant.knowledge.tuning import active_config  # (imports this module)
+
+                config, _ = active_config(conn, config)
         conn.execute("select set_config('hnsw.ef_search', %s, false)", (str(config.ef_search),))
         conn.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', false)")
         return cls(store, embedder, config)
@@ -137,7 +161,7 @@ class Retriever:
         out: dict[str, dict[str, float]] = {}
         if "vector" in cfg.legs and self.embedder is not None:
             try:
-                vector = self.embedder.embed([query])[0]
+                vector = self.embedder.embed_query([query])[0]
                 rows = self.store.vector_search(
                     self.embedder.key,
                     self.embedder.dim,
@@ -216,24 +240,36 @@ class Retriever:
         )
 
     def confidence(self, legs: dict[str, dict[str, float]], chunk_ids: list[str]) -> float:
-        return confidence(legs, chunk_ids)
+        return confidence(legs, chunk_ids, self.config.vector_floor)
 
 
-def confidence(legs: dict[str, dict[str, float]], chunk_ids: Sequence[str]) -> float:
+def confidence(
+    legs: dict[str, dict[str, float]],
+    chunk_ids: Sequence[str],
+    vector_floor: float | None = None,
+) -> float:
     """How well the returned chunks answer the query, comparable across queries.
 
     The best BM25 coverage among the hits, or an exact-token match: measured on the
     sample set, coverage separates real questions from off-topic ones, while cosine
     similarity of the local LSA embedder does not (short off-topic texts score as high
     as real ones). Without a lexical leg, the best cosine similarity is used.
+
+    A semantic embedder (e5) does separate them by cosine, so with `vector_floor` set the
+    best cosine, rescaled as (cos − floor) / (1 − floor), counts too: a paraphrase or a
+    misspelt ticket that shares few words with its page is not flagged as unanswered.
     """
     if not chunk_ids:
         return 0.0
-    if "bm25" in legs:
-        lexical = max((legs["bm25"].get(cid, 0.0) for cid in chunk_ids), default=0.0)
-        exact = max((legs.get("exact", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
-        return max(lexical, exact)
-    return max((legs.get("vector", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    cosine = max((legs.get("vector", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    if "bm25" not in legs:
+        return cosine
+    lexical = max((legs["bm25"].get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    exact = max((legs.get("exact", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
+    best = max(lexical, exact)
+    if vector_floor is not None and "vector" in legs and vector_floor < 1.0:
+        best = max(best, (cosine - vector_floor) / (1.0 - vector_floor))
+    return best
 
 
 def calibrated_score(

@@ -178,3 +178,25 @@ def test_unreachable_endpoint_is_a_clear_error() -> None:
     )
     with pytest.raises(EmbeddingError, match="after 2 attempts"):
         embedder.embed(["текст"])
+
+
+def test_prefixes_are_sent_and_change_the_key(fake: ScriptedEmbeddings) -> None:
+    plain = make(fake, [])
+    prefixed = make(fake, [], query_prefix="query: ", passage_prefix="passage: ")
+    prefixed.embed(["текст статьи"])
+    prefixed.embed_query(["вопрос клиента"])
+    plain.embed_query(["вопрос клиента"])
+    assert [r["input"] for r in fake.requests] == [
+        ["passage: текст статьи"],
+        ["query: вопрос клиента"],
+        ["вопрос клиента"],
+    ]
+    assert "input_type" not in fake.requests[0]
+    assert prefixed.key != plain.key  # other prefixes, another vector space: re-index
+
+
+def test_input_type_is_sent_when_asked(fake: ScriptedEmbeddings) -> None:
+    embedder = make(fake, [], input_type=True)
+    embedder.embed(["текст"])
+    embedder.embed_query(["вопрос"])
+    assert [r["input_type"] for r in fake.requests] == ["passage", "query"]
