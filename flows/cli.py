@@ -421,14 +421,13 @@ def eval_answers(
 
 @report_app.command("docs")
 def report_docs() -> None:
-    """Generate the dbt docs site for analysts (self-contained index.html, works offline)."""
+    """Generate the dbt docs site for analysts (one static HTML file that opens from disk)."""
     from flows import dbt_runner
     from flows.transform import work_dir
 
     runtime = _runtime()
     index = dbt_runner.docs_generate(runtime.database_url(), work_dir=work_dir(runtime))
-    console.print(f"dbt docs: {index}")
-    console.print("serve it with: python -m http.server -d " + str(index.parent))
+    console.print(f"dbt docs: {index} (open it from disk; no server needed)")
 
 
 @report_app.command("effect")

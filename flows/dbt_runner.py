@@ -227,9 +227,11 @@ def build(
 
 
 def docs_generate(database_url: str, *, work_dir: Path) -> Path:
-    """`dbt docs generate`; returns the self-contained index.html (works offline)."""
-    _, summary = invoke(database_url, ["docs", "generate"], work_dir=work_dir)
-    index = Path(work_dir) / "target" / "index.html"
+    """`dbt docs generate --static`; returns `static_index.html`, which embeds the manifest
+    and catalog, so it opens from disk (the plain index.html fetches manifest.json, which a
+    browser blocks for file:// pages and stays at "(loading)")."""
+    _, summary = invoke(database_url, ["docs", "generate", "--static"], work_dir=work_dir)
+    index = Path(work_dir) / "target" / "static_index.html"
     if not summary.success or not index.exists():
         raise DbtRunError(f"dbt docs generate produced no {index}")
     return index

@@ -42,7 +42,7 @@ def dbt_build(runtime: Runtime, full_refresh: bool) -> dict[str, Any]:
 
 @task(name="dbt-docs-generate", cache_policy=NO_CACHE)
 def dbt_docs(runtime: Runtime) -> str:
-    """The docs site (target/index.html, self-contained, works offline)."""
+    """The docs site (target/static_index.html: manifest and catalog inside, opens from disk)."""
     return str(dbt_runner.docs_generate(runtime.database_url(), work_dir=work_dir(runtime)))
 
 
