@@ -88,3 +88,20 @@ def test_internal_sections_by_heading() -> None:
     assert is_internal_section("Симптомы")
     assert not is_internal_section("Что ответить клиенту")
     assert not is_internal_section("Решение")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "Ольга, служба поддержки Pyrus",
+        "Иван Петров, отдел технической поддержки",
+        "С уважением, Ольга",
+    ],
+)
+def test_a_colleagues_signature_from_a_past_reply_is_not_in_the_draft(signature: str) -> None:
+    from assistant.bot.drafts import draft_from_resolution
+
+    past_reply = f"Здравствуйте!\nБез cookies интерфейс Pyrus не работает.\n{signature}"
+    draft = draft_from_resolution(past_reply, [], "Марина")
+    assert "Без cookies интерфейс Pyrus не работает." in draft
+    assert signature not in draft
