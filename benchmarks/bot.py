@@ -27,7 +27,10 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.settings import AssistantSettings
 
 _WORD_TEXT = (
     "форма поле маршрут согласование задача реестр справочник уведомление письмо почта "
@@ -57,6 +60,27 @@ TOPICS = [
 ]
 
 FORM_ID = 321456
+
+
+def bench_settings(
+    sandbox: Any, llm_base_url: str, *, holdout: float, poll_seconds: float
+) -> AssistantSettings:
+    """The bot's settings against the sandbox and the fake LLM (both benchmarks)."""
+    from assistant.settings import AssistantSettings
+
+    return AssistantSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        pyrus_bot_secret=sandbox.bot_secret,
+        pyrus_api_url=sandbox.pyrus_api_url,
+        pyrus_auth_url=sandbox.pyrus_auth_url,
+        pyrus_login=sandbox.pyrus_login,
+        pyrus_security_key=sandbox.pyrus_key,
+        assistant_holdout=holdout,
+        bot_poll_seconds=poll_seconds,
+        llm_base_url=llm_base_url,
+        llm_model="fake",
+        llm_timeout_seconds=5,
+    )
 
 
 def write_dataset(root: Path) -> Path:
@@ -237,25 +261,12 @@ def run_size(pg_url: str, n_chunks: int, tickets: int, sandbox: Any, fake_llm: A
     from assistant.db import connect
     from assistant.migrate import migrate
     from assistant.servers import run_in_thread
-    from assistant.settings import AssistantSettings
     from tests.conftest import make_database
 
     url = make_database(pg_url, f"bench_bot_{n_chunks}")
     migrate(url)
     build_index(url, n_chunks)
-    settings = AssistantSettings(  # type: ignore[call-arg]
-        _env_file=None,
-        pyrus_bot_secret=sandbox.bot_secret,
-        pyrus_api_url=sandbox.pyrus_api_url,
-        pyrus_auth_url=sandbox.pyrus_auth_url,
-        pyrus_login=sandbox.pyrus_login,
-        pyrus_security_key=sandbox.pyrus_key,
-        assistant_holdout=0.0,
-        bot_poll_seconds=0.5,
-        llm_base_url=fake_llm.base_url,
-        llm_model="fake",
-        llm_timeout_seconds=5,
-    )
+    settings = bench_settings(sandbox, fake_llm.base_url, holdout=0.0, poll_seconds=0.5)
     app = create_app(settings, url, pipeline=build_pipeline(settings))
     server = run_in_thread(app)
     totals, parts = [], {"retrieve_ms": [], "llm_ms": [], "post_ms": []}
@@ -358,26 +369,13 @@ def run_burst(pg_url: str, tickets: int, senders: int, sandbox: Any, fake_llm: A
     from assistant.bot.webhook import create_app
     from assistant.migrate import migrate
     from assistant.servers import run_in_thread
-    from assistant.settings import AssistantSettings
     from tests.bot.faults.burst import arms, percentile, send_burst, wait_drained
     from tests.conftest import make_database
 
     url = make_database(pg_url, "bench_bot_burst")
     migrate(url)
     build_index(url, 2000)
-    settings = AssistantSettings(  # type: ignore[call-arg]
-        _env_file=None,
-        pyrus_bot_secret=sandbox.bot_secret,
-        pyrus_api_url=sandbox.pyrus_api_url,
-        pyrus_auth_url=sandbox.pyrus_auth_url,
-        pyrus_login=sandbox.pyrus_login,
-        pyrus_security_key=sandbox.pyrus_key,
-        assistant_holdout=0.3,
-        bot_poll_seconds=0.2,
-        llm_base_url=fake_llm.base_url,
-        llm_model="fake",
-        llm_timeout_seconds=5,
-    )
+    settings = bench_settings(sandbox, fake_llm.base_url, holdout=0.3, poll_seconds=0.2)
     app = create_app(settings, url, pipeline=build_pipeline(settings))
     server = run_in_thread(app)
     webhook = f"{server.url}/pyrus/webhook"
