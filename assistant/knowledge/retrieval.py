@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import psycopg
 
 from assistant.errors import ConfigError
@@ -34,6 +36,7 @@ from assistant.knowledge.text import exact_tokens, terms
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
+QUERY_VECTOR_CACHE = 32
 
 SNIPPET_CHARS = 240
 LEGS = ("vector", "bm25", "exact")
@@ -112,6 +115,22 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+        # The bot searches one ticket up to three times (combined, then per missing source):
+        # embed its text once. Bounded, newest last.
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        if self.embedder is None:
+            raise ConfigError("no embedder: the vector leg is off")
+        vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embedder.embed_query([query])[0]
+            self._query_vectors[query] = vector
+            if len(self._query_vectors) > QUERY_VECTOR_CACHE:
+                self._query_vectors.popitem(last=False)
+        else:
+            self._query_vectors.move_to_end(query)
+        return vector
 
     @classmethod
     def open(
@@ -161,7 +180,7 @@ class Retriever:
         out: dict[str, dict[str, float]] = {}
         if "vector" in cfg.legs and self.embedder is not None:
             try:
-                vector = self.embedder.embed_query([query])[0]
+                vector = self._query_vector(query)
                 rows = self.store.vector_search(
                     self.embedder.key,
                     self.embedder.dim,

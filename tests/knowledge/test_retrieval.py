@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -97,3 +98,21 @@ def test_snippet_prefers_the_matching_sentence() -> None:
 
     text = "Заголовок\n\nПервое предложение про оплату. Второе про QR-код и вход. Третье."
     assert make_snippet(text, set(terms("вход по qr"))).startswith("Второе про QR-код")
+
+
+def test_a_query_is_embedded_once_for_repeated_searches() -> None:
+    from assistant.knowledge.retrieval import Retriever
+
+    class CountingEmbedder:
+        calls = 0
+
+        def embed_query(self, texts: list[str]) -> np.ndarray:
+            CountingEmbedder.calls += 1
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+    retriever = Retriever(store=None, embedder=CountingEmbedder())  # type: ignore[arg-type]
+    first = retriever._query_vector("не приходит письмо")
+    again = retriever._query_vector("не приходит письмо")
+    retriever._query_vector("другой вопрос")
+    assert CountingEmbedder.calls == 2
+    assert first is again
