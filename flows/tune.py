@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from assistant.config import load_settings
 from assistant.db import connect
-from assistant.knowledge.retrieval import RetrievalConfig, Retriever
+from assistant.knowledge.retrieval import Retriever
 from assistant.knowledge.tuning import tune
 from assistant.settings import AssistantSettings
 from flows.runtime import Runtime, current_runtime
@@ -29,7 +29,8 @@ ARTIFACT_KEY = "tune-summary"
 def run_tune(url: str, settings: AssistantSettings) -> dict[str, Any]:
     """The flow's body without Prefect (tests call it directly)."""
     with connect(url) as conn:
-        retriever = Retriever.open(conn, settings, config=RetrievalConfig())
+        # the defaults calibrated for the index's embedder, with the active tuned config over them
+        retriever = Retriever.open(conn, settings)
         summary = tune(conn, retriever, today=datetime.now(UTC).date())
         conn.commit()
     return summary

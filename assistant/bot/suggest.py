@@ -121,6 +121,11 @@ def _dedupe_by_document(hits: Sequence[SearchHit], limit: int) -> list[SearchHit
     return kept[:limit]
 
 
+def ticket_query(subject: str, description: str) -> str:
+    """The text a ticket is searched and categorized by: subject and body, masked."""
+    return redact("\n".join(part.strip() for part in (subject, description) if part.strip()))
+
+
 class Suggester:
     """Builds a `Suggestion` for one ticket text; the LLM is optional."""
 
@@ -145,6 +150,12 @@ class Suggester:
         self.k_pages = k_pages
         self.k_tickets = k_tickets
 
+    def prime(self, tickets: Sequence[tuple[str, str]]) -> None:
+        """Embed the (subject, description) tickets about to be suggested in one batch."""
+        prime = getattr(self.retriever, "prime", None)
+        if prime is not None:
+            prime([ticket_query(subject, description) for subject, description in tickets])
+
     def suggest(
         self,
         subject: str,
@@ -158,7 +169,7 @@ class Suggester:
         `exclude_document_ids` keeps a replayed historical ticket from finding itself
         (its own resolution is in the index by then; the live bot never saw it).
         """
-        query = redact("\n".join(part.strip() for part in (subject, description) if part.strip()))
+        query = ticket_query(subject, description)
         started = time.perf_counter()
         decision = self._categorize(query)
         page_hits, ticket_hits, all_hits, embedder = self._retrieve(query, exclude_document_ids)

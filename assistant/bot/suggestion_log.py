@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from assistant.bot.arms import arm_unit_value, assign_arm
 from assistant.bot.comment_format import CommentBody, format_comment
 from assistant.bot.inbox import unfinished_jobs
-from assistant.bot.pyrus_models import PyrusTask, safe_ticket, ticket_from_task
+from assistant.bot.pyrus_models import PyrusTask, TicketText, safe_ticket, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.errors import KbError
 
@@ -178,6 +178,11 @@ class ReplaySummary:
     holdout: int
 
 
+def _history_ticket(task_id: int, payload: dict[str, Any]) -> TicketText:
+    task = PyrusTask.model_validate({**payload, "id": task_id})
+    return safe_ticket(ticket_from_task(task))
+
+
 def replay_history(
     conn: psycopg.Connection,
     suggester: Suggester,
@@ -212,12 +217,17 @@ def replay_history(
         {"since": since, "until": until, "forms": forms, "limit": limit},
     ).fetchall()
     logged = holdout = 0
-    for task_id, payload, created_at in rows:
-        task = PyrusTask.model_validate({**payload, "id": task_id})
+    tickets = [
+        (task_id, _history_ticket(task_id, payload), created_at)
+        for task_id, payload, created_at in rows
+    ]
+    prime = getattr(suggester, "prime", None)
+    if prime is not None:  # one batched embedding call for the whole page of tickets
+        prime([(ticket.subject, ticket.description) for _, ticket, _ in tickets])
+    for task_id, ticket, created_at in tickets:
         row = decide_arm(
             conn, task_id, holdout_share, origin="replay", inbox_id=None, decided_at=created_at
         )
-        ticket = safe_ticket(ticket_from_task(task))
         suggestion = suggester.suggest(
             ticket.subject,
             ticket.description,

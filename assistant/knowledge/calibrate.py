@@ -6,9 +6,9 @@ tickets. So the queries of a BEIR set *and* their degraded copy
 (`assistant.knowledge.degrade`: typos, dropped words, truncation) are split into folds
 by original query (a query and its degraded twin never straddle folds); for each fold
 the configuration with the best mean MRR@10 on the other folds is scored on it. The
-grid is small on purpose — fusion (min-max or RRF), the vector weight (BM25 gets the
-rest) and the exact-token weight — and the threshold has one extra knob, the cosine
-floor of the semantic evidence (see `retrieval.confidence`).
+grid is small on purpose — fusion (min-max or RRF), the vector and trigram weights (BM25
+gets the rest) and the exact-token weight — and the threshold has one extra knob, the
+cosine floor of the semantic evidence (see `retrieval.confidence`).
 
     .venv/bin/python -m assistant.knowledge.calibrate   # the sample eval set
 
@@ -46,13 +46,18 @@ EVAL_DIR = Path(__file__).resolve().parents[2] / "sample_data/dataset/eval"
 
 
 def grid(base: RetrievalConfig) -> list[RetrievalConfig]:
-    """36 fusion configurations: {minmax, rrf} × w_vector 0.3–0.8 × w_exact {0, .1, .2}."""
-    return [
-        replace(base, fusion=fusion, w_vector=w, w_bm25=round(1 - w, 2), w_exact=e)
-        for fusion, w, e in itertools.product(
-            ("minmax", "rrf"), (0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.1, 0.2)
-        )
-    ]
+    """{minmax, rrf} × w_vector 0.2–0.8 × w_trigram {0, .2, .3, .4} × w_exact {0, .1};
+    BM25 gets the rest of the weight (configurations that leave it none are skipped)."""
+    configs = []
+    for fusion, w, t, e in itertools.product(
+        ("minmax", "rrf"), (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.2, 0.3, 0.4), (0.0, 0.1)
+    ):
+        bm25 = round(1 - w - t, 2)
+        if bm25 >= 0:
+            configs.append(
+                replace(base, fusion=fusion, w_vector=w, w_bm25=bm25, w_trigram=t, w_exact=e)
+            )
+    return configs
 
 
 def with_degraded(beir: BeirSet) -> BeirSet:
@@ -101,7 +106,10 @@ def cross_validate(run: EvalRun, base: RetrievalConfig) -> dict[str, Any]:
         chosen.append(
             {
                 "fold": fold,
-                **{k: asdict(config)[k] for k in ("fusion", "w_vector", "w_exact")},
+                **{
+                    k: asdict(config)[k]
+                    for k in ("fusion", "w_vector", "w_bm25", "w_trigram", "w_exact")
+                },
                 "vector_floor": config.vector_floor,
                 "threshold": config.no_match_threshold,
                 "no_match_test": calibrate_threshold(run, config, test),
@@ -140,11 +148,13 @@ def report(run: EvalRun, base: RetrievalConfig) -> dict[str, Any]:
     sample = {qid for qid in run.legs if not qid.endswith(SUFFIX)}
     degraded = {qid for qid in run.legs if qid.endswith(SUFFIX)}
     rows: dict[str, dict[str, dict[str, float]]] = {}
-    for mode in ("vector", "bm25", "fts", "hybrid", "tsrank"):
+    alone = replace(base, w_vector=1.0, w_bm25=1.0, w_exact=1.0, w_trigram=1.0)
+    for mode in ("vector", "bm25", "fts", "trigram", "hybrid", "tsrank"):
         label = f"{mode} (current defaults)" if mode == "hybrid" else mode
+        config = base if mode == "hybrid" else alone  # a leg alone needs a weight
         rows[label] = {
-            "sample": run.evaluate(mode, base, sample),
-            "degraded": run.evaluate(mode, base, degraded),
+            "sample": run.evaluate(mode, config, sample),
+            "degraded": run.evaluate(mode, config, degraded),
         }
     cv = cross_validate(run, base)
     rows["hybrid (5-fold CV, held-out)"] = cv["cv"]
@@ -171,13 +181,14 @@ def format_report(result: dict[str, Any], embedder: str, chunks: object) -> str:
         "",
         f"embedder {embedder}; {chunks} chunks",
         f"chosen: fusion={final.fusion} w_vector={final.w_vector} w_bm25={final.w_bm25} "
-        f"w_exact={final.w_exact} vector_floor={final.vector_floor} "
+        f"w_trigram={final.w_trigram} w_exact={final.w_exact} vector_floor={final.vector_floor} "
         f"no_match_threshold={final.no_match_threshold} "
         f"(answered kept {result['final_no_match']['tpr']:.0%}, "
         f"off-topic flagged {result['final_no_match']['tnr']:.0%})",
         "per fold: "
         + "; ".join(
-            f"{f['fusion']} v{f['w_vector']} e{f['w_exact']} floor {f['vector_floor']} "
+            f"{f['fusion']} v{f['w_vector']} b{f['w_bm25']} t{f['w_trigram']} e{f['w_exact']} "
+            f"floor {f['vector_floor']} "
             f"t{f['threshold']}"
             for f in result["folds"]
         ),

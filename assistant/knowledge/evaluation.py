@@ -15,6 +15,7 @@ threshold maximises balanced accuracy.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -46,7 +47,9 @@ MODES = {
     "vector": ("vector",),
     "bm25": ("bm25",),
     "fts": ("bm25", "exact"),
-    "hybrid": ("vector", "bm25", "exact"),
+    # re-scores the vector and BM25 candidates; alone it shows what the trigrams rank
+    "trigram": ("trigram",),
+    "hybrid": ("vector", "bm25", "exact", "trigram"),
 }
 CUTOFF = 10
 OFF_TOPIC_QUERIES = (
@@ -228,6 +231,7 @@ def prepare_run(
         embedder = embedder_for_record(record, settings) if record else None
         base = config or RetrievalConfig()
         retriever = Retriever(store, embedder, replace(base, legs=MODES["hybrid"]))
+        retriever.prime([*beir.queries.values(), *OFF_TOPIC_QUERIES])
         legs = {qid: retriever.legs(text) for qid, text in beir.queries.items() if text}
         tsrank = {
             qid: dict(store.tsrank_search(text, limit=base.candidates))
@@ -284,16 +288,28 @@ def calibrate_threshold(
 def tune(run: EvalRun, base: RetrievalConfig) -> tuple[RetrievalConfig, dict[str, float]]:
     """Grid-search fusion and weights on the cached legs (in-sample; report it as such)."""
     best, best_key = base, (-1.0, -1.0)
-    for fusion in ("calibrated", "minmax", "rrf"):
-        for w_vector in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-            for w_exact in (0.0, 0.1, 0.2):
-                candidate = replace(
-                    base, fusion=fusion, w_vector=w_vector, w_bm25=1 - w_vector, w_exact=w_exact
-                )
-                metrics = run.evaluate("hybrid", candidate)
-                key = (metrics["mrr@10"], metrics["ndcg@10"])
-                if key > best_key:
-                    best, best_key = candidate, key
+    for fusion, w_vector, w_trigram, w_exact in itertools.product(
+        ("calibrated", "minmax", "rrf"),
+        (0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
+        (0.0, 0.2, 0.4),
+        (0.0, 0.1, 0.2),
+    ):
+        w_bm25 = round(1 - w_vector - w_trigram, 2)
+        if w_bm25 < 0:
+            continue
+        candidate = replace(
+            base,
+            legs=MODES["hybrid"],
+            fusion=fusion,
+            w_vector=w_vector,
+            w_bm25=w_bm25,
+            w_trigram=w_trigram,
+            w_exact=w_exact,
+        )
+        metrics = run.evaluate("hybrid", candidate)
+        key = (metrics["mrr@10"], metrics["ndcg@10"])
+        if key > best_key:
+            best, best_key = candidate, key
     return best, run.evaluate("hybrid", best)
 
 
@@ -358,7 +374,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"no-match threshold {no_match['threshold']} (answered kept {no_match['tpr']:.0%}, "
         f"off-topic flagged {no_match['tnr']:.0%})",
         f"tuned: fusion={tuned['fusion']} w_vector={tuned['w_vector']:.2f} "
-        f"w_bm25={tuned['w_bm25']:.2f} w_exact={tuned['w_exact']:.2f}; "
+        f"w_bm25={tuned['w_bm25']:.2f} w_exact={tuned['w_exact']:.2f} "
+        f"w_trigram={tuned['w_trigram']:.2f}; "
         f"threshold {result['tuned']['no_match']['threshold']}",
     ]
     return "\n".join(lines)

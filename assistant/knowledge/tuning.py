@@ -75,9 +75,14 @@ class LabelledQuery:
 
 
 def fitted_fields(config: RetrievalConfig) -> list[str]:
-    """The fields a fit may change: one weight per leg the config has, and the threshold."""
+    """The fields a fit may change: one weight per tunable leg, and the threshold.
+
+    Tunable legs are `config.tuned_legs` when set (a leg the calibrated defaults switched
+    off stays off: every extra weight multiplies the grid by five), else all its legs.
+    """
     names = {f.name for f in fields(config)}
-    return [f"w_{leg}" for leg in config.legs if f"w_{leg}" in names] + ["no_match_threshold"]
+    legs = config.tuned_legs if config.tuned_legs is not None else config.legs
+    return [f"w_{leg}" for leg in legs if f"w_{leg}" in names] + ["no_match_threshold"]
 
 
 def apply_params(base: RetrievalConfig, params: dict[str, Any]) -> RetrievalConfig:
@@ -148,6 +153,7 @@ class CachedLegs:
     @classmethod
     def collect(cls, retriever: Retriever, queries: list[LabelledQuery]) -> CachedLegs:
         owners = retriever.store.chunk_owners()
+        retriever.prime([*(query.text for query in queries), *OFF_TOPIC_QUERIES])
         legs = {}
         for query in queries:
             own = f"pyrus:{query.ticket_id}"

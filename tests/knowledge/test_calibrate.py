@@ -18,7 +18,12 @@ from assistant.knowledge.calibrate import (
 )
 from assistant.knowledge.degrade import degrade, degrade_queries, typo
 from assistant.knowledge.evaluation import prepare_run
-from assistant.knowledge.retrieval import E5_DEFAULTS, RetrievalConfig, default_config
+from assistant.knowledge.retrieval import (
+    E5_DEFAULTS,
+    TFIDF_DEFAULTS,
+    RetrievalConfig,
+    default_config,
+)
 from tests.knowledge.kb_helpers import beir_mini, offline_settings
 
 QUERY = (
@@ -54,8 +59,9 @@ def test_twins_share_a_fold_and_the_grid_is_small() -> None:
         assert fold_of(qid) == fold_of(f"{qid}{SUFFIX}")
         assert 0 <= fold_of(qid) < FOLDS
     configs = grid(RetrievalConfig())
-    assert len(configs) == 36
-    assert all(abs(c.w_vector + c.w_bm25 - 1) < 1e-9 for c in configs)
+    assert len(configs) < 120  # few parameters: the sample must not be memorised
+    assert all(abs(c.w_vector + c.w_bm25 + c.w_trigram - 1) < 1e-9 for c in configs)
+    assert {c.w_trigram for c in configs} == {0.0, 0.2, 0.3, 0.4}
 
 
 @pytest.mark.db
@@ -90,5 +96,9 @@ def test_default_config_follows_the_embedder_kind() -> None:
         kind = "local"
 
     assert default_config(E5Like()) == RetrievalConfig(**E5_DEFAULTS)
-    assert default_config(LocalLike()) == RetrievalConfig()
-    assert default_config(None) == RetrievalConfig()
+    assert default_config(LocalLike()) == RetrievalConfig(**TFIDF_DEFAULTS)
+    assert default_config(None) == RetrievalConfig(**TFIDF_DEFAULTS)
+    for defaults in (E5_DEFAULTS, TFIDF_DEFAULTS):  # weights are shares of one
+        config = RetrievalConfig(**defaults)
+        assert config.w_vector + config.w_bm25 + config.w_trigram == pytest.approx(1.0)
+        assert "trigram" in config.legs

@@ -42,7 +42,7 @@ def test_paraphrase_finds_the_right_page(retriever: Retriever) -> None:
     assert hit.title
     assert hit.url.startswith("https://")
     assert hit.text
-    assert set(hit.leg_scores) <= {"vector", "bm25", "exact"}
+    assert set(hit.leg_scores) <= {"vector", "bm25", "exact", "trigram"}
     assert "vector" in hit.leg_scores
     assert hit.score > 0
     assert len(hit.snippet) <= 240
@@ -116,3 +116,59 @@ def test_a_query_is_embedded_once_for_repeated_searches() -> None:
     retriever._query_vector("другой вопрос")
     assert CountingEmbedder.calls == 2
     assert first is again
+
+
+class BatchCountingEmbedder:
+    """Records every embed_query call's batch; vectors encode the text length."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        return np.array([[len(text), 1.0, 0.0, 0.0] for text in texts], dtype=np.float32)
+
+
+def test_primed_queries_are_embedded_in_batches_and_not_again() -> None:
+    embedder = BatchCountingEmbedder()
+    retriever = Retriever(store=None, embedder=embedder)  # type: ignore[arg-type]
+    queries = [f"вопрос номер {i}" for i in range(70)] + ["вопрос номер 1", "  "]
+    assert retriever.prime(queries, batch_size=32) == 70
+    assert [len(batch) for batch in embedder.batches] == [32, 32, 6]
+    vector = retriever._query_vector("вопрос номер 5")
+    assert vector[0] == len("вопрос номер 5")
+    assert len(embedder.batches) == 3  # served from the primed batch
+    retriever._query_vector("не из пакета")
+    assert embedder.batches[-1] == ["не из пакета"]
+
+
+def test_a_long_ticket_is_embedded_by_its_beginning_only() -> None:
+    from assistant.knowledge.retrieval import QUERY_VECTOR_CHARS, vector_text
+
+    embedder = BatchCountingEmbedder()
+    retriever = Retriever(store=None, embedder=embedder)  # type: ignore[arg-type]
+    thread = "Не приходит письмо с кодом входа. " + "> Цитата предыдущего письма. " * 200
+    retriever._query_vector(thread)
+    (embedded,) = embedder.batches[0]
+    assert len(embedded) <= QUERY_VECTOR_CHARS
+    assert embedded.startswith("Не приходит письмо с кодом входа.")
+    assert thread.startswith(embedded)
+    assert not embedded.endswith(" ")
+    assert vector_text("короткий вопрос") == "короткий вопрос"
+
+
+def test_trigram_leg_rescores_candidates_despite_typos(conn: psycopg.Connection) -> None:
+    """Misspelt words keep most of their character trigrams; stemmed BM25 terms do not."""
+    config = RetrievalConfig(legs=("bm25", "exact", "trigram"), w_bm25=0.5, w_trigram=0.5)
+    retriever = Retriever(KnowledgeStore(conn), None, config)
+    query = "подпесь X-Pyrus-Sig не сходица у вебхука"
+    legs = retriever.legs(query)
+    candidates = {chunk for leg in ("bm25", "exact") for chunk in legs[leg]}
+    assert set(legs["trigram"]) == candidates  # it scores what the other legs found, no more
+    assert all(0.0 <= score <= 1.0 for score in legs["trigram"].values())
+    owners = KnowledgeStore(conn).chunk_owners()
+    best = max(legs["trigram"], key=legs["trigram"].get)
+    assert owners[best] == "confluence:1015"
+    result = retriever.search(query, k=3)
+    assert docs(result)[0] == "confluence:1015"
+    assert "trigram" in result.hits[0].leg_scores
