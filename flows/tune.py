@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from assistant.config import load_settings
 from assistant.db import connect
+from assistant.knowledge.query_vectors import prune as prune_query_vectors
 from assistant.knowledge.retrieval import Retriever
 from assistant.knowledge.tuning import tune
 from assistant.settings import AssistantSettings
@@ -32,6 +33,7 @@ def run_tune(url: str, settings: AssistantSettings) -> dict[str, Any]:
         # the defaults calibrated for the index's embedder, with the active tuned config over them
         retriever = Retriever.open(conn, settings)
         summary = tune(conn, retriever, today=datetime.now(UTC).date())
+        summary["query_vectors_pruned"] = prune_query_vectors(conn)
         conn.commit()
     return summary
 

@@ -34,7 +34,7 @@ E5_VARIANT = "original"
 # The engine's OpenMP threads spin while they wait for work by default; when another
 # process (Postgres, a second worker) wants the same cores, every single-query call then
 # takes seconds instead of milliseconds (measured here: 2.6 s vs 0.2 s per query on a busy
-# 2-core machine; `python -m benchmarks.retrieval --omp` compares both). Sleeping waiters
+# 2-core machine; `python -m benchmarks.e5_wait_policy` compares both). Sleeping waiters
 # cost next to nothing on an idle machine. Set before the engine's OpenMP runtime loads;
 # an operator's own OMP_WAIT_POLICY wins.
 OMP_WAIT_POLICY = "passive"

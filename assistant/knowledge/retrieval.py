@@ -34,6 +34,7 @@ from assistant.knowledge.embeddings import (
     OpenAIEmbedder,
     embedder_for_record,
 )
+from assistant.knowledge.query_vectors import QueryVectorStore
 from assistant.knowledge.store import KnowledgeStore
 from assistant.knowledge.text import exact_tokens, terms
 from assistant.settings import AssistantSettings
@@ -53,7 +54,7 @@ LEGS = ("vector", "bm25", "exact", "trigram")
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Fusion weights and the no-match threshold (defaults tuned on the sample eval set)."""
+    """Legs, fusion weights and the no-match threshold (`default_config`: the calibrated ones)."""
 
     legs: tuple[str, ...] = ("vector", "bm25", "exact")
     fusion: str = "minmax"  # minmax | calibrated | rrf
@@ -109,7 +110,7 @@ TFIDF_DEFAULTS: dict[str, object] = {
 
 
 def default_config(embedder: object) -> RetrievalConfig:
-    """The calibrated defaults for this embedder's kind (lexical legs only: the TF-IDF ones)."""
+    """The calibrated defaults for this embedder's kind: e5's, else the TF-IDF/SVD ones."""
     if getattr(embedder, "kind", None) == "e5":
         return RetrievalConfig(**E5_DEFAULTS)  # type: ignore[arg-type]
     return RetrievalConfig(**TFIDF_DEFAULTS)  # type: ignore[arg-type]
@@ -145,10 +146,13 @@ class Retriever:
         store: KnowledgeStore,
         embedder: Embedder | None,
         config: RetrievalConfig | None = None,
+        vector_store: QueryVectorStore | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+        # Vectors of queries embedded before (the live index only; see query_vectors.py).
+        self.vector_store = vector_store
         # The bot searches one ticket up to three times (combined, then per missing source):
         # embed its text once. Bounded, newest last.
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -159,14 +163,15 @@ class Retriever:
         """Embed the queries about to be searched in batches; returns how many were new.
 
         One engine call per batch spreads the texts over every core, where one call per
-        query leaves cores idle (e5: ≈ 4× the throughput here). Replaces what was primed
+        query leaves cores idle (e5 here: several times the throughput). Replaces what was primed
         before, so memory stays bounded by the caller's batch.
         """
         if self.embedder is None or "vector" not in self.config.legs:
             return 0
         texts = list(dict.fromkeys(vector_text(q) for q in queries if q.strip()))
         todo = [text for text in texts if text not in self._query_vectors]
-        primed: dict[str, np.ndarray] = {}
+        primed = self.vector_store.get(todo) if self.vector_store else {}
+        todo = [text for text in todo if text not in primed]
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             try:
@@ -174,7 +179,10 @@ class Retriever:
             except EmbeddingError as exc:  # searched one by one later, with the usual fallback
                 logger.warning("could not embed queries ahead: %s", exc)
                 break
-            primed.update(zip(batch, vectors, strict=True))
+            fresh = dict(zip(batch, vectors, strict=True))
+            if self.vector_store:
+                self.vector_store.put(fresh)
+            primed.update(fresh)
         self._primed = primed
         return len(primed)
 
@@ -187,8 +195,12 @@ class Retriever:
             self._query_vectors.move_to_end(query)
             return vector
         vector = self._primed.get(query)
+        if vector is None and self.vector_store:
+            vector = self.vector_store.get([query]).get(query)
         if vector is None:
             vector = self.embedder.embed_query([query])[0]
+            if self.vector_store:
+                self.vector_store.put({query: vector})
         self._query_vectors[query] = vector
         if len(self._query_vectors) > QUERY_VECTOR_CACHE:
             self._query_vectors.popitem(last=False)
@@ -228,10 +240,13 @@ class Retriever:
                 config, _ = active_config(conn, config)
         conn.execute("select set_config('hnsw.ef_search', %s, false)", (str(config.ef_search),))
         conn.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', false)")
-        return cls(store, embedder, config)
+        vectors = QueryVectorStore(conn, embedder.key) if embedder and schema == "kb" else None
+        return cls(store, embedder, config, vectors)
 
     def with_config(self, **changes: object) -> Retriever:
-        return Retriever(self.store, self.embedder, replace(self.config, **changes))
+        return Retriever(
+            self.store, self.embedder, replace(self.config, **changes), self.vector_store
+        )
 
     # -- search -------------------------------------------------------------------------
     def legs(
