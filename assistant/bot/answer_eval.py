@@ -9,12 +9,18 @@ and scored:
 * draft_relevant — the draft was taken from a relevant document;
 * chrF — character n-gram F-score (n = 1..6, β = 2, as in sacreBLEU) of the draft body
   (greeting and closing line removed) against the reference answer, 0..100;
-* leaks — drafts with staff-facing sentences (`staff_text`), with examples.
+* leaks — drafts with staff-facing sentences (`staff_text`), with examples;
+* misses — why a draft is not from a relevant document: retrieval found no match, no
+  relevant document was among the retrieved hits (retrieval's part), or one was but the
+  draft came from another document (composition's part).
 
-A baseline draft — the first source's reply-template section as is, else its first
-passage — is scored the same way, so the gain over "take the page's template" is
-visible. The questions are also run degraded (typos, truncated to the first half), a
-cheap stand-in for real tickets that are sloppier than the sample's paraphrases.
+Retrieval is opened as the bot opens it (`Retriever.open`: the embedder's calibrated
+defaults), so the figures are the bot's, not those of another fusion. A baseline draft
+— the first source's reply-template section as is, else its first passage — is scored
+the same way, so the gain over "take the page's template" is visible. The questions are
+also run degraded by `assistant.knowledge.degrade` (typos, dropped words, cut-off text:
+the copy retrieval is calibrated on), a stand-in for real tickets that are sloppier than
+the sample's paraphrases.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -38,7 +43,7 @@ from assistant.bot.staff_text import leaks
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.errors import KbError
 from assistant.knowledge.chunking import KbDocument
-from assistant.knowledge.embeddings import embedder_for_record
+from assistant.knowledge.degrade import DEFAULT_SEED, degrade_queries
 from assistant.knowledge.indexing import index_documents
 from assistant.knowledge.retrieval import Retriever
 from assistant.knowledge.store import KnowledgeStore
@@ -166,19 +171,6 @@ def draft_body(draft: str) -> str:
     return "\n\n".join(part for part in parts if part.strip() != CLOSING_LINE)
 
 
-def degrade(text: str, rng: random.Random) -> str:
-    """A sloppier copy: the first half of the words (at least 4), one typo per 5 words."""
-    words = text.split()
-    words = words[: max(4, (len(words) + 1) // 2)]
-    out = []
-    for word in words:
-        if len(word) > 3 and rng.random() < 0.2:
-            i = rng.randrange(len(word) - 1)
-            word = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-        out.append(word)
-    return " ".join(out)
-
-
 # --- running ----------------------------------------------------------------------------
 
 
@@ -214,6 +206,16 @@ def _score(rows: Sequence[dict[str, Any]], prefix: str) -> dict[str, Any]:
     }
 
 
+def draft_miss(suggestion: Suggestion, relevant: frozenset[str]) -> str | None:
+    """Why the draft is not from a relevant document (None when it is)."""
+    if suggestion.draft_source_id in relevant:
+        return None
+    if suggestion.mode == "no_match":
+        return "no_match"
+    retrieved = {str(hit["document_id"]) for hit in suggestion.retrieval}
+    return "draft_from_other_doc" if retrieved & relevant else "no_relevant_retrieved"
+
+
 def _case_row(
     case: AnswerCase, question: str, suggester: Suggester, store: KnowledgeStore
 ) -> dict[str, Any]:
@@ -230,6 +232,7 @@ def _case_row(
         "ours_chrf": chrf(body, case.reference_answer) if body else 0.0,
         "ours_leaks": leaks(body),
         "ours_kind": suggestion.draft_source_kind,
+        "ours_miss": draft_miss(suggestion, case.relevant_doc_ids),
         "baseline_relevant": base_source in case.relevant_doc_ids,
         "baseline_chrf": chrf(base_body, case.reference_answer) if base_body else 0.0,
         "baseline_leaks": leaks(base_body),
@@ -242,16 +245,13 @@ def evaluate_cases(
     store: KnowledgeStore,
     *,
     degraded: bool = False,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     """Figures for one pass over the questions (optionally degraded)."""
-    rng = random.Random(seed)
-    rows = [
-        _case_row(
-            case, degrade(case.question, rng) if degraded else case.question, suggester, store
-        )
-        for case in cases
-    ]
+    questions = {case.id: case.question for case in cases}
+    if degraded:
+        questions = degrade_queries(questions, seed)
+    rows = [_case_row(case, questions[case.id], suggester, store) for case in cases]
     n = len(rows) or 1
     cited = [row for row in rows if row["source_cited"]]
     return {
@@ -261,6 +261,10 @@ def evaluate_cases(
             sum(row["ours_relevant"] for row in cited) / (len(cited) or 1), 4
         ),
         "draft_kinds": dict(Counter(str(row["ours_kind"]) for row in rows)),
+        "misses": {
+            miss: sum(row["ours_miss"] == miss for row in rows)
+            for miss in ("no_match", "no_relevant_retrieved", "draft_from_other_doc")
+        },
         "ours": _score(rows, "ours"),
         "baseline": _score(rows, "baseline"),
     }
@@ -279,11 +283,8 @@ def run_answer_evaluation(
     store = KnowledgeStore.create_scratch(conn, schema)
     try:
         report = index_documents(store, docs, settings, full=True)
-        record = store.get_embedder(active=True)
-        embedder = embedder_for_record(record, settings) if record else None
-        suggester = Suggester(
-            Retriever(store, embedder), None, None, section_loader=store.document_sections
-        )
+        retriever = Retriever.open(conn, settings, schema=schema)
+        suggester = Suggester(retriever, None, None, section_loader=store.document_sections)
         result: dict[str, Any] = {
             "corpus_documents": len(docs),
             "embedder": report.embedder,
@@ -310,6 +311,12 @@ def format_report(result: dict[str, Any]) -> str:
         lines.append(
             "draft from a relevant doc when retrieval cited one: "
             f"{part['draft_relevant_when_cited']:.1%}"
+        )
+        misses = part["misses"]
+        lines.append(
+            f"drafts not from a relevant doc: no match {misses['no_match']}, "
+            f"no relevant doc retrieved {misses['no_relevant_retrieved']}, "
+            f"relevant doc retrieved but draft from another {misses['draft_from_other_doc']}"
         )
         lines.append(f"{'':10}{'draft from relevant doc':>25}{'chrF':>8}{'leaking drafts':>16}")
         for system in ("ours", "baseline"):

@@ -213,25 +213,24 @@ def pairwise(texts: Sequence[str], embedder: object | None) -> np.ndarray:
     return matrix
 
 
-def agreement(passages: Sequence[Passage], embedder: object | None, top: int = 2) -> list[float]:
-    """How much each candidate agrees with candidates from the *other* source.
+def agreement(passages: Sequence[Passage], embedder: object | None) -> list[float]:
+    """How much each candidate agrees with the best candidate from the *other* source.
 
     The right answer is usually found twice, independently: a page says it and the team
     already replied so in past tickets. A candidate that agrees with nothing from the
     other source is more likely an off-topic hit. Tickets of one recurring problem agree
-    with each other, which is not independent evidence, so only page↔ticket pairs count.
-    Mean of the `top` best agreements; 0 for everyone when one source is missing.
+    with each other, which is not independent evidence: only page↔ticket pairs count, and
+    only the single best one — near-copies of one reply are one witness, so a page passage
+    that matches three such replies gets no more support than one that matches one (with
+    more it outranked the replies themselves). 0 for everyone when one source is missing.
     """
     matrix = pairwise([p.text for p in passages], embedder)
     out = []
     for i, passage in enumerate(passages):
-        others = sorted(
-            (
-                float(matrix[i, j])
-                for j, other in enumerate(passages)
-                if other.source != passage.source
-            ),
-            reverse=True,
-        )[:top]
-        out.append(sum(others) / top if others else 0.0)
+        others = [
+            float(matrix[i, j])
+            for j, other in enumerate(passages)
+            if other.source != passage.source
+        ]
+        out.append(max(others, default=0.0))
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,12 @@ from typer.testing import CliRunner
 from assistant.bot.answer_eval import (
     AnswerEvalError,
     chrf,
-    degrade,
     draft_body,
+    draft_miss,
     load_cases,
 )
 from assistant.bot.drafts import CLOSING_LINE
+from assistant.bot.suggest import Suggestion
 from flows.cli import app
 
 
@@ -34,11 +34,26 @@ def test_draft_body_drops_greeting_and_closing() -> None:
     assert draft_body(draft) == "Откройте настройки."
 
 
-def test_degrade_is_seeded_and_shorter() -> None:
-    text = "Не можем загрузить справочник из Excel на двадцать тысяч строк выдаёт ошибку"
-    one = degrade(text, random.Random(0))
-    assert one == degrade(text, random.Random(0))
-    assert len(one.split()) < len(text.split())
+def _suggestion(mode: str, draft_from: str | None, retrieved: list[str]) -> Suggestion:
+    return Suggestion(
+        mode=mode,
+        steps=[],
+        draft_reply="",
+        sources=[],
+        similar_tickets=[],
+        retrieval=[{"document_id": doc} for doc in retrieved],
+        draft_source_id=draft_from,
+    )
+
+
+def test_a_miss_is_put_on_retrieval_or_on_composition() -> None:
+    relevant = frozenset({"confluence:1", "pyrus:11"})
+    assert draft_miss(_suggestion("retrieval_only", "pyrus:11", ["pyrus:11"]), relevant) is None
+    assert draft_miss(_suggestion("no_match", None, ["confluence:1"]), relevant) == "no_match"
+    none_found = _suggestion("retrieval_only", "pyrus:99", ["pyrus:99", "confluence:7"])
+    assert draft_miss(none_found, relevant) == "no_relevant_retrieved"
+    passed_over = _suggestion("retrieval_only", "pyrus:99", ["pyrus:99", "confluence:1"])
+    assert draft_miss(passed_over, relevant) == "draft_from_other_doc"
 
 
 def test_bad_answers_file_is_one_clear_error(tmp_path: Path) -> None:
@@ -140,7 +155,11 @@ def test_cli_reports_ours_and_baseline(tmp_path: Path, kb_env: str) -> None:
     assert sample["ours"]["drafts_with_leaks"] == 0
     assert sample["ours"]["chrf"] > sample["baseline"]["chrf"]
     assert sample["baseline"]["drafts_with_leaks"] == 1  # the page template's «см.»/клиент
-    assert report["degraded"]["questions"] == 2
+    assert sum(sample["misses"].values()) == 0
+    degraded = report["degraded"]
+    assert degraded["questions"] == 2
+    # every draft not from a relevant document is put down to exactly one cause
+    assert sum(degraded["misses"].values()) == round(2 * (1 - degraded["ours"]["draft_relevant"]))
 
     text = CliRunner().invoke(
         app, ["eval", "answers", "--corpus", str(corpus), "--data", str(data), "--no-degraded"]
