@@ -9,8 +9,8 @@ throw-away embedded Postgres (or `--database-url`), never in `./.data`.
 
 Prints, for the TF-IDF/SVD and the e5 embedder: chunks/s for embedding, for writing
 (rows + BM25 postings) and for the HNSW build, p50/p95 of `Retriever.search` (query
-embedding + vector + BM25 + exact, fused) per size, and the RSS a bot-like process
-gains by loading e5.
+embedding + vector + BM25 + exact + trigram re-scoring, fused) per size with the median
+of each part, and the RSS a bot-like process gains by loading e5.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -159,6 +161,7 @@ def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample
                 latencies.append((time.perf_counter() - t0) * 1000)
             latencies.sort()
             p95 = latencies[int(0.95 * (len(latencies) - 1))]
+            parts = leg_timings(Retriever(store, model, default_config(model)), queries)
             write_s, hnsw_s = written - embedded, indexed - written
             print(f"\n== {name}: {size} chunks (dim {model.dim}, {model.key}) ==")
             print(f"load / fit embedder     {fitted - started:8.1f} s")
@@ -174,10 +177,53 @@ def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample
                 "query embedding included)"
             )
             print(
+                "  of which (p50 ms)     "
+                + ", ".join(f"{name} {value:.1f}" for name, value in parts.items())
+            )
+            print(
                 f"process RSS             {rss_mb():8.0f} MB (+{rss_mb() - rss_before:.0f} MB "
                 "for embedder + index run)"
             )
             store.drop()
+
+
+def leg_timings(retriever, queries: list[str]) -> dict[str, float]:
+    """Median milliseconds of each part of a search, measured one part at a time."""
+    from assistant.knowledge.retrieval import vector_text
+    from assistant.knowledge.text import exact_tokens, terms
+
+    store, cfg, embedder = retriever.store, retriever.config, retriever.embedder
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, call: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        result = call()
+        times.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+        return result
+
+    for query in queries:
+        vector = timed("embed query", lambda q=query: embedder.embed_query([vector_text(q)])[0])
+        found = timed(
+            "vector",
+            lambda v=vector: store.vector_search(
+                embedder.key, embedder.dim, v, limit=cfg.candidates
+            ),
+        )
+        lexical = timed(
+            "bm25",
+            lambda q=query: store.bm25_search(
+                terms(q), limit=cfg.candidates, max_df_ratio=cfg.bm25_max_df
+            ),
+        )
+        exact = timed(
+            "exact", lambda q=query: store.exact_search(exact_tokens(q), limit=cfg.candidates)
+        )
+        candidates = sorted(
+            {c for c, _ in found} | {c for c, _, _ in lexical} | {c for c, _ in exact}
+        )
+        timed("trigram", lambda q=query, c=candidates: store.trigram_scores(vector_text(q), c))
+        times.setdefault("candidates", []).append(len(candidates))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def bot_rss(embedder: str) -> None:
