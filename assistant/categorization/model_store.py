@@ -229,9 +229,11 @@ def load_active_predictor(conn: psycopg.Connection) -> StoredPredictor | None:
 
     Falls back to the full model when no compact form can be made of it.
     """
-    row = conn.execute(
-        "select model_version, predictor, labels_through from kb.classifier_models where is_active"
-    ).fetchone()
+    with conn.cursor(binary=True) as cursor:  # bytea as bytes, not hex text: ~2× faster
+        row = cursor.execute(
+            "select model_version, predictor, labels_through from kb.classifier_models "
+            "where is_active"
+        ).fetchone()
     if row is None:
         return None
     version, blob, labels_through = row

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 
 import numpy as np
-import psycopg
 import pytest
 
 from assistant.categorization.classifier import (
@@ -92,30 +90,25 @@ def test_the_compact_form_survives_pickling() -> None:
     np.testing.assert_array_equal(restored.predict_proba(PROBES), compact.predict_proba(PROBES))
 
 
-@pytest.fixture(scope="module")
-def conn(database_url: str) -> Iterator[psycopg.Connection]:
-    with connect(database_url, autocommit=True) as connection:
-        yield connection
-
-
 @pytest.mark.db
-def test_active_predictor_is_compact_and_made_for_old_rows(conn: psycopg.Connection) -> None:
-    model = _train(labelled_examples())
-    save_model(conn, model, labels_through=None)
-    stored = load_active_predictor(conn)
-    assert stored is not None
-    assert isinstance(stored.model, CompactClassifier)
+def test_active_predictor_is_compact_and_made_for_old_rows(database_url: str) -> None:
+    with connect(database_url, autocommit=True) as conn:
+        model = _train(labelled_examples())
+        save_model(conn, model, labels_through=None)
+        stored = load_active_predictor(conn)
+        assert stored is not None
+        assert isinstance(stored.model, CompactClassifier)
 
-    # a row saved before the column existed: the first load makes and stores the form
-    conn.execute("update kb.classifier_models set predictor = null")
-    remade = load_active_predictor(conn)
-    assert remade is not None
-    assert isinstance(remade.model, CompactClassifier)
-    row = conn.execute(
-        "select predictor is not null from kb.classifier_models where model_version = %s",
-        (model.version,),
-    ).fetchone()
-    assert row == (True,)
-    np.testing.assert_allclose(
-        remade.model.predict_proba(PROBES), model.predict_proba(PROBES), rtol=1e-9, atol=1e-12
-    )
+        # a row saved before the column existed: the first load makes and stores the form
+        conn.execute("update kb.classifier_models set predictor = null")
+        remade = load_active_predictor(conn)
+        assert remade is not None
+        assert isinstance(remade.model, CompactClassifier)
+        row = conn.execute(
+            "select predictor is not null from kb.classifier_models where model_version = %s",
+            (model.version,),
+        ).fetchone()
+        assert row == (True,)
+        np.testing.assert_allclose(
+            remade.model.predict_proba(PROBES), model.predict_proba(PROBES), rtol=1e-9, atol=1e-12
+        )
