@@ -219,7 +219,7 @@ def test_webhook_to_internal_comment(sandbox: Sandbox, start_bot: Callable[..., 
     assert row["posted_at"] is not None
     assert row["mode"] == "retrieval_only"
     assert row["prompt_version"].startswith("suggest-v")
-    assert row["retrieval"][0]["chunk_id"] == 1
+    assert row["retrieval"][0]["chunk_id"] == "1"
     assert row["embedder_version"] == "fake-bow-v1"
     assert row["created_at"] is not None
     assert row["retrieve_ms"] is not None
