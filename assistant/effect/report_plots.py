@@ -51,12 +51,12 @@ def plot_weekly(points: list[WeeklyPoint], labels: Labels) -> str:
             )  # fmt: skip
     unit = labels.metric("frt_bm").unit
     axis.set_ylabel(f"медиана, {unit}")
-    axis.legend(
-        fontsize=8, ncol=2, title=f"каждая точка — не меньше {MIN_WEEKLY_TICKETS} обращений",
-        title_fontsize=8,
-    )  # fmt: skip
     axis.grid(alpha=0.3)
     figure.autofmt_xdate()
+    axis.legend(  # below the axes: the lines fill the plot
+        fontsize=8, ncol=3, title=f"каждая точка — не меньше {MIN_WEEKLY_TICKETS} обращений",
+        title_fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3),
+    )  # fmt: skip
     return png(figure)
 
 
