@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.panel import Panel
+from rich.text import Text
 
 from assistant.bot.arms import assign_arm
 from assistant.config import load_settings
@@ -30,6 +31,18 @@ from flows.settings import FlowSettings
 
 TAG = re.compile(r"<[^>]+>")
 DEMO_SENDER = ("Марина Ковалёва", "m.kovaleva@zerno-coffee.ru")
+# The demo's output fits two 50-line screens at 100 columns (tests/flows/test_demo_output.py):
+# stage lines are cut to one line each and the two panels to these many lines.
+COMMENT_MAX_LINES = 40
+DRAFT_MAX_LINES = 18
+NEXT_STEPS = (
+    "\n[bold]Where to look next[/bold]\n"
+    "  effect report:  kb report effect --out report.html\n"
+    "  dbt docs:       kb report docs\n"
+    '  ask the bot:    kb ask "не приходят уведомления на почту"\n'
+    "  Prefect UI:     prefect server start, then PREFECT_API_URL=http://127.0.0.1:4200/api "
+    "kb refresh (README: Runbooks)"
+)
 
 
 def html_to_terminal(formatted: str) -> str:
@@ -39,6 +52,47 @@ def html_to_terminal(formatted: str) -> str:
     text = re.sub(r'<a href="([^"]+)"[^>]*>([^<]*)</a>', r"\2 (\1)", text)
     text = unescape(TAG.sub("", text))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def clipped(console: Console, text: str, max_lines: int) -> Text:
+    """`text` as a panel shows it, cut to `max_lines` terminal lines with a closing note."""
+    inner = console.options.update_width(max(20, console.width - 4))
+    lines = console.render_lines(Text(text), inner, pad=False)
+    if len(lines) <= max_lines:
+        return Text(text)
+    kept = ["".join(segment.text for segment in line).rstrip() for line in lines[: max_lines - 1]]
+    rest = len(lines) - len(kept)
+    return Text("\n".join([*kept, f"… ещё строк: {rest} (целиком — в задаче в Pyrus)"]))
+
+
+def print_step(console: Console, number: int, text: str) -> None:
+    console.print(f"[bold]{number}/4[/bold] {text}")
+
+
+def print_emulators(console: Console, pyrus_url: str, confluence_url: str) -> None:
+    console.print(f"    Pyrus API emulator:  {pyrus_url}")
+    console.print(f"    Confluence emulator: {confluence_url}")
+
+
+def print_extract(console: Console, summary: dict[str, Any]) -> None:
+    """The incremental extract: one cut line per source."""
+    for source, counts in summary.items():
+        console.print(
+            f"    {source}: {one_line(counts)}", no_wrap=True, overflow="ellipsis", crop=True
+        )
+
+
+def print_bot_result(
+    console: Console, ticket: str, comment_html: str, draft: str | None = None
+) -> None:
+    """The bot's comment as it landed in the ticket (and the draft field), in panels."""
+    console.print(f"    {ticket}")
+    body = clipped(console, html_to_terminal(comment_html), COMMENT_MAX_LINES)
+    console.print(Panel(body, title="Комментарий бота в Pyrus"))
+    if draft:
+        console.print(
+            Panel(clipped(console, draft, DRAFT_MAX_LINES), title="Черновик ответа (поле формы)")
+        )
 
 
 def _pick_ticket(sandbox: Any, holdout_share: float) -> dict[str, Any]:
@@ -79,17 +133,16 @@ def run_demo(console: Console, *, verbose: bool = False) -> int:
 
     runtime = Runtime.from_environment()
     database_url = runtime.database_url()
-    console.print("[bold]1/4[/bold] Embedded Postgres + pgvector ready; starting the emulators…")
+    print_step(console, 1, "Embedded Postgres + pgvector ready; starting the emulators…")
     with start_sandbox() as sandbox:
         os.environ.update(sandbox.env())
-        console.print(f"    Pyrus API emulator:  {sandbox.pyrus_url}")
-        console.print(f"    Confluence emulator: {sandbox.confluence_url}")
-        console.print("[bold]2/4[/bold] kb-refresh over the sample history (day 1)…")
+        print_emulators(console, sandbox.pyrus_url, sandbox.confluence_url)
+        print_step(console, 2, "kb-refresh over the sample history (day 1)…")
         # the sources are in the environment now: settings again, the same database
         sourced = Runtime(
             settings=load_settings(FlowSettings),
             progress=True,
-            on_stage=lambda result: print_stage(console, result),
+            on_stage=lambda result: print_stage(console, result, cut=True),
             _url=database_url,
         )
         if not verbose:
@@ -97,13 +150,11 @@ def run_demo(console: Console, *, verbose: bool = False) -> int:
         with sourced.active():
             kb_refresh(full=False)
 
-        console.print("[bold]3/4[/bold] One day later: the incremental extract…")
+        print_step(console, 3, "One day later: the incremental extract…")
         sandbox.clock.advance(days=1)
-        summary = stage_runner("extract")(sourced)
-        for source, counts in summary.items():
-            console.print(f"    {source}: {one_line(counts)}")
+        print_extract(console, stage_runner("extract")(sourced))
 
-        console.print("[bold]4/4[/bold] A new ticket arrives; Pyrus calls the bot's webhook…")
+        print_step(console, 4, "A new ticket arrives; Pyrus calls the bot's webhook…")
         settings = sourced.settings
         from assistant.bot.pipeline import build_pipeline, drain_inbox
         from assistant.bot.suggestion_log import wait_for_task
@@ -124,22 +175,18 @@ def run_demo(console: Console, *, verbose: bool = False) -> int:
         subject = next(
             (f.get("value") for f in ticket.get("fields", []) if f.get("name") == "Тема"), ""
         )
-        console.print(f"    Ticket #{ticket['id']}: «{subject}»")
         if comment is None:
+            console.print(f"    Ticket #{ticket['id']}: «{subject}»")
             console.print("[red]the bot posted no comment[/red]", suggestion)
             return 1
-        body = comment.get("formatted_text") or comment.get("text") or ""
-        console.print(Panel(html_to_terminal(body), title="Комментарий бота в Pyrus"))
+        draft = None
         if suggestion and suggestion.get("draft_reply") and settings.pyrus_draft_field_id:
-            console.print(
-                Panel(str(suggestion["draft_reply"]), title="Черновик ответа (поле формы)")
-            )
-    console.print(
-        "\n[bold]Where to look next[/bold]\n"
-        "  effect report:  kb report effect --out report.html\n"
-        "  dbt docs:       kb report docs\n"
-        '  ask the bot:    kb ask "не приходят уведомления на почту"\n'
-        "  Prefect UI:     prefect server start, then PREFECT_API_URL=http://127.0.0.1:4200/api "
-        "kb refresh (README: Runbooks)"
-    )
+            draft = str(suggestion["draft_reply"])
+        print_bot_result(
+            console,
+            f"Ticket #{ticket['id']}: «{subject}»",
+            comment.get("formatted_text") or comment.get("text") or "",
+            draft,
+        )
+    console.print(NEXT_STEPS)
     return 0

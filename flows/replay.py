@@ -17,9 +17,9 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from assistant.bot.suggest import Suggester, open_suggester
-from assistant.bot.suggestion_log import replay_history
+from assistant.bot.suggestion_log import count_unlogged_tasks, replay_history
 from assistant.db import connect
-from assistant.effect.data import count_unlogged_tasks, rollout_start
+from assistant.effect.data import rollout_start
 from assistant.settings import AssistantSettings
 from flows.artifacts import publish_summary
 from flows.progress import NO_PROGRESS, Progress, progress_bar

@@ -53,5 +53,13 @@ def summary_table(results: list[Any]) -> Table:
     return table
 
 
-def print_stage(console: Console, result: Any) -> None:
-    console.print(stage_line(result), soft_wrap=True)
+def print_stage(console: Console, result: Any, *, cut: bool = False) -> None:
+    """One stage line; `cut` keeps a finished stage to one terminal line (ending in «…»).
+
+    `kb refresh` prints it whole (and a closing table), as that is where the figures are
+    read; `kb demo` has two screens for the whole loop. A failure's reason is never cut.
+    """
+    if cut and result.status == "ok":
+        console.print(stage_line(result), no_wrap=True, overflow="ellipsis", crop=True)
+    else:
+        console.print(stage_line(result), soft_wrap=True)

@@ -10,11 +10,16 @@ is what makes this an internal note rather than a reply to the customer.
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from assistant.errors import KbError
+
 if TYPE_CHECKING:
     from assistant.bot.suggest import SourceRef, Suggestion
+
+logger = logging.getLogger(__name__)
 
 HEADING = "Рекомендация ИИ-помощника"
 # Cloud default; deployments pass `AssistantSettings.pyrus_task_url_prefix` (PYRUS_WEB_URL).
@@ -33,6 +38,21 @@ NOTHING_FOUND = (
     "Готового ответа нет — уточните детали у клиента или передайте вопрос на вторую линию."
 )
 FOOTER = "Это внутренняя подсказка для сотрудника; клиенту она не отправлялась."
+
+
+def category_names() -> dict[str, str]:
+    """Russian category names for the comment, from the taxonomy seed (empty if missing).
+
+    Here rather than in `pipeline.py` so that `kb ask` gets them without importing the
+    pipeline's HTTP client.
+    """
+    try:
+        from assistant.categorization.taxonomy import load_taxonomy
+
+        return {category.code: category.name_ru for category in load_taxonomy().categories}
+    except (ImportError, KbError, OSError) as exc:
+        logger.warning("category names unavailable: %s", exc)
+        return {}
 
 
 def pyrus_task_url(task_id: Any, prefix: str = PYRUS_TASK_URL_PREFIX) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 from pydantic import ValidationError
 
-from assistant.bot.comment_format import CommentBody, format_comment
+from assistant.bot.comment_format import CommentBody, category_names, format_comment
 from assistant.bot.inbox import Job, PermanentJobError
 from assistant.bot.pyrus_client import PyrusPoster, comment_marker
 from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, safe_ticket, ticket_from_task
@@ -183,17 +183,6 @@ class BotPipeline:
         post_ms = int((time.perf_counter() - started) * 1000)
         record_posted(conn, job.task_id, comment_id, inbox_id=job.id, post_ms=post_ms)
         return f"posted as comment {comment_id}"
-
-
-def category_names() -> dict[str, str]:
-    """Russian category names for the comment, from the taxonomy seed (empty if missing)."""
-    try:
-        from assistant.categorization.taxonomy import load_taxonomy
-
-        return {category.code: category.name_ru for category in load_taxonomy().categories}
-    except (ImportError, KbError, OSError) as exc:
-        logger.warning("category names unavailable: %s", exc)
-        return {}
 
 
 def build_pipeline(

@@ -183,6 +183,32 @@ def _history_ticket(task_id: int, payload: dict[str, Any]) -> TicketText:
     return safe_ticket(ticket_from_task(task))
 
 
+# Tickets in `raw.pyrus_tasks` created in [since, until) on the given forms (None: any)
+# that have no row in the log yet: what a replay still has to decide.
+_UNLOGGED_TASKS = """
+    from raw.pyrus_tasks as t
+    where not t.is_deleted
+      and (%(since)s::timestamptz is null
+           or (t.payload->>'create_date')::timestamptz >= %(since)s)
+      and (%(until)s::timestamptz is null
+           or (t.payload->>'create_date')::timestamptz < %(until)s)
+      and (%(forms)s::bigint[] is null or t.form_id = any(%(forms)s))
+      and not exists (select 1 from assistant.suggestions s where s.task_id = t.task_id)
+"""
+
+
+def count_unlogged_tasks(
+    conn: psycopg.Connection, since: datetime | None, form_ids: Iterable[int] | None
+) -> int:
+    """Tickets created since `since` that the bot has no decision for (replay's backlog)."""
+    forms = list(form_ids) if form_ids else None
+    row = conn.execute(
+        "select count(*)" + _UNLOGGED_TASKS,
+        {"since": since, "until": None, "forms": forms},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def replay_history(
     conn: psycopg.Connection,
     suggester: Suggester,
@@ -201,19 +227,9 @@ def replay_history(
     """
     forms = list(form_ids) if form_ids is not None else None
     rows = conn.execute(
-        """
-        select t.task_id, t.payload, (t.payload->>'create_date')::timestamptz as created_at
-        from raw.pyrus_tasks as t
-        where not t.is_deleted
-          and (%(since)s::timestamptz is null
-               or (t.payload->>'create_date')::timestamptz >= %(since)s)
-          and (%(until)s::timestamptz is null
-               or (t.payload->>'create_date')::timestamptz < %(until)s)
-          and (%(forms)s::bigint[] is null or t.form_id = any(%(forms)s))
-          and not exists (select 1 from assistant.suggestions s where s.task_id = t.task_id)
-        order by t.task_id
-        limit %(limit)s
-        """,
+        "select t.task_id, t.payload, (t.payload->>'create_date')::timestamptz as created_at"
+        + _UNLOGGED_TASKS
+        + "order by t.task_id limit %(limit)s",
         {"since": since, "until": until, "forms": forms, "limit": limit},
     ).fetchall()
     logged = holdout = 0

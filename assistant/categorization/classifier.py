@@ -29,15 +29,11 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from assistant.categorization.features import is_blank, prepare_text, stem_analyzer
-from assistant.errors import KbError
+from assistant.categorization.predictor import ClassifierError
 
 logger = logging.getLogger(__name__)
 
 KNN_SIMILARITY_BUDGET = 4_000_000  # dense similarities per kNN chunk (~32 MB of float64)
-
-
-class ClassifierError(KbError):
-    """Training is impossible (too few labels, one class) or a model cannot be used."""
 
 
 @dataclass(frozen=True)

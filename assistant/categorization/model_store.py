@@ -2,8 +2,14 @@
 
 Models are pickled into `kb.classifier_models.model` (bytea) with their version,
 training date and cross-validated per-class metrics; exactly one row is active.
-Pickles are only ever read from this table, which only kb writes. Training labels
-come from `marts.fct_tickets.staff_category_code` (the final staff value).
+Next to it, `predictor` holds the model's numpy-only form
+(`assistant.categorization.predictor`), which is what the bot and `kb ask` load: it
+needs neither scikit-learn nor SciPy. A row stored before that column existed gets it
+the first time it is loaded. Pickles are only ever read from this table, which only kb
+writes. Training labels come from `marts.fct_tickets.staff_category_code` (the final
+staff value).
+
+scikit-learn is imported only by the functions that train or read the full model.
 """
 
 from __future__ import annotations
@@ -13,19 +19,21 @@ import logging
 import pickle
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from assistant.categorization.classifier import (
+from assistant.categorization.predictor import (
     ClassifierError,
-    ClassifierParams,
-    TrainedClassifier,
-    planned_version,
-    train_classifier,
+    CompactClassifier,
+    Predictor,
+    compact_from_trained,
 )
 from assistant.categorization.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from assistant.categorization.classifier import ClassifierParams, TrainedClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +119,8 @@ def save_model(
     with conn.transaction():
         inserted = conn.execute(
             "insert into kb.classifier_models (model_version, taxonomy_version, trained_at, "
-            "training_data_hash, n_train, labels_through, params, metrics, model) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "training_data_hash, n_train, labels_through, params, metrics, model, predictor) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "on conflict (model_version) do nothing returning model_version",
             (
                 model.version,
@@ -124,6 +132,7 @@ def save_model(
                 Jsonb(_params_json(model)),
                 Jsonb(model.metrics),
                 pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),
+                _compact_blob(model),
             ),
         ).fetchone()
         if activate:
@@ -182,7 +191,12 @@ class _ModelUnpickler(pickle.Unpickler):
         return super().find_class(_MOVED_MODULES.get(module, module), name)
 
 
-def _unpickle(blob: bytes) -> TrainedClassifier:
+def _compact_blob(model: TrainedClassifier) -> bytes | None:
+    compact = compact_from_trained(model)
+    return None if compact is None else pickle.dumps(compact, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpickle(blob: bytes) -> Any:
     try:
         return _ModelUnpickler(io.BytesIO(blob)).load()  # type: ignore[no-any-return]
     except (pickle.UnpicklingError, AttributeError, ImportError, EOFError) as exc:
@@ -200,6 +214,53 @@ def load_active_model(conn: psycopg.Connection) -> StoredModel | None:
     if row is None:
         return None
     return StoredModel(model=_unpickle(row[0]), labels_through=row[1])
+
+
+@dataclass(frozen=True)
+class StoredPredictor:
+    """The active model in the form that predicts fastest, with when its labels end."""
+
+    model: Predictor
+    labels_through: datetime | None
+
+
+def load_active_predictor(conn: psycopg.Connection) -> StoredPredictor | None:
+    """The active model's compact form (made and stored on first use); None when untrained.
+
+    Falls back to the full model when no compact form can be made of it.
+    """
+    with conn.cursor(binary=True) as cursor:  # bytea as bytes, not hex text: ~2× faster
+        row = cursor.execute(
+            "select model_version, predictor, labels_through from kb.classifier_models "
+            "where is_active"
+        ).fetchone()
+    if row is None:
+        return None
+    version, blob, labels_through = row
+    if blob is not None:
+        try:
+            stored_compact = _unpickle(blob)
+        except ClassifierError as exc:
+            logger.warning("compact classifier %s unreadable (%s); remaking it", version, exc)
+        else:
+            if isinstance(stored_compact, CompactClassifier) and stored_compact.version == version:
+                return StoredPredictor(stored_compact, labels_through)
+    stored = load_model(conn, version)
+    if stored is None:  # deleted in between
+        return None
+    compact = compact_from_trained(stored.model)
+    if compact is None:
+        return StoredPredictor(stored.model, labels_through)
+    try:
+        with conn.transaction():
+            conn.execute(
+                "update kb.classifier_models set predictor = %s where model_version = %s",
+                (pickle.dumps(compact, protocol=pickle.HIGHEST_PROTOCOL), version),
+            )
+        logger.info("stored the compact form of classifier %s", version)
+    except psycopg.Error as exc:  # a read-only role: predict anyway, store it next time
+        logger.warning("could not store the compact form of classifier %s: %s", version, exc)
+    return StoredPredictor(compact, labels_through)
 
 
 def load_model(conn: psycopg.Connection, version: str) -> StoredModel | None:
@@ -224,6 +285,8 @@ def train_from_marts(
     When a model of the very same version (same labels, params, taxonomy) is stored
     already, it is reused instead of trained again.
     """
+    from assistant.categorization.classifier import planned_version, train_classifier
+
     labelled = load_labelled_tickets(conn, taxonomy)
     if len(labelled.labels) < min_labels:
         raise ClassifierError(

@@ -22,10 +22,15 @@ import psycopg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.categorization.classifier import ClassifierError, TrainedClassifier
 from assistant.categorization.features import is_blank
 from assistant.categorization.llm_fallback import LLMCategorizationError, LLMClassifier
-from assistant.categorization.model_store import load_active_model, train_from_marts
+from assistant.categorization.model_store import (
+    StoredModel,
+    StoredPredictor,
+    load_active_predictor,
+    train_from_marts,
+)
+from assistant.categorization.predictor import ClassifierError, Predictor
 from assistant.categorization.taxonomy import (
     FALLBACK_CODE,
     Taxonomy,
@@ -69,7 +74,7 @@ class Categorizer:
 
     def __init__(
         self,
-        model: TrainedClassifier,
+        model: Predictor,
         taxonomy: Taxonomy,
         *,
         llm: LLMClassifier | None = None,
@@ -95,11 +100,15 @@ class Categorizer:
         config: CategorizeConfig | None = None,
         taxonomy: Taxonomy | None = None,
     ) -> Categorizer:
-        """Load the active model; train one from `marts.fct_tickets` when there is none."""
+        """Load the active model; train one from `marts.fct_tickets` when there is none.
+
+        The model is loaded in its compact numpy form when it has one, so categorizing a
+        ticket needs no scikit-learn unless a model has to be trained.
+        """
         config = config or load_settings(CategorizeConfig)
         taxonomy = taxonomy or load_taxonomy(config.taxonomy_path)
         register_taxonomy(conn, taxonomy)
-        stored = load_active_model(conn)
+        stored: StoredPredictor | StoredModel | None = load_active_predictor(conn)
         if stored is None or stored.model.taxonomy_version != taxonomy.version:
             reason = "no active classifier" if stored is None else "taxonomy version changed"
             logger.info("%s; training one from marts.fct_tickets", reason)

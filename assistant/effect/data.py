@@ -93,24 +93,6 @@ def rollout_start(conn: psycopg.Connection) -> datetime:
     return datetime.combine(enabled_from, time(0), MOSCOW).astimezone(UTC)
 
 
-def count_unlogged_tasks(
-    conn: psycopg.Connection, since: datetime, form_ids: Sequence[int] | None
-) -> int:
-    """Tickets created since `since` that the bot has no decision for (replay's backlog)."""
-    row = conn.execute(
-        """
-        select count(*)
-        from raw.pyrus_tasks as t
-        where not t.is_deleted
-          and (t.payload->>'create_date')::timestamptz >= %(since)s
-          and (%(forms)s::bigint[] is null or t.form_id = any(%(forms)s))
-          and not exists (select 1 from assistant.suggestions s where s.task_id = t.task_id)
-        """,
-        {"since": since, "forms": list(form_ids) if form_ids else None},
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
 # --- scoring -------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 It opens with a verdict in words (assistant/effect/verdict.py), then the numbers with
 Russian names and units (assistant/effect/labels.py — the same seed the marts join).
-Weekly medians of fewer than `MIN_WEEKLY_TICKETS` tickets are drawn hollow and left
-out of the line; categories without enough data are listed, not dropped. Plots are
+A week with fewer than `MIN_WEEKLY_TICKETS` answered tickets in an arm is pooled with
+its neighbours (assistant/effect/weekly.py), so every weekly point rests on at least that
+many; categories without enough data are listed, not dropped. Plots are
 matplotlib (Agg) PNGs embedded as data URIs, so the page opens offline, can be mailed,
 and is published as a Prefect artifact unchanged.
 """
@@ -175,9 +176,11 @@ def render_report(data: ReportData) -> str:
             "<h2>Медиана времени первого ответа по неделям</h2>",
             f"<img alt='weekly median first response by arm' "
             f"src='{plot_weekly(data.weekly, labels)}'>",
-            f"<p class='note'>Пустые кружки — недели, где в группе меньше "
-            f"{MIN_WEEKLY_TICKETS} обращений с ответом: медиана по ним ненадёжна, в линию "
-            "они не входят.</p>",
+            f"<p class='note'>Каждая точка — медиана не меньше чем {MIN_WEEKLY_TICKETS} "
+            "обращений с ответом. Неделя, где в группе их меньше (медиана по ним ненадёжна), "
+            "объединена со следующей, а в конце ряда — с предыдущей; такие точки — пустые "
+            "кружки посередине объединённых недель. Группа, где за весь период меньше "
+            f"{MIN_WEEKLY_TICKETS} обращений, на графике не показана.</p>",
         ]
     if by_category:
         estimated = [r for r in by_category if r.method != INSUFFICIENT_METHOD]

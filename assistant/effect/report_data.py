@@ -10,6 +10,7 @@ import psycopg
 
 from assistant.effect.data import require_relation
 from assistant.effect.report import ArmRow, EffectRow, GapRow, WeeklyPoint
+from assistant.effect.weekly import weekly_points
 
 
 def load_effect_rows(conn: psycopg.Connection) -> list[EffectRow]:
@@ -27,19 +28,18 @@ def load_effect_rows(conn: psycopg.Connection) -> list[EffectRow]:
 
 
 def load_weekly_medians(conn: psycopg.Connection) -> list[WeeklyPoint]:
-    """Median FRT (business minutes) per week and arm, from the ticket mart."""
+    """Median FRT (business minutes) per arm and week, thin weeks pooled with neighbours."""
     require_relation(conn, "marts.fct_tickets")
     rows = conn.execute(
         """
-        select created_week_msk, assignment_arm,
-               percentile_cont(0.5) within group (order by frt_bm)::float8, count(frt_bm)
+        select created_week_msk, assignment_arm, array_agg(frt_bm::float8 order by frt_bm)
         from marts.fct_tickets
         where frt_bm is not null and assignment_arm in ('pre_rollout', 'treatment', 'holdout')
         group by 1, 2
         order by 1, 2
         """
     ).fetchall()
-    return [WeeklyPoint(week, arm, median, n) for week, arm, median, n in rows]
+    return weekly_points(rows)
 
 
 def load_usage_counts(conn: psycopg.Connection) -> dict[str, int]:

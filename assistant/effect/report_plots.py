@@ -31,26 +31,32 @@ def png(figure: plt.Figure) -> str:
 
 
 def plot_weekly(points: list[WeeklyPoint], labels: Labels) -> str:
+    """One line per arm; a point pooled from several thin weeks is hollow, at their middle."""
     figure, axis = plt.subplots(figsize=(8.5, 3.4))
     for arm in ARMS:
-        series = sorted((p.week, p.median_frt_bm, p.tickets) for p in points if p.arm == arm)
+        series = sorted((p for p in points if p.arm == arm), key=lambda p: p.week)
         if not series:
             continue
-        solid = [(w, m) for w, m, n in series if n >= MIN_WEEKLY_TICKETS]
-        thin = [(w, m) for w, m, n in series if n < MIN_WEEKLY_TICKETS]
         color, name = ARM_COLORS[arm], labels.name("arm", arm)
-        if solid:
-            axis.plot(*zip(*solid, strict=True), marker="o", color=color, label=name)
-        if thin:
+        axis.plot(
+            [p.middle for p in series], [p.median_frt_bm for p in series], marker="o",
+            color=color, label=name,
+        )  # fmt: skip
+        pooled = [p for p in series if p.pooled]
+        if pooled:
             axis.plot(
-                *zip(*thin, strict=True), linestyle="none", marker="o", markerfacecolor="none",
-                color=color, label=f"{name}: < {MIN_WEEKLY_TICKETS} обращений",
+                [p.middle for p in pooled], [p.median_frt_bm for p in pooled], linestyle="none",
+                marker="o", markerfacecolor="white", color=color,
+                label=f"{name}: несколько недель вместе",
             )  # fmt: skip
     unit = labels.metric("frt_bm").unit
     axis.set_ylabel(f"медиана, {unit}")
-    axis.legend(fontsize=8, ncol=2)
     axis.grid(alpha=0.3)
     figure.autofmt_xdate()
+    axis.legend(  # below the axes: the lines fill the plot
+        fontsize=8, ncol=3, title=f"каждая точка — не меньше {MIN_WEEKLY_TICKETS} обращений",
+        title_fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3),
+    )  # fmt: skip
     return png(figure)
 
 

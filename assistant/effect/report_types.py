@@ -8,7 +8,8 @@ from datetime import date, datetime
 from assistant.effect.labels import Labels
 from assistant.effect.stats import Estimate
 
-# A weekly median of fewer tickets swings by hours (one slow ticket is a "spike").
+# A weekly median of fewer tickets swings by hours (one slow ticket is a "spike"): such
+# weeks are pooled with their neighbours (assistant/effect/weekly.py).
 MIN_WEEKLY_TICKETS = 10
 ARMS = ("pre_rollout", "treatment", "holdout")
 ARM_COLORS = {"pre_rollout": "#7f7f7f", "treatment": "#2e75b6", "holdout": "#c55a11"}
@@ -27,10 +28,22 @@ EffectRow = Estimate
 
 @dataclass(frozen=True)
 class WeeklyPoint:
+    """The median first response of an arm's tickets in `week` … `last_week` (None: one week)."""
+
     week: date
     arm: str
     median_frt_bm: float
     tickets: int
+    last_week: date | None = None
+
+    @property
+    def pooled(self) -> bool:
+        return self.last_week is not None and self.last_week != self.week
+
+    @property
+    def middle(self) -> date:
+        """Where the point is drawn: the middle of its weeks."""
+        return self.week + ((self.last_week or self.week) - self.week) / 2
 
 
 @dataclass(frozen=True)

@@ -322,6 +322,16 @@ class KnowledgeStore:
         ).fetchone()
         return bool(row and row[0])
 
+    def active_embedder_key(self) -> str | None:
+        """`name@version` of the active embedder without reading its (large) artifact."""
+        row = self.conn.execute(
+            self._sql(
+                "select name || '@' || version from {s}.embedder_models where is_active "
+                "order by created_at desc limit 1"
+            )
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def activate_embedder(self, name: str, version: str) -> None:
         """Make one embedder active (call inside the transaction that wrote its vectors)."""
         self.conn.execute(

@@ -37,6 +37,7 @@ from psycopg.types.json import Jsonb
 from assistant.errors import KbError
 from assistant.knowledge.evaluation import OFF_TOPIC_QUERIES, query_metrics
 from assistant.knowledge.retrieval import RetrievalConfig, Retriever, confidence, fuse
+from assistant.knowledge.store import KnowledgeStore
 from assistant.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 THRESHOLD_QUANTILES = 20
 TOP_CHUNKS = 8
 MAX_QUERIES = 3000  # the newest labelled tickets; bounds the nightly cost of re-querying
+NO_EMBEDDER = "none"  # the embedder key of an index without vectors (lexical search only)
+_MISMATCH_LOGGED: set[tuple[str, str]] = set()
 
 
 class UnknownConfig(KbError):
@@ -99,14 +102,40 @@ def _table_exists(conn: psycopg.Connection) -> bool:
 def active_config(
     conn: psycopg.Connection, base: RetrievalConfig | None = None
 ) -> tuple[RetrievalConfig, str | None]:
-    """The active stored configuration over `base` (defaults), and its version (or None)."""
+    """The active stored configuration over `base` (defaults), and its version (or None).
+
+    A configuration fitted on another embedder's vectors than the index's active one is
+    ignored (one log line): its weights and threshold were chosen for other scores.
+    One stored before the embedder was recorded (`embedder_key` null) still applies.
+    """
     base = base or RetrievalConfig()
     if not _table_exists(conn):
         return base, None
     row = conn.execute(
-        "select version, params from kb.retrieval_configs where is_active"
+        "select version, params, embedder_key from kb.retrieval_configs where is_active"
     ).fetchone()
-    return (apply_params(base, row[1]), row[0]) if row else (base, None)
+    if row is None:
+        return base, None
+    version, params, fitted_for = row
+    if fitted_for is not None:
+        current = index_embedder_key(conn)
+        if fitted_for != current:
+            if (version, current) not in _MISMATCH_LOGGED:  # once per process, not per ticket
+                _MISMATCH_LOGGED.add((version, current))
+                logger.warning(
+                    "retrieval config %s was tuned for embedder %s, the index uses %s; "
+                    "using the defaults until `tune` fits one for it",
+                    version,
+                    fitted_for,
+                    current,
+                )
+            return base, None
+    return apply_params(base, params), version
+
+
+def index_embedder_key(conn: psycopg.Connection) -> str:
+    """The embedder the `kb` index searches with, as a retrieval config records it."""
+    return KnowledgeStore(conn).active_embedder_key() or NO_EMBEDDER
 
 
 def stored_config(conn: psycopg.Connection, version: str) -> RetrievalConfig:
@@ -300,8 +329,8 @@ def tune(
         conn.execute("update kb.retrieval_configs set is_active = false where is_active")
     conn.execute(
         "insert into kb.retrieval_configs (version, fitted_on, params, labels_fit,"
-        " labels_validate, validation, decision, is_active, activated_at)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, case when %s then now() end)",
+        " labels_validate, validation, decision, is_active, activated_at, embedder_key)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, case when %s then now() end, %s)",
         (
             version,
             today,
@@ -319,6 +348,7 @@ def tune(
             decision,
             wins,
             wins,
+            retriever.embedder.key if retriever.embedder is not None else NO_EMBEDDER,
         ),
     )
     logger.info("tune %s: %s", version, decision)

@@ -11,6 +11,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from assistant.bot.comment_format import HEADING
 from assistant.bot.inbox import InboxWorker
 from assistant.bot.pipeline import BotPipeline, build_pipeline, drain_inbox
 from assistant.bot.pyrus_client import PyrusPoster
-from assistant.bot.suggestion_log import replay_history, wait_for_task
+from assistant.bot.suggestion_log import count_unlogged_tasks, replay_history, wait_for_task
 from assistant.bot.webhook import create_app
 from assistant.db import connect
 from assistant.llm.client import LLMClient
@@ -218,7 +219,7 @@ def test_webhook_to_internal_comment(sandbox: Sandbox, start_bot: Callable[..., 
     assert row["posted_at"] is not None
     assert row["mode"] == "retrieval_only"
     assert row["prompt_version"].startswith("suggest-v")
-    assert row["retrieval"][0]["chunk_id"] == 1
+    assert row["retrieval"][0]["chunk_id"] == "1"
     assert row["embedder_version"] == "fake-bow-v1"
     assert row["created_at"] is not None
     assert row["retrieve_ms"] is not None
@@ -413,8 +414,14 @@ def test_replay_history_logs_without_posting(database_url: str) -> None:
             " values (%s, %s, %s, 'h', gen_random_uuid()) on conflict do nothing",
             (task["id"], FORM_ID, psycopg.types.json.Jsonb(task)),
         )
+        created = datetime(2026, 11, 20, 9, 12, 44, tzinfo=UTC)
+        backlog = count_unlogged_tasks(conn, created, [FORM_ID])
+        assert backlog >= 1
+        assert count_unlogged_tasks(conn, created + timedelta(seconds=1), [FORM_ID]) == backlog - 1
+        assert count_unlogged_tasks(conn, created, [FORM_ID + 1]) == 0
         first = replay_history(conn, make_suggester(), holdout_share=0.2)
         again = replay_history(conn, make_suggester(), holdout_share=0.2)
+        assert count_unlogged_tasks(conn, None, None) == 0
     assert first.logged == 1
     assert again.logged == 0
     row = suggestion_row(database_url, 201_700_001)

@@ -1,7 +1,8 @@
 """Suggestion building: retrieval-only defaults, the LLM path, citations and injections.
 
 The LLM is the fake OpenAI-compatible server on 127.0.0.1 (the real `openai` client
-runs); retrieval is an in-test fake with the interface of `assistant.knowledge.retrieval`.
+runs); retrieval is an in-test word-overlap search that returns the real `SearchHit` /
+`SearchResult` of `assistant.knowledge.retrieval`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from assistant.bot.drafts import resolution_text, steps_from_section
 from assistant.bot.suggest import Suggester
+from assistant.knowledge.retrieval import SearchHit, SearchResult
 from assistant.llm.client import LLMClient, LLMUnavailable, parse_reply
 from assistant.llm.prompt import load_prompt
 from tests.fakes.llm_server import ScriptedReply
@@ -34,28 +36,6 @@ TICKET_RESET = (
 
 
 @dataclass
-class FakeHit:
-    chunk_id: int
-    document_id: Any
-    source: str
-    title: str
-    url: str
-    snippet: str
-    text: str
-    category_code: str | None
-    score: float
-    leg_scores: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class FakeResult:
-    hits: list[FakeHit]
-    no_good_match: bool
-    embedder: str = "fake-bow-v1"
-    confidence: float = 0.0
-
-
-@dataclass
 class FakeRetriever:
     """Word-overlap search over a few documents, with the real `Retriever.search` interface."""
 
@@ -65,7 +45,7 @@ class FakeRetriever:
 
     def search(
         self, query: str, *, k: int = 8, source: str | None = None, category: str | None = None
-    ) -> FakeResult:
+    ) -> SearchResult:
         self.calls.append(query)
         words = {w.strip(".,!?«»").lower() for w in query.split() if len(w) > 3}
         hits = []
@@ -75,9 +55,9 @@ class FakeRetriever:
             doc_words = {w.strip(".,!?«»").lower() for w in doc["text"].split()}
             score = len(words & doc_words) / max(len(words), 1)
             hits.append(
-                FakeHit(
-                    i + 1,
-                    doc["document_id"],
+                SearchHit(
+                    str(i + 1),
+                    str(doc["document_id"]),
                     doc["source"],
                     doc["title"],
                     doc.get("url", ""),
@@ -90,7 +70,9 @@ class FakeRetriever:
             )
         hits.sort(key=lambda h: -h.score)
         hits = hits[:k]
-        return FakeResult(hits, no_good_match=not hits or hits[0].score < self.threshold)
+        return SearchResult(
+            hits, no_good_match=not hits or hits[0].score < self.threshold, embedder="fake-bow-v1"
+        )
 
 
 @dataclass

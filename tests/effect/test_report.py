@@ -134,8 +134,10 @@ def page() -> str:
             effects=rows,
             weekly=[
                 WeeklyPoint(date(2026, 9, 7), "treatment", 75, 30),
-                WeeklyPoint(date(2026, 9, 7), "holdout", 374, MIN_WEEKLY_TICKETS - 7),
-                WeeklyPoint(date(2026, 9, 14), "holdout", 100, 12),
+                WeeklyPoint(date(2026, 9, 14), "treatment", 71, 28),
+                WeeklyPoint(
+                    date(2026, 9, 7), "holdout", 100, MIN_WEEKLY_TICKETS + 2, date(2026, 9, 14)
+                ),
             ],
             usage_counts={"accepted": 3, "edited": 10, "ignored": 20},
             gaps=[GapRow(date(2026, 9, 7), "sso_ldap", 4)],
@@ -170,7 +172,8 @@ def test_each_comparison_names_its_method(page: str) -> None:
     assert re.search(r"<td>Время первого ответа, раб\. мин</td><td>Отношение медиан</td>", page)
     assert re.search(r"<td>Время первого ответа, раб\. мин</td><td>Разность разностей</td>", page)
     assert page.index("<td>Отношение медиан</td>") < page.index("<td>Разность разностей</td>")
-    assert "Пустые кружки — недели, где в группе меньше 10 обращений" in page
+    assert "Каждая точка — медиана не меньше чем 10 обращений с ответом" in page
+    assert "объединена со следующей, а в конце ряда — с предыдущей" in page
 
 
 def test_report_without_data_says_so() -> None:

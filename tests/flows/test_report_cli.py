@@ -46,8 +46,13 @@ def _marts(url: str) -> None:
             " tickets_without_good_match bigint)"
         )
         ticket = 0
-        for week in weeks:
-            for arm, frt in (("treatment", 70), ("holdout", 95), ("treatment", 75)):
+        for week in weeks:  # 6 treatment and 4 holdout tickets a week: thin weeks get pooled
+            for arm, frt in [("treatment", 70), ("holdout", 95), ("treatment", 75)] * 2 + [
+                ("treatment", 72),
+                ("treatment", 73),
+                ("holdout", 96),
+                ("holdout", 97),
+            ]:
                 ticket += 1
                 conn.execute(
                     "insert into marts.fct_tickets values (%s, %s, %s, %s)",
@@ -109,6 +114,7 @@ def test_report_effect_writes_plots_and_numbers(kb_env: str, tmp_path: Path) -> 
         "draft usage",
         "kb gaps",
     ]
+    assert "Каждая точка — медиана не меньше чем 10 обращений" in page
     assert "−24,1 %" in page
     assert "−38,5 % … +4,8 %" in page
     assert "SSO, AD и вход" in page  # category names, not codes

