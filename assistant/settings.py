@@ -68,6 +68,9 @@ class AssistantSettings(BaseSettings):
         default=Path(__file__).resolve().parents[1] / "sample_data/embeddings/embedding_cache.npz"
     )
 
+    # The nightly `tune` stage re-searches at most this many of the newest labelled tickets.
+    kb_tune_max_tickets: int = Field(default=3000, ge=100)
+
     assistant_holdout: float = Field(default=0.2, ge=0.0, le=1.0)
 
     # The Pyrus bot (webhook, inbox worker, posting).

@@ -32,7 +32,12 @@ def run_tune(url: str, settings: AssistantSettings) -> dict[str, Any]:
     with connect(url) as conn:
         # the defaults calibrated for the index's embedder, with the active tuned config over them
         retriever = Retriever.open(conn, settings)
-        summary = tune(conn, retriever, today=datetime.now(UTC).date())
+        summary = tune(
+            conn,
+            retriever,
+            today=datetime.now(UTC).date(),
+            max_queries=settings.kb_tune_max_tickets,
+        )
         summary["query_vectors_pruned"] = prune_query_vectors(conn)
         conn.commit()
     return summary

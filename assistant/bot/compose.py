@@ -144,7 +144,9 @@ def compose(
     ranked = [s for s in rank_passages(query, passages, embedder) if is_answer(s.passage)]
     ordered = choose_order(ranked, embedder)
     result = Composition(ranked=ranked)
-    sections = [p for p in ordered if p.kind == "section"]
+    # A section that opens with a greeting is a sample reply (a style guide's «Пример
+    # ответа» inside an expand macro has no heading of its own): a draft, not steps.
+    sections = [p for p in ordered if p.kind == "section" and not reads_as_reply(p.text)]
     if sections:
         best = sections[0]
         result.steps_source = best
@@ -184,9 +186,22 @@ def _templates_on_topic(ordered: Sequence[Passage]) -> list[Passage]:
     return kept
 
 
+def reads_as_reply(text: str) -> bool:
+    """True when the passage's first line greets someone: it is a reply, not instructions."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return bool(_GREETING.match(_QUOTE_PREFIX.sub("", first).strip()))
+
+
 def _steps(text: str) -> list[str]:
-    """Steps of a passage without bare references to other pages («Название статьи»)."""
-    return [step for step in steps_from_section(text) if not _REFERENCE_ONLY.match(step)]
+    """Steps of a passage without bare references to other pages («Название статьи»),
+    greetings or sign-offs."""
+    return [
+        step
+        for step in steps_from_section(text)
+        if not _REFERENCE_ONLY.match(step)
+        and not _SIGN_OFF.match(step)
+        and _GREETING.sub("", step).strip()
+    ]
 
 
 def choose_order(ranked: Sequence[Scored], embedder: object | None) -> list[Passage]:

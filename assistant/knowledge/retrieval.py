@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -186,24 +188,34 @@ class Retriever:
         self._primed = primed
         return len(primed)
 
+    def _known_vector(self, text: str) -> np.ndarray | None:
+        """A vector for `text` (already `vector_text`) without running the model, if any."""
+        vector = self._query_vectors.get(text)
+        if vector is not None:
+            self._query_vectors.move_to_end(text)
+            return vector
+        vector = self._primed.get(text)
+        if vector is None and self.vector_store:
+            vector = self.vector_store.get([text]).get(text)
+        if vector is not None:
+            self._remember(text, vector)
+        return vector
+
+    def _remember(self, text: str, vector: np.ndarray, *, fresh: bool = False) -> None:
+        self._query_vectors[text] = vector
+        if len(self._query_vectors) > QUERY_VECTOR_CACHE:
+            self._query_vectors.popitem(last=False)
+        if fresh and self.vector_store:
+            self.vector_store.put({text: vector})
+
     def _query_vector(self, query: str) -> np.ndarray:
         if self.embedder is None:
             raise ConfigError("no embedder: the vector leg is off")
-        query = vector_text(query)
-        vector = self._query_vectors.get(query)
-        if vector is not None:
-            self._query_vectors.move_to_end(query)
-            return vector
-        vector = self._primed.get(query)
-        if vector is None and self.vector_store:
-            vector = self.vector_store.get([query]).get(query)
+        text = vector_text(query)
+        vector = self._known_vector(text)
         if vector is None:
-            vector = self.embedder.embed_query([query])[0]
-            if self.vector_store:
-                self.vector_store.put({query: vector})
-        self._query_vectors[query] = vector
-        if len(self._query_vectors) > QUERY_VECTOR_CACHE:
-            self._query_vectors.popitem(last=False)
+            vector = self.embedder.embed_query([text])[0]
+            self._remember(text, vector, fresh=True)
         return vector
 
     @classmethod
@@ -255,20 +267,16 @@ class Retriever:
         """Raw per-leg candidates: leg → {chunk_id: score on a 0..1 scale}."""
         cfg = self.config
         out: dict[str, dict[str, float]] = {}
-        if "vector" in cfg.legs and self.embedder is not None:
-            try:
-                vector = self._query_vector(query)
-                rows = self.store.vector_search(
-                    self.embedder.key,
-                    self.embedder.dim,
-                    vector,
-                    limit=cfg.candidates,
-                    source=source,
-                    category=category,
-                )
-                out["vector"] = {chunk_id: max(0.0, score) for chunk_id, score in rows}
-            except EmbeddingError as exc:
-                logger.warning("vector leg failed, continuing lexically: %s", exc)
+        wants_vector = "vector" in cfg.legs and self.embedder is not None
+        text = vector_text(query)
+        known = self._known_vector(text) if wants_vector else None
+        # A new query is embedded in a worker thread while Postgres runs the lexical legs
+        # (the e5 engine releases the GIL): the two waits overlap instead of adding up.
+        pending = (
+            _embedding_pool().submit(self.embedder.embed_query, [text])  # type: ignore[union-attr]
+            if wants_vector and known is None
+            else None
+        )
         if "bm25" in cfg.legs:
             bm25 = self.store.bm25_search(
                 terms(query),
@@ -285,6 +293,24 @@ class Retriever:
                     tokens, limit=cfg.candidates, source=source, category=category
                 )
             )
+        if wants_vector:
+            assert self.embedder is not None
+            try:
+                vector = known
+                if pending is not None:
+                    vector = pending.result()[0]
+                    self._remember(text, vector, fresh=True)
+                rows = self.store.vector_search(
+                    self.embedder.key,
+                    self.embedder.dim,
+                    vector,
+                    limit=cfg.candidates,
+                    source=source,
+                    category=category,
+                )
+                out = {"vector": {chunk_id: max(0.0, score) for chunk_id, score in rows}, **out}
+            except EmbeddingError as exc:
+                logger.warning("vector leg failed, continuing lexically: %s", exc)
         if "trigram" in cfg.legs:  # re-scores what the other legs found (see the store)
             candidates = sorted({chunk_id for scores in out.values() for chunk_id in scores})
             out["trigram"] = dict(self.store.trigram_scores(vector_text(query), candidates))
@@ -340,6 +366,19 @@ class Retriever:
 
     def confidence(self, legs: dict[str, dict[str, float]], chunk_ids: list[str]) -> float:
         return confidence(legs, chunk_ids, self.config.vector_floor)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _embedding_pool() -> ThreadPoolExecutor:
+    """One worker thread per process for query embeddings (the engine is used serially)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-query-embed")
+        return _pool
 
 
 def vector_text(query: str, limit: int = QUERY_VECTOR_CHARS) -> str:

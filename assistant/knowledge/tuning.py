@@ -27,7 +27,7 @@ import hashlib
 import itertools
 import json
 import logging
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -48,7 +48,8 @@ MIN_GAIN = 0.005
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 THRESHOLD_QUANTILES = 20
 TOP_CHUNKS = 8
-MAX_QUERIES = 3000  # the newest labelled tickets; bounds the nightly cost of re-querying
+MAX_QUERIES = 3000  # the newest labelled tickets (KB_TUNE_MAX_TICKETS); bounds the nightly cost
+DOCUMENTS_SCORED = 10  # MRR@10 and hit@1/5 read no further
 NO_EMBEDDER = "none"  # the embedder key of an index without vectors (lexical search only)
 _MISMATCH_LOGGED: set[tuple[str, str]] = set()
 
@@ -178,6 +179,7 @@ class CachedLegs:
     legs: dict[int, dict[str, dict[str, float]]]
     owners: dict[str, str]
     off_topic: list[dict[str, dict[str, float]]]
+    _sources: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def collect(cls, retriever: Retriever, queries: list[LabelledQuery]) -> CachedLegs:
@@ -197,18 +199,25 @@ class CachedLegs:
         fused = sorted(fuse(legs, config).items(), key=lambda item: (-item[1], item[0]))
         return [cid for cid, _ in fused]
 
-    def documents(self, chunk_ids: list[str], sources: frozenset[str]) -> list[str]:
-        """Distinct documents of `sources`, best chunk first.
+    def documents(
+        self, chunk_ids: list[str], sources: frozenset[str], limit: int = DOCUMENTS_SCORED
+    ) -> list[str]:
+        """Distinct documents of `sources`, best chunk first (the first `limit`).
 
         The bot lists pages and similar tickets separately (suggest.py), so a used page
-        competes only with pages and a referenced ticket only with tickets.
+        competes only with pages and a referenced ticket only with tickets. The grid calls
+        this for every query and configuration, hence the cached sources and early stop.
         """
-        seen: list[str] = []
+        if len(self._sources) != len(self.owners):
+            self._sources = {cid: source_of(doc) for cid, doc in self.owners.items()}
+        found: dict[str, None] = {}
         for cid in chunk_ids:
             doc = self.owners.get(cid)
-            if doc is not None and doc not in seen and source_of(doc) in sources:
-                seen.append(doc)
-        return seen
+            if doc is not None and doc not in found and self._sources[cid] in sources:
+                found[doc] = None
+                if len(found) == limit:
+                    break
+        return list(found)
 
     def evaluate(self, queries: list[LabelledQuery], config: RetrievalConfig) -> dict[str, float]:
         """MRR@10, hit@1/5 and the no-match balanced accuracy of `config` on `queries`."""
@@ -298,7 +307,12 @@ def _version(today: date, params: dict[str, Any]) -> str:
 
 
 def tune(
-    conn: psycopg.Connection, retriever: Retriever, *, today: date, min_labels: int = MIN_LABELS
+    conn: psycopg.Connection,
+    retriever: Retriever,
+    *,
+    today: date,
+    min_labels: int = MIN_LABELS,
+    max_queries: int = MAX_QUERIES,
 ) -> dict[str, Any]:
     """Fit, store and (if it wins on the validation split) activate; returns what happened."""
     done = conn.execute(
@@ -312,7 +326,7 @@ def tune(
         logger.info("tune skipped: %s", reason)
         return {"changed": False, "labelled_tickets": len(queries), "reason": reason}
     current, current_version = active_config(conn, retriever.config)
-    train, validate = time_split(queries[-MAX_QUERIES:])
+    train, validate = time_split(queries[-max_queries:])
     cache = CachedLegs.collect(retriever.with_config(legs=current.legs), train + validate)
     candidate = fit(cache, train, current)
     before, after = cache.evaluate(validate, current), cache.evaluate(validate, candidate)

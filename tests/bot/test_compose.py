@@ -1,0 +1,55 @@
+"""Steps for the engineer never come from a sample reply to a customer."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from assistant.bot.compose import _steps, compose, reads_as_reply
+
+SECTIONS = {
+    "confluence:1": [
+        (
+            "Как мы отвечаем",
+            "Здравствуйте, Ольга!\nПонимаю, неприятно, когда заявка не уходит дальше.\n"
+            "Поле «Цель платежа» обязательно на этапе, заполните его и нажмите «Согласовать».",
+        ),
+        (
+            "Решение",
+            "1. Найдите поле с красной рамкой: оно обязательно на этапе.\n"
+            "2. Заполните его и нажмите «Согласовать» снова.\n",
+        ),
+    ]
+}
+
+
+def page(document_id: str, title: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        document_id=document_id, source="confluence", title=title, text="", snippet=""
+    )
+
+
+def test_a_sample_reply_is_not_the_steps() -> None:
+    result = compose(
+        "Заявка не уходит дальше: жму «Согласовать», поле «Цель платежа» красное",
+        [page("confluence:1", "Обязательные поля")],
+        [],
+        SECTIONS.get,
+        None,
+    )
+    assert result.steps_source is not None
+    assert result.steps_source.heading == "Решение"
+    assert not any(step.startswith("Здравствуйте") for step in result.steps)
+    assert result.steps[0].startswith("Найдите поле с красной рамкой")
+
+
+def test_greetings_and_sign_offs_are_not_steps() -> None:
+    assert reads_as_reply("Добрый день, Иван!\nПроверьте настройки.")
+    assert not reads_as_reply("1. Откройте «Настройки».\n2. Проверьте журнал.")
+    steps = _steps(
+        "Здравствуйте, Ольга! Откройте «Настройки» → «Журнал рассылок». "
+        "Найдите адрес клиента в журнале. С уважением, служба поддержки Pyrus."
+    )
+    assert steps == [
+        "Откройте «Настройки» → «Журнал рассылок».",
+        "Найдите адрес клиента в журнале.",
+    ]
