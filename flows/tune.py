@@ -16,6 +16,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from assistant.bot.suggestion_log import ticket_queries
 from assistant.config import load_settings
 from assistant.db import connect
 from assistant.knowledge.query_vectors import prune as prune_query_vectors
@@ -37,6 +38,7 @@ def run_tune(url: str, settings: AssistantSettings) -> dict[str, Any]:
             retriever,
             today=datetime.now(UTC).date(),
             max_queries=settings.kb_tune_max_tickets,
+            query_texts=lambda ids: ticket_queries(conn, ids),
         )
         summary["query_vectors_pruned"] = prune_query_vectors(conn)
         conn.commit()

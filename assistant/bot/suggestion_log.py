@@ -22,7 +22,7 @@ from assistant.bot.arms import arm_unit_value, assign_arm
 from assistant.bot.comment_format import CommentBody, format_comment
 from assistant.bot.inbox import unfinished_jobs
 from assistant.bot.pyrus_models import PyrusTask, TicketText, safe_ticket, ticket_from_task
-from assistant.bot.suggest import Suggester, Suggestion
+from assistant.bot.suggest import Suggester, Suggestion, ticket_query
 from assistant.errors import KbError
 
 logger = logging.getLogger(__name__)
@@ -207,6 +207,22 @@ def count_unlogged_tasks(
         {"since": since, "until": None, "forms": forms},
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def ticket_queries(conn: psycopg.Connection, task_ids: list[int]) -> dict[int, str]:
+    """task id → the text the bot searches for that ticket (as replay and the webhook do).
+
+    The nightly `tune` stage fits retrieval on these, so it measures the bot's own queries
+    and reads back the vectors stored for them instead of embedding again.
+    """
+    rows = conn.execute(
+        "select task_id, payload from raw.pyrus_tasks where task_id = any(%s)", (task_ids,)
+    ).fetchall()
+    texts = {}
+    for task_id, payload in rows:
+        ticket = _history_ticket(task_id, payload)
+        texts[task_id] = ticket_query(ticket.subject, ticket.description)
+    return texts
 
 
 def replay_history(

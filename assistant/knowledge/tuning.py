@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any
@@ -306,6 +307,9 @@ def _version(today: date, params: dict[str, Any]) -> str:
     return f"{today.isoformat()}-{digest}"
 
 
+QueryTexts = Callable[[list[int]], dict[int, str]]
+
+
 def tune(
     conn: psycopg.Connection,
     retriever: Retriever,
@@ -313,8 +317,14 @@ def tune(
     today: date,
     min_labels: int = MIN_LABELS,
     max_queries: int = MAX_QUERIES,
+    query_texts: QueryTexts | None = None,
 ) -> dict[str, Any]:
-    """Fit, store and (if it wins on the validation split) activate; returns what happened."""
+    """Fit, store and (if it wins on the validation split) activate; returns what happened.
+
+    `query_texts` (ticket ids → the text the bot searches for each ticket) makes the
+    fit see exactly the bot's queries, and lets it reuse the vectors the bot and replay
+    stored for them; without it the marts' subject and description are used.
+    """
     done = conn.execute(
         "select version, decision from kb.retrieval_configs where fitted_on = %s", (today,)
     ).fetchone()
@@ -326,7 +336,11 @@ def tune(
         logger.info("tune skipped: %s", reason)
         return {"changed": False, "labelled_tickets": len(queries), "reason": reason}
     current, current_version = active_config(conn, retriever.config)
-    train, validate = time_split(queries[-max_queries:])
+    queries = queries[-max_queries:]
+    if query_texts is not None:
+        texts = query_texts([query.ticket_id for query in queries])
+        queries = [replace(q, text=texts.get(q.ticket_id) or q.text) for q in queries]
+    train, validate = time_split(queries)
     cache = CachedLegs.collect(retriever.with_config(legs=current.legs), train + validate)
     candidate = fit(cache, train, current)
     before, after = cache.evaluate(validate, current), cache.evaluate(validate, candidate)

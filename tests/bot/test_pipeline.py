@@ -23,7 +23,13 @@ from assistant.bot.comment_format import HEADING
 from assistant.bot.inbox import InboxWorker
 from assistant.bot.pipeline import BotPipeline, build_pipeline, drain_inbox
 from assistant.bot.pyrus_client import PyrusPoster
-from assistant.bot.suggestion_log import count_unlogged_tasks, replay_history, wait_for_task
+from assistant.bot.suggest import ticket_query
+from assistant.bot.suggestion_log import (
+    count_unlogged_tasks,
+    replay_history,
+    ticket_queries,
+    wait_for_task,
+)
 from assistant.bot.webhook import create_app
 from assistant.db import connect
 from assistant.llm.client import LLMClient
@@ -419,9 +425,16 @@ def test_replay_history_logs_without_posting(database_url: str) -> None:
         assert backlog >= 1
         assert count_unlogged_tasks(conn, created + timedelta(seconds=1), [FORM_ID]) == backlog - 1
         assert count_unlogged_tasks(conn, created, [FORM_ID + 1]) == 0
-        first = replay_history(conn, make_suggester(), holdout_share=0.2)
+        suggester = make_suggester()
+        primed: list[tuple[str, str]] = []
+        suggester.prime = primed.extend  # type: ignore[method-assign]
+        first = replay_history(conn, suggester, holdout_share=0.2)
         again = replay_history(conn, make_suggester(), holdout_share=0.2)
         assert count_unlogged_tasks(conn, None, None) == 0
+        # tune searches each ticket with exactly the text replay (and the webhook) used
+        (subject, description) = primed[0]
+        texts = ticket_queries(conn, [201_700_001, 999])
+        assert texts == {201_700_001: ticket_query(subject, description)}
     assert first.logged == 1
     assert again.logged == 0
     row = suggestion_row(database_url, 201_700_001)

@@ -196,3 +196,35 @@ def test_a_config_tuned_for_another_embedder_is_ignored(
 
     _stored_for(conn, "before-0095", None)  # fitted before the embedder was recorded
     assert active_config(conn, defaults)[1] == "before-0095"
+
+
+def test_tune_searches_with_the_bot_s_query_texts(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fit sees the texts the bot searches (given by the flow), newest tickets only."""
+    asked: list[list[int]] = []
+    searched: list[str] = []
+    original = Retriever.legs
+
+    def legs(self: Retriever, query: str, **kwargs: object) -> dict[str, dict[str, float]]:
+        searched.append(query)
+        return original(self, query, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Retriever, "legs", legs)
+    known = {q.ticket_id: q.text for q in load_labelled_queries(conn)[-6:]}
+
+    def bot_texts(ids: list[int]) -> dict[int, str]:
+        asked.append(ids)
+        return {ticket_id: f"Тикет {ticket_id}: {known[ticket_id]}" for ticket_id in ids}
+
+    summary = tune(
+        conn,
+        _retriever(conn),
+        today=date(2026, 12, 21),
+        min_labels=5,
+        max_queries=6,
+        query_texts=bot_texts,
+    )
+    assert summary["labels_fit"] + summary["labels_validate"] == 6
+    assert [sorted(ids) for ids in asked] == [sorted(known)]
+    assert {f"Тикет {i}: {t}" for i, t in known.items()} <= set(searched)
