@@ -154,7 +154,8 @@ class Suggester:
         """Embed the (subject, description) tickets about to be suggested in one batch."""
         prime = getattr(self.retriever, "prime", None)
         if prime is not None:
-            prime([ticket_query(subject, description) for subject, description in tickets])
+            queries = [ticket_query(subject, description) for subject, description in tickets]
+            prime(queries, background=True)
 
     def suggest(
         self,

@@ -23,7 +23,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -158,35 +158,52 @@ class Retriever:
         # The bot searches one ticket up to three times (combined, then per missing source):
         # embed its text once. Bounded, newest last.
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        # Vectors embedded ahead in one batch by `prime` (replay, evaluation, tuning).
+        # Vectors embedded ahead in batches by `prime` (replay, evaluation, tuning), and
+        # the batches still being embedded in the background.
         self._primed: dict[str, np.ndarray] = {}
+        self._pending: dict[str, tuple[list[str], Future[np.ndarray]]] = {}
 
-    def prime(self, queries: Sequence[str], batch_size: int = 32) -> int:
-        """Embed the queries about to be searched in batches; returns how many were new.
+    def prime(
+        self, queries: Sequence[str], batch_size: int = 32, *, background: bool = False
+    ) -> int:
+        """Embed the queries about to be searched in batches; returns how many it covers.
 
         One engine call per batch spreads the texts over every core, where one call per
-        query leaves cores idle (e5 here: several times the throughput). Replaces what was primed
-        before, so memory stays bounded by the caller's batch.
+        query leaves cores idle (e5 here: several times the throughput). Stored vectors
+        (`kb.query_vectors`) are read instead of embedded. With `background`, batches are
+        embedded in the worker thread while the caller already searches the first queries
+        (a search waits only for its own batch): replay overlaps the model with Postgres.
+        Replaces what was primed before, so memory stays bounded by the caller's batch.
         """
         if self.embedder is None or "vector" not in self.config.legs:
             return 0
         texts = list(dict.fromkeys(vector_text(q) for q in queries if q.strip()))
         todo = [text for text in texts if text not in self._query_vectors]
-        primed = self.vector_store.get(todo) if self.vector_store else {}
-        todo = [text for text in todo if text not in primed]
+        self._primed = self.vector_store.get(todo) if self.vector_store else {}
+        self._pending = {}
+        todo = [text for text in todo if text not in self._primed]
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            try:
-                vectors = self.embedder.embed_query(batch)
-            except EmbeddingError as exc:  # searched one by one later, with the usual fallback
-                logger.warning("could not embed queries ahead: %s", exc)
-                break
-            fresh = dict(zip(batch, vectors, strict=True))
-            if self.vector_store:
-                self.vector_store.put(fresh)
-            primed.update(fresh)
-        self._primed = primed
-        return len(primed)
+            future = _embedding_pool().submit(self.embedder.embed_query, batch)
+            for text in batch:
+                self._pending[text] = (batch, future)
+            if not background:
+                self._collect(batch, future)
+        return len(self._primed) + len(self._pending)
+
+    def _collect(self, batch: list[str], future: Future[np.ndarray]) -> None:
+        """Take one primed batch's vectors (waiting for it) and store them."""
+        for text in batch:
+            self._pending.pop(text, None)
+        try:
+            vectors = future.result()
+        except EmbeddingError as exc:  # searched one by one later, with the usual fallback
+            logger.warning("could not embed queries ahead: %s", exc)
+            return
+        fresh = dict(zip(batch, vectors, strict=True))
+        if self.vector_store:
+            self.vector_store.put(fresh)
+        self._primed.update(fresh)
 
     def _known_vector(self, text: str) -> np.ndarray | None:
         """A vector for `text` (already `vector_text`) without running the model, if any."""
@@ -194,6 +211,8 @@ class Retriever:
         if vector is not None:
             self._query_vectors.move_to_end(text)
             return vector
+        if text in self._pending:
+            self._collect(*self._pending[text])
         vector = self._primed.get(text)
         if vector is None and self.vector_store:
             vector = self.vector_store.get([text]).get(text)
@@ -428,41 +447,55 @@ def leg_weights(cfg: RetrievalConfig) -> dict[str, float]:
     }
 
 
-def calibrated_score(
-    legs: dict[str, dict[str, float]], chunk_id: str, cfg: RetrievalConfig
-) -> float:
-    """Weighted sum of the legs' absolute 0..1 scores (normalised by the weights used)."""
+def leg_matrix(
+    legs: dict[str, dict[str, float]], fusion: str, rrf_k: int = 60
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Candidates (sorted by id), leg names and each leg's unweighted share per candidate.
+
+    `matrix @ weights` is the fused score of `fuse` (for `calibrated` up to one positive
+    factor, which does not change the ranking), so a weight grid re-ranks a query with a
+    matrix product instead of re-normalising its legs for every configuration.
+    """
+    ids = sorted({chunk_id for scores in legs.values() for chunk_id in scores})
+    index = {chunk_id: i for i, chunk_id in enumerate(ids)}
+    names = list(legs)
+    matrix = np.zeros((len(ids), len(names)))
+    for j, leg in enumerate(names):
+        scores = legs[leg]
+        if not scores:
+            continue
+        if fusion == "rrf":
+            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+            for rank, (chunk_id, _) in enumerate(ranked, start=1):
+                matrix[index[chunk_id], j] = 1.0 / (rrf_k + rank)
+        elif fusion == "minmax":
+            low, high = min(scores.values()), max(scores.values())
+            span = (high - low) or 1.0
+            for chunk_id, score in scores.items():
+                matrix[index[chunk_id], j] = (score - low) / span if high > low else 1.0
+        elif fusion == "calibrated":
+            for chunk_id, score in scores.items():
+                matrix[index[chunk_id], j] = score
+        else:
+            raise ConfigError(f"unknown fusion {fusion!r}; use calibrated, minmax or rrf")
+    return ids, names, matrix
+
+
+def fused_scores(
+    ids: list[str], names: list[str], matrix: np.ndarray, cfg: RetrievalConfig
+) -> np.ndarray:
     weights = leg_weights(cfg)
-    active = [leg for leg in legs if leg != "exact"]
-    norm = sum(weights[leg] for leg in active) or 1.0
-    total = sum(weights[leg] * scores.get(chunk_id, 0.0) for leg, scores in legs.items())
-    return total / norm
+    return matrix @ np.array([weights[leg] for leg in names], dtype=float)
 
 
 def fuse(legs: dict[str, dict[str, float]], cfg: RetrievalConfig) -> dict[str, float]:
     """chunk_id → fused score, by `cfg.fusion`."""
-    candidates = {chunk_id for scores in legs.values() for chunk_id in scores}
-    weights = leg_weights(cfg)
-    if cfg.fusion == "calibrated":
-        return {chunk_id: calibrated_score(legs, chunk_id, cfg) for chunk_id in candidates}
-    if cfg.fusion == "rrf":
-        fused = dict.fromkeys(candidates, 0.0)
-        for leg, scores in legs.items():
-            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-            for rank, (chunk_id, _) in enumerate(ranked, start=1):
-                fused[chunk_id] += weights[leg] / (cfg.rrf_k + rank)
-        return fused
-    if cfg.fusion == "minmax":
-        fused = dict.fromkeys(candidates, 0.0)
-        for leg, scores in legs.items():
-            if not scores:
-                continue
-            low, high = min(scores.values()), max(scores.values())
-            span = (high - low) or 1.0
-            for chunk_id, score in scores.items():
-                fused[chunk_id] += weights[leg] * ((score - low) / span if high > low else 1.0)
-        return fused
-    raise ConfigError(f"unknown fusion {cfg.fusion!r}; use calibrated, minmax or rrf")
+    ids, names, matrix = leg_matrix(legs, cfg.fusion, cfg.rrf_k)
+    values = fused_scores(ids, names, matrix, cfg)
+    if cfg.fusion == "calibrated":  # normalised by the weights of the legs used
+        weights = leg_weights(cfg)
+        values = values / (sum(weights[leg] for leg in names if leg != "exact") or 1.0)
+    return dict(zip(ids, values.tolist(), strict=True))
 
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")

@@ -32,12 +32,19 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
 from assistant.errors import KbError
 from assistant.knowledge.evaluation import OFF_TOPIC_QUERIES, query_metrics
-from assistant.knowledge.retrieval import RetrievalConfig, Retriever, confidence, fuse
+from assistant.knowledge.retrieval import (
+    RetrievalConfig,
+    Retriever,
+    confidence,
+    fused_scores,
+    leg_matrix,
+)
 from assistant.knowledge.store import KnowledgeStore
 from assistant.redact import redact
 
@@ -181,6 +188,10 @@ class CachedLegs:
     owners: dict[str, str]
     off_topic: list[dict[str, dict[str, float]]]
     _sources: dict[str, str] = field(default_factory=dict, repr=False)
+    # (id of a query's legs, fusion, rrf_k) → its leg matrix: the grid only changes weights
+    _matrices: dict[tuple[int, str, int], tuple[list[str], list[str], np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def collect(cls, retriever: Retriever, queries: list[LabelledQuery]) -> CachedLegs:
@@ -197,8 +208,13 @@ class CachedLegs:
         return cls(legs, owners, [retriever.legs(text) for text in OFF_TOPIC_QUERIES])
 
     def ranked(self, legs: dict[str, dict[str, float]], config: RetrievalConfig) -> list[str]:
-        fused = sorted(fuse(legs, config).items(), key=lambda item: (-item[1], item[0]))
-        return [cid for cid, _ in fused]
+        """Chunk ids best first under `config`, ties by id, as `fuse` ranks them."""
+        key = (id(legs), config.fusion, config.rrf_k)
+        if key not in self._matrices:
+            self._matrices[key] = leg_matrix(legs, config.fusion, config.rrf_k)
+        ids, names, matrix = self._matrices[key]
+        order = np.argsort(-fused_scores(ids, names, matrix, config), kind="stable")
+        return [ids[i] for i in order]
 
     def documents(
         self, chunk_ids: list[str], sources: frozenset[str], limit: int = DOCUMENTS_SCORED

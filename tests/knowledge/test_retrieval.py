@@ -172,3 +172,29 @@ def test_trigram_leg_rescores_candidates_despite_typos(conn: psycopg.Connection)
     result = retriever.search(query, k=3)
     assert docs(result)[0] == "confluence:1015"
     assert "trigram" in result.hits[0].leg_scores
+
+
+def test_background_priming_returns_at_once_and_a_search_waits_for_its_batch() -> None:
+    import threading
+
+    release = threading.Event()
+
+    threads: list[str] = []
+
+    class GatedEmbedder(BatchCountingEmbedder):
+        def embed_query(self, texts: list[str]) -> np.ndarray:
+            release.wait(timeout=10)
+            threads.append(threading.current_thread().name)
+            return super().embed_query(texts)
+
+    embedder = GatedEmbedder()
+    retriever = Retriever(store=None, embedder=embedder)  # type: ignore[arg-type]
+    queries = [f"заявка {i}" for i in range(5)]
+    assert retriever.prime(queries, batch_size=2, background=True) == 5
+    assert embedder.batches == []  # nothing embedded yet: the caller goes on
+    release.set()
+    assert retriever._query_vector("заявка 3")[0] == len("заявка 3")
+    assert retriever._query_vector("заявка 0")[0] == len("заявка 0")
+    assert threads
+    assert all(name.startswith("kb-query-embed") for name in threads)
+    assert [len(batch) for batch in embedder.batches][:2] == [2, 2]

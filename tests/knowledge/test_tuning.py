@@ -13,6 +13,7 @@ from assistant.knowledge.indexing import index_documents
 from assistant.knowledge.retrieval import RetrievalConfig, Retriever
 from assistant.knowledge.store import KnowledgeStore
 from assistant.knowledge.tuning import (
+    CachedLegs,
     UnknownConfig,
     active_config,
     apply_params,
@@ -228,3 +229,27 @@ def test_tune_searches_with_the_bot_s_query_texts(
     assert summary["labels_fit"] + summary["labels_validate"] == 6
     assert [sorted(ids) for ids in asked] == [sorted(known)]
     assert {f"Тикет {i}: {t}" for i, t in known.items()} <= set(searched)
+
+
+def test_grid_ranking_matches_fuse() -> None:
+    """The matrix re-ranking of the grid orders chunks exactly as `fuse` does."""
+    import random
+
+    from assistant.knowledge.retrieval import fuse
+
+    rng = random.Random(4)
+    legs = {
+        leg: {f"c{rng.randrange(40):02d}": round(rng.random(), 2) for _ in range(25)}
+        for leg in ("vector", "bm25", "exact", "trigram")
+    }
+    legs["exact"] = {}  # an empty leg
+    cache = CachedLegs({1: legs}, {}, [])
+    for fusion in ("minmax", "rrf", "calibrated"):
+        for weights in ((0.3, 0.3, 0.0, 0.4), (1.0, 0.0, 0.5, 0.25), (0.0, 0.0, 0.0, 1.0)):
+            config = RetrievalConfig(
+                fusion=fusion,
+                **dict(zip(("w_vector", "w_bm25", "w_exact", "w_trigram"), weights, strict=True)),
+            )
+            fused = fuse(legs, config)
+            expected = [c for c, _ in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))]
+            assert cache.ranked(legs, config) == expected
