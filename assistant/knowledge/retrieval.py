@@ -312,8 +312,7 @@ class Retriever:
                     tokens, limit=cfg.candidates, source=source, category=category
                 )
             )
-        if wants_vector:
-            assert self.embedder is not None
+        if wants_vector and self.embedder is not None:
             try:
                 vector = known
                 if pending is not None:
