@@ -25,7 +25,6 @@ the sample's paraphrases.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
@@ -42,6 +41,7 @@ from assistant.bot.drafts import CLOSING_LINE, draft_from_resolution
 from assistant.bot.staff_text import leaks
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.errors import KbError
+from assistant.jsonl import json_objects
 from assistant.knowledge.chunking import KbDocument
 from assistant.knowledge.degrade import DEFAULT_SEED, degrade_queries
 from assistant.knowledge.indexing import index_documents
@@ -68,27 +68,10 @@ class AnswerCase:
     relevant_doc_ids: frozenset[str]
 
 
-def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise AnswerEvalError(f"{path} does not exist")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AnswerEvalError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(record, dict):
-            raise AnswerEvalError(f"{path}:{number}: expected a JSON object")
-        rows.append((number, record))
-    return rows
-
-
 def load_cases(path: Path) -> list[AnswerCase]:
     """answers.jsonl → cases; a bad line is a one-line error naming the line."""
     cases = []
-    for number, record in _jsonl(path):
+    for number, record in json_objects(path, AnswerEvalError):
         missing = [
             key
             for key in ("id", "question", "reference_answer", "relevant_doc_ids")
@@ -114,7 +97,7 @@ def load_cases(path: Path) -> list[AnswerCase]:
 def load_corpus(path: Path) -> list[KbDocument]:
     """A BEIR corpus.jsonl (`_id` or `id`, title, text, optional metadata)."""
     docs = []
-    for number, record in _jsonl(path):
+    for number, record in json_objects(path, AnswerEvalError):
         doc_id = record.get("_id", record.get("id"))
         if doc_id is None:
             raise AnswerEvalError(f"{path}:{number}: a record needs an `_id`")

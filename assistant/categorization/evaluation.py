@@ -8,7 +8,6 @@ deterministic 80/20 split by id hash, so any labelled file can be evaluated.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from assistant.categorization.classifier import (
 )
 from assistant.categorization.features import is_blank
 from assistant.errors import KbError
+from assistant.jsonl import json_objects
 
 logger = logging.getLogger(__name__)
 
@@ -42,19 +42,9 @@ class LabelledRecord:
 
 def read_labelled_jsonl(path: Path) -> list[LabelledRecord]:
     """Parse the file; a bad line is an error naming the line, nothing is skipped silently."""
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except OSError as exc:
-        raise EvalDataError(f"cannot read {path}: {exc.strerror}") from exc
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalDataError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(item, dict) or not isinstance(item.get("label"), str):
+    for number, item in json_objects(path, EvalDataError):
+        if not isinstance(item.get("label"), str):
             raise EvalDataError(f"{path}:{number}: expected an object with a string 'label'")
         text = item.get("text")
         if text is not None and not isinstance(text, str):

@@ -16,12 +16,11 @@ threshold maximises balanced accuracy.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import psycopg
 
 from assistant.errors import KbError
+from assistant.jsonl import json_objects
 from assistant.knowledge.chunking import KbDocument
 from assistant.knowledge.indexing import index_documents
 from assistant.knowledge.retrieval import (
@@ -89,22 +89,15 @@ class BeirSet:
     qrels: dict[str, dict[str, int]]
 
 
-def _read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise EvaluationError(f"{path} does not exist")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvaluationError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-            if isinstance(record, dict) and "_id" not in record and "id" in record:
-                record["_id"] = record["id"]  # tolerate `id` (BEIR proper says `_id`)
-            if not isinstance(record, dict) or "_id" not in record:
-                raise EvaluationError(f"{path}:{number}: a record needs an `_id`")
-            yield number, record
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """BEIR records, each with an `_id` (a plain `id` is accepted: BEIR proper says `_id`)."""
+    rows = json_objects(path, EvaluationError)
+    for number, record in rows:
+        if "_id" not in record and "id" in record:
+            record["_id"] = record["id"]
+        if "_id" not in record:
+            raise EvaluationError(f"{path}:{number}: a record needs an `_id`")
+    return rows
 
 
 def load_beir(corpus: Path, queries: Path, qrels: Path) -> BeirSet:

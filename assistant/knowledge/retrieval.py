@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -83,14 +83,17 @@ class RetrievalConfig:
 # fold: 0.85). The sample's paraphrases share many words with their pages, which favours
 # the lexical legs; the `tune` stage re-fits these weights on the organization's own
 # labelled tickets.
-E5_DEFAULTS: dict[str, object] = {
+_CALIBRATED: dict[str, object] = {  # what both calibrations agreed on
     "legs": LEGS,
     "tuned_legs": ("vector", "bm25", "trigram"),
     "fusion": "minmax",
+    "w_exact": 0.0,
+}
+E5_DEFAULTS: dict[str, object] = {
+    **_CALIBRATED,
     "w_vector": 0.3,
     "w_bm25": 0.3,
     "w_trigram": 0.4,
-    "w_exact": 0.0,
     "vector_floor": 0.82,
     "no_match_threshold": 0.0947,
 }
@@ -100,13 +103,10 @@ E5_DEFAULTS: dict[str, object] = {
 # chose min-max with vector 0.2, BM25 0.4, trigram 0.4 and no cosine floor (its cosine does
 # not tell answered from off-topic).
 TFIDF_DEFAULTS: dict[str, object] = {
-    "legs": LEGS,
-    "tuned_legs": ("vector", "bm25", "trigram"),
-    "fusion": "minmax",
+    **_CALIBRATED,
     "w_vector": 0.2,
     "w_bm25": 0.4,
     "w_trigram": 0.4,
-    "w_exact": 0.0,
     "no_match_threshold": 0.0742,
 }
 
@@ -227,15 +227,31 @@ class Retriever:
         if fresh and self.vector_store:
             self.vector_store.put({text: vector})
 
+    def _vector_later(self, text: str) -> Callable[[], np.ndarray]:
+        """The vector of `text` (already `vector_text`): known now, or being embedded.
+
+        A new text is embedded in the worker thread (the e5 engine releases the GIL), so
+        the caller can run the lexical legs in Postgres meanwhile and ask for it after.
+        """
+        known = self._known_vector(text)
+        if known is not None:
+            return lambda: known
+        embedder = self.embedder
+        if embedder is None:
+            raise ConfigError("no embedder: the vector leg is off")
+        future = _embedding_pool().submit(embedder.embed_query, [text])
+
+        def result() -> np.ndarray:
+            vector = future.result()[0]
+            self._remember(text, vector, fresh=True)
+            return vector
+
+        return result
+
     def _query_vector(self, query: str) -> np.ndarray:
         if self.embedder is None:
             raise ConfigError("no embedder: the vector leg is off")
-        text = vector_text(query)
-        vector = self._known_vector(text)
-        if vector is None:
-            vector = self.embedder.embed_query([text])[0]
-            self._remember(text, vector, fresh=True)
-        return vector
+        return self._vector_later(vector_text(query))()
 
     @classmethod
     def open(
@@ -287,15 +303,8 @@ class Retriever:
         cfg = self.config
         out: dict[str, dict[str, float]] = {}
         wants_vector = "vector" in cfg.legs and self.embedder is not None
-        text = vector_text(query)
-        known = self._known_vector(text) if wants_vector else None
-        # A new query is embedded in a worker thread while Postgres runs the lexical legs
-        # (the e5 engine releases the GIL): the two waits overlap instead of adding up.
-        pending = (
-            _embedding_pool().submit(self.embedder.embed_query, [text])  # type: ignore[union-attr]
-            if wants_vector and known is None
-            else None
-        )
+        # the query is embedded while Postgres runs the lexical legs below
+        vector_later = self._vector_later(vector_text(query)) if wants_vector else None
         if "bm25" in cfg.legs:
             bm25 = self.store.bm25_search(
                 terms(query),
@@ -312,12 +321,9 @@ class Retriever:
                     tokens, limit=cfg.candidates, source=source, category=category
                 )
             )
-        if wants_vector and self.embedder is not None:
+        if vector_later is not None and self.embedder is not None:
             try:
-                vector = known
-                if pending is not None:
-                    vector = pending.result()[0]
-                    self._remember(text, vector, fresh=True)
+                vector = vector_later()
                 rows = self.store.vector_search(
                     self.embedder.key,
                     self.embedder.dim,
