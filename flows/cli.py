@@ -399,23 +399,41 @@ def eval_answers(
     degraded: Annotated[
         bool, typer.Option(help="Also run a degraded copy of the questions (typos, truncated).")
     ] = True,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Draft through the configured LLM (LLM_BASE_URL, LLM_MODEL) as the bot does.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate the bot's comments: source cited, draft source, chrF, staff-text leaks."""
     import json
 
     from assistant.bot.answer_eval import (
+        AnswerEvalError,
         format_report,
         load_cases,
         load_corpus,
         run_answer_evaluation,
     )
     from assistant.db import connect
+    from assistant.llm.client import llm_from_settings
+    from flows.progress import progress_bar
 
     cases = load_cases(data)
     docs = load_corpus(corpus)
     runtime = _runtime()
-    with connect(runtime.database_url(), autocommit=True) as conn:
-        result = run_answer_evaluation(conn, runtime.settings, docs, cases, degraded=degraded)
+    client = llm_from_settings(runtime.settings) if llm else None
+    if llm and client is None:
+        raise AnswerEvalError("--llm needs LLM_BASE_URL and LLM_MODEL set (see README)")
+    with (
+        connect(runtime.database_url(), autocommit=True) as conn,
+        progress_bar(runtime.progress, "eval answers", "questions") as progress,
+    ):
+        result = run_answer_evaluation(
+            conn, runtime.settings, docs, cases, degraded=degraded, llm=client, progress=progress
+        )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

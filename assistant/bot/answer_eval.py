@@ -10,9 +10,17 @@ and scored:
 * chrF — character n-gram F-score (n = 1..6, β = 2, as in sacreBLEU) of the draft body
   (greeting and closing line removed) against the reference answer, 0..100;
 * leaks — drafts with staff-facing sentences (`staff_text`), with examples;
+* candidates_relevant — a relevant document was among those the draft was chosen from
+  (the best a perfect chooser could do with what retrieval offered);
 * misses — why a draft is not from a relevant document: retrieval found no match, no
-  relevant document was among the retrieved hits (retrieval's part), or one was but the
-  draft came from another document (composition's part).
+  relevant document was among the retrieved hits, one was retrieved but not offered to
+  the draft (retrieval's part: ranked below the pages and past tickets composition
+  reads), or one was offered and the draft came from another (the chooser's part).
+
+With `llm` (the configured `LLM_BASE_URL`, as the bot runs with it) each question goes
+through the LLM path: the draft's source is the first source it cites, and a reply the
+bot would not post (no JSON, a citation of nothing it was given, a timeout) falls back
+to the retrieval-only composition exactly as in the bot — the report counts each mode.
 
 Retrieval is opened as the bot opens it (`Retriever.open`: the embedder's calibrated
 defaults), so the figures are the bot's, not those of another fusion. A baseline draft
@@ -32,7 +40,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
@@ -47,6 +55,7 @@ from assistant.knowledge.degrade import DEFAULT_SEED, degrade_queries
 from assistant.knowledge.indexing import index_documents
 from assistant.knowledge.retrieval import Retriever
 from assistant.knowledge.store import KnowledgeStore
+from assistant.llm.client import LLMClient
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
@@ -56,8 +65,24 @@ CHRF_BETA = 2.0
 MAX_EXAMPLES = 5
 
 
+MISSES = (
+    "no_match",
+    "no_relevant_retrieved",
+    "relevant_not_a_candidate",
+    "draft_from_other_doc",
+)
+
+
 class AnswerEvalError(KbError):
     """The corpus or answers file is missing or malformed."""
+
+
+class Progress(Protocol):
+    """Where the run reports questions done (the CLI draws a bar; see flows/progress.py)."""
+
+    def expect(self, more: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -196,7 +221,18 @@ def draft_miss(suggestion: Suggestion, relevant: frozenset[str]) -> str | None:
     if suggestion.mode == "no_match":
         return "no_match"
     retrieved = {str(hit["document_id"]) for hit in suggestion.retrieval}
-    return "draft_from_other_doc" if retrieved & relevant else "no_relevant_retrieved"
+    if not retrieved & relevant:
+        return "no_relevant_retrieved"
+    if suggestion.draft_candidates and not set(suggestion.draft_candidates) & relevant:
+        return "relevant_not_a_candidate"
+    return "draft_from_other_doc"
+
+
+def mode_of(suggestion: Suggestion) -> str:
+    """`llm`, `no_match`, or `retrieval_only` with the reason the LLM was not used."""
+    if suggestion.mode == "retrieval_only" and suggestion.fallback_reason:
+        return f"retrieval_only:{suggestion.fallback_reason}"
+    return suggestion.mode
 
 
 def _case_row(
@@ -210,7 +246,10 @@ def _case_row(
     base_body = draft_body(base_draft)
     return {
         "id": case.id,
+        "mode": mode_of(suggestion),
+        "draft_source_id": suggestion.draft_source_id,
         "source_cited": bool(cited & case.relevant_doc_ids),
+        "candidate_relevant": bool(set(suggestion.draft_candidates) & case.relevant_doc_ids),
         "ours_relevant": suggestion.draft_source_id in case.relevant_doc_ids,
         "ours_chrf": chrf(body, case.reference_answer) if body else 0.0,
         "ours_leaks": leaks(body),
@@ -229,27 +268,44 @@ def evaluate_cases(
     *,
     degraded: bool = False,
     seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Figures for one pass over the questions (optionally degraded)."""
     questions = {case.id: case.question for case in cases}
     if degraded:
         questions = degrade_queries(questions, seed)
-    rows = [_case_row(case, questions[case.id], suggester, store) for case in cases]
+    if progress is not None:
+        progress.expect(len(cases))
+    rows = []
+    for case in cases:
+        rows.append(_case_row(case, questions[case.id], suggester, store))
+        if progress is not None:
+            progress.advance(1)
     n = len(rows) or 1
     cited = [row for row in rows if row["source_cited"]]
     return {
         "questions": len(rows),
+        "modes": dict(Counter(row["mode"] for row in rows)),
         "source_cited": round(sum(row["source_cited"] for row in rows) / n, 4),
+        "candidates_relevant": round(sum(row["candidate_relevant"] for row in rows) / n, 4),
         "draft_relevant_when_cited": round(
             sum(row["ours_relevant"] for row in cited) / (len(cited) or 1), 4
         ),
         "draft_kinds": dict(Counter(str(row["ours_kind"]) for row in rows)),
-        "misses": {
-            miss: sum(row["ours_miss"] == miss for row in rows)
-            for miss in ("no_match", "no_relevant_retrieved", "draft_from_other_doc")
-        },
+        "misses": {miss: sum(row["ours_miss"] == miss for row in rows) for miss in MISSES},
         "ours": _score(rows, "ours"),
         "baseline": _score(rows, "baseline"),
+        "rows": [
+            {
+                "id": row["id"],
+                "mode": row["mode"],
+                "draft_source_id": row["draft_source_id"],
+                "draft_relevant": row["ours_relevant"],
+                "miss": row["ours_miss"],
+                "chrf": round(row["ours_chrf"], 1),
+            }
+            for row in rows
+        ],
     }
 
 
@@ -260,21 +316,30 @@ def run_answer_evaluation(
     cases: Sequence[AnswerCase],
     *,
     degraded: bool = True,
+    llm: LLMClient | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Index `docs` into a scratch schema, compose a comment per question, score it."""
+    """Index `docs` into a scratch schema, compose a comment per question, score it.
+
+    `llm`: compose through the LLM path as the bot does with one configured (None: the
+    retrieval-only composition, what the bot posts without an LLM).
+    """
     schema = f"kb_answers_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     store = KnowledgeStore.create_scratch(conn, schema)
     try:
         report = index_documents(store, docs, settings, full=True)
         retriever = Retriever.open(conn, settings, schema=schema)
-        suggester = Suggester(retriever, None, None, section_loader=store.document_sections)
+        suggester = Suggester(retriever, None, llm, section_loader=store.document_sections)
         result: dict[str, Any] = {
             "corpus_documents": len(docs),
             "embedder": report.embedder,
-            "sample": evaluate_cases(cases, suggester, store),
+            "llm": llm.model if llm is not None else None,
+            "sample": evaluate_cases(cases, suggester, store, progress=progress),
         }
         if degraded:
-            result["degraded"] = evaluate_cases(cases, suggester, store, degraded=True)
+            result["degraded"] = evaluate_cases(
+                cases, suggester, store, degraded=True, progress=progress
+            )
         return result
     finally:
         store.drop()
@@ -282,7 +347,11 @@ def run_answer_evaluation(
 
 def format_report(result: dict[str, Any]) -> str:
     """The figures as a short text table (both passes, ours vs baseline)."""
-    lines = [f"corpus: {result['corpus_documents']} documents, embedder {result['embedder']}"]
+    composer = f"LLM {result['llm']}" if result.get("llm") else "retrieval-only (no LLM)"
+    lines = [
+        f"corpus: {result['corpus_documents']} documents, embedder {result['embedder']}, "
+        f"drafts: {composer}"
+    ]
     for name in ("sample", "degraded"):
         part = result.get(name)
         if part is None:
@@ -291,15 +360,19 @@ def format_report(result: dict[str, Any]) -> str:
             f"\n[{name}] {part['questions']} questions; right source cited in the comment: "
             f"{part['source_cited']:.1%}; draft kinds: {part['draft_kinds']}"
         )
+        if result.get("llm"):
+            lines.append(f"modes: {part['modes']}")
         lines.append(
-            "draft from a relevant doc when retrieval cited one: "
-            f"{part['draft_relevant_when_cited']:.1%}"
+            "a relevant doc among the draft's candidates: "
+            f"{part['candidates_relevant']:.1%}; draft from a relevant doc when retrieval "
+            f"cited one: {part['draft_relevant_when_cited']:.1%}"
         )
         misses = part["misses"]
         lines.append(
             f"drafts not from a relevant doc: no match {misses['no_match']}, "
             f"no relevant doc retrieved {misses['no_relevant_retrieved']}, "
-            f"relevant doc retrieved but draft from another {misses['draft_from_other_doc']}"
+            f"retrieved but not a candidate {misses['relevant_not_a_candidate']}, "
+            f"a candidate but the draft from another {misses['draft_from_other_doc']}"
         )
         lines.append(f"{'':10}{'draft from relevant doc':>25}{'chrF':>8}{'leaking drafts':>16}")
         for system in ("ours", "baseline"):

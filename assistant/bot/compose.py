@@ -70,6 +70,7 @@ class Composition:
     draft_source: Passage | None = None
     steps_source: Passage | None = None
     ranked: list[Scored] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)  # documents the draft was chosen among
 
 
 def _loaded(loader: SectionLoader | None, hit: Any) -> list[tuple[str, str]]:
@@ -143,7 +144,9 @@ def compose(
         return Composition()
     ranked = [s for s in rank_passages(query, passages, embedder) if is_answer(s.passage)]
     ordered = choose_order(ranked, embedder)
-    result = Composition(ranked=ranked)
+    result = Composition(
+        ranked=ranked, candidates=list(dict.fromkeys(p.document_id for p in ordered))
+    )
     # A section that opens with a greeting is a sample reply (a style guide's «Пример
     # ответа» inside an expand macro has no heading of its own): a draft, not steps.
     sections = [p for p in ordered if p.kind == "section" and not reads_as_reply(p.text)]

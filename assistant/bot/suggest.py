@@ -87,6 +87,10 @@ class Suggestion:
     category_decision: Any = None
     draft_source_id: str | None = None  # document the draft was taken from
     draft_source_kind: str | None = None  # template | resolution | section | llm
+    # Documents the draft was chosen among (retrieval-only: the pages and past tickets
+    # composition read; LLM: every source in the prompt) — `kb eval answers` tells a
+    # choice among them from a retrieval that never offered the right one.
+    draft_candidates: list[str] = field(default_factory=list)
 
 
 def _ref(label: str, hit: SearchHit, task_url_prefix: str = PYRUS_TASK_URL_PREFIX) -> SourceRef:
@@ -352,6 +356,7 @@ class Suggester:
         if unknown:
             logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
         base.mode = "llm"
+        base.draft_candidates = list(dict.fromkeys(str(ref.document_id) for ref in refs))
         base.steps = [step.strip()[:600] for step in reply.recommendation_steps if step.strip()]
         base.draft_reply = customer_safe(reply.draft_reply)[:4000]
         base.draft_source_kind = "llm"
@@ -387,6 +392,7 @@ class Suggester:
         )
         if source is not None:
             base.draft_source_id, base.draft_source_kind = source.document_id, source.kind
+        base.draft_candidates = list(composition.candidates)
         top = max((ref.score for ref in refs), default=0.0)
         base.confidence = round(min(0.5, max(0.0, top)), 3)
         return base

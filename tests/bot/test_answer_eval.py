@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -34,7 +35,9 @@ def test_draft_body_drops_greeting_and_closing() -> None:
     assert draft_body(draft) == "Откройте настройки."
 
 
-def _suggestion(mode: str, draft_from: str | None, retrieved: list[str]) -> Suggestion:
+def _suggestion(
+    mode: str, draft_from: str | None, retrieved: list[str], candidates: list[str] | None = None
+) -> Suggestion:
     return Suggestion(
         mode=mode,
         steps=[],
@@ -43,15 +46,20 @@ def _suggestion(mode: str, draft_from: str | None, retrieved: list[str]) -> Sugg
         similar_tickets=[],
         retrieval=[{"document_id": doc} for doc in retrieved],
         draft_source_id=draft_from,
+        draft_candidates=list(retrieved if candidates is None else candidates),
     )
 
 
-def test_a_miss_is_put_on_retrieval_or_on_composition() -> None:
+def test_a_miss_is_put_on_retrieval_or_on_the_choice() -> None:
     relevant = frozenset({"confluence:1", "pyrus:11"})
     assert draft_miss(_suggestion("retrieval_only", "pyrus:11", ["pyrus:11"]), relevant) is None
     assert draft_miss(_suggestion("no_match", None, ["confluence:1"]), relevant) == "no_match"
     none_found = _suggestion("retrieval_only", "pyrus:99", ["pyrus:99", "confluence:7"])
     assert draft_miss(none_found, relevant) == "no_relevant_retrieved"
+    ranked_too_low = _suggestion(
+        "retrieval_only", "pyrus:99", ["pyrus:99", "pyrus:98", "confluence:1"], ["pyrus:99"]
+    )
+    assert draft_miss(ranked_too_low, relevant) == "relevant_not_a_candidate"
     passed_over = _suggestion("retrieval_only", "pyrus:99", ["pyrus:99", "confluence:1"])
     assert draft_miss(passed_over, relevant) == "draft_from_other_doc"
 
@@ -118,7 +126,7 @@ TICKETS = [
 ]
 
 
-def test_cli_reports_ours_and_baseline(tmp_path: Path, kb_env: str) -> None:
+def _write_inputs(tmp_path: Path) -> tuple[Path, Path]:
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
         "\n".join(
@@ -143,6 +151,11 @@ def test_cli_reports_ours_and_baseline(tmp_path: Path, kb_env: str) -> None:
         },
     ]
     data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return corpus, data
+
+
+def test_cli_reports_ours_and_baseline(tmp_path: Path, kb_env: str) -> None:
+    corpus, data = _write_inputs(tmp_path)
     result = CliRunner().invoke(
         app, ["eval", "answers", "--corpus", str(corpus), "--data", str(data), "--json"]
     )
@@ -156,6 +169,10 @@ def test_cli_reports_ours_and_baseline(tmp_path: Path, kb_env: str) -> None:
     assert sample["ours"]["chrf"] > sample["baseline"]["chrf"]
     assert sample["baseline"]["drafts_with_leaks"] == 1  # the page template's «см.»/клиент
     assert sum(sample["misses"].values()) == 0
+    assert sample["candidates_relevant"] == 1.0
+    assert sample["modes"] == {"retrieval_only:llm_not_configured": 2}
+    assert [row["id"] for row in sample["rows"]] == ["a1", "a2"]
+    assert all(row["draft_relevant"] and row["miss"] is None for row in sample["rows"])
     degraded = report["degraded"]
     assert degraded["questions"] == 2
     # every draft not from a relevant document is put down to exactly one cause
@@ -167,6 +184,63 @@ def test_cli_reports_ours_and_baseline(tmp_path: Path, kb_env: str) -> None:
     assert text.exit_code == 0, text.output
     assert "draft from relevant doc" in text.output
     assert "[degraded]" not in text.output
+
+
+def _llm_reply(cited: list[str], draft: str) -> str:
+    return json.dumps(
+        {
+            "recommendation_steps": ["Проверьте лимит справочника."],
+            "cited_source_ids": cited,
+            "draft_reply": draft,
+            "confidence": 0.7,
+        },
+        ensure_ascii=False,
+    )
+
+
+def test_cli_with_llm_takes_the_cited_source_and_counts_fallbacks(
+    tmp_path: Path, kb_env: str, fake_llm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLM_BASE_URL", fake_llm.base_url)
+    monkeypatch.setenv("LLM_MODEL", "fake-model")
+    monkeypatch.setenv("LLM_MAX_RETRIES", "0")
+    corpus, data = _write_inputs(tmp_path)
+    fake_llm.script(
+        _llm_reply(["S1"], "Здравствуйте! Разбейте справочник на части по 15 000 элементов."),
+        _llm_reply(["S42"], "Здравствуйте! Проверьте спам."),  # cites nothing it was given
+    )
+    result = CliRunner().invoke(
+        app,
+        ["eval", "answers", "--corpus", str(corpus), "--data", str(data), "--json", "--llm"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["llm"] == "fake-model"
+    sample = report["sample"]
+    assert sample["modes"] == {"llm": 1, "retrieval_only:llm_uncited": 1}
+    first, second = sample["rows"]
+    assert (first["mode"], second["mode"]) == ("llm", "retrieval_only:llm_uncited")
+    # the LLM's draft is credited to the first source it cited: S1 of the prompt it got
+    titles = {doc_id: title for doc_id, title, _ in PAGES + FILLER + TICKETS}
+    prompt = fake_llm.requests[0]["body"]["messages"][1]["content"]
+    assert f"[S1] (статья базы знаний) {titles[first['draft_source_id']]}" in prompt or (
+        f"[S1] (решённая заявка) {titles[first['draft_source_id']]}" in prompt
+    )
+    # the fallback drafts from the retrieval-only composition, as the bot would post it
+    assert second["draft_source_id"] in {"confluence:1", "pyrus:12"}
+
+
+def test_cli_llm_without_an_endpoint_is_one_clear_error(
+    tmp_path: Path, kb_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LLM_BASE_URL", raising=False)
+    corpus, data = _write_inputs(tmp_path)
+    result = CliRunner().invoke(
+        app, ["eval", "answers", "--corpus", str(corpus), "--data", str(data), "--llm"]
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, AnswerEvalError)
+    assert "LLM_BASE_URL" in str(result.exception)
 
 
 def test_cli_missing_file_is_one_line(tmp_path: Path, kb_env: str) -> None:
