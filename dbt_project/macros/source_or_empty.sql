@@ -1,22 +1,30 @@
 {#- Select `columns` ([name, type] pairs) from a source that another component creates
     later (kb.ticket_categories, assistant.suggestions). While the table is missing, or
     lacks a column, the result is typed nulls: the project builds on a fresh database,
-    and lineage still shows the source because `source()` is always called. -#}
+    and lineage still shows the source because `source()` is always called.
+
+    The columns are read from pg_catalog, not through dbt's relation cache: with two
+    threads, two models of one source schema compile at once, and dbt marks a schema as
+    cached when the first of its relations is added — the other thread could then see a
+    half-filled list, miss the relation and compile to nulls (a rare, silent wrong mart). -#}
 {% macro source_or_empty(source_name, table_name, columns) -%}
     {%- set relation = source(source_name, table_name) -%}
-    {%- set existing = none -%}
     {%- set present = [] -%}
     {%- if execute -%}
-        {%- set existing = adapter.get_relation(
-            database=relation.database,
-            schema=relation.schema,
-            identifier=relation.identifier
-        ) -%}
-        {%- if existing is not none -%}
-            {%- for column in adapter.get_columns_in_relation(existing) -%}
-                {%- do present.append(column.name | lower) -%}
-            {%- endfor -%}
-        {%- endif -%}
+        {%- set lookup -%}
+            select lower(attribute.attname)
+            from pg_catalog.pg_attribute as attribute
+            inner join pg_catalog.pg_class as class on attribute.attrelid = class.oid
+            inner join pg_catalog.pg_namespace as namespace
+                on class.relnamespace = namespace.oid
+            where namespace.nspname = '{{ relation.schema | replace("'", "''") }}'
+                and class.relname = '{{ relation.identifier | replace("'", "''") }}'
+                and attribute.attnum > 0
+                and not attribute.attisdropped
+        {%- endset -%}
+        {%- for row in run_query(lookup) -%}
+            {%- do present.append(row[0]) -%}
+        {%- endfor -%}
     {%- endif -%}
     select
         {%- for name, type in columns %}
@@ -26,7 +34,7 @@
         null::{{ type }} as {{ name }}{{ "," if not loop.last }}
             {%- endif %}
         {%- endfor %}
-    {%- if existing is not none %}
+    {%- if present %}
     from {{ relation }}
     {%- else %}
     where false
