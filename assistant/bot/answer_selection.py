@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.bot.drafts import resolution_text, section_body
+from assistant.email_text import latest_message
 from assistant.knowledge.text import terms
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def ticket_passage(
     replies, question = [], ""
     for text in chunks:
         if not question and (match := _QUESTION.search(text or "")):
-            question = match.group(1).strip()
+            question = latest_message(match.group(1)).strip()
         if re.search(r"(?im)^\s*решение\s*:", text or "") or "Ответ:" in (text or ""):
             reply = resolution_text(text)
             if reply and reply not in replies:

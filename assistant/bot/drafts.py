@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.email_text import latest_message
+
 # --- text helpers: wrapping untrusted text, retrieval-only steps and drafts ----------
 
 _TAG = re.compile(r"</?\s*(?:ticket|sources|system|user)\s*>", re.IGNORECASE)
@@ -116,7 +118,8 @@ def resolution_text(ticket_text: str) -> str:
             return ""  # only the customer's question: nothing to adapt
         paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
         text = paragraphs[-1] if paragraphs else ""
-    lines = [line.strip() for line in text.strip().splitlines()]
+    # a reply sent by e-mail quotes the customer it answered: never reuse their words
+    lines = [line.strip() for line in latest_message(text).strip().splitlines()]
     kept = [
         line for line in lines if line and not _GREETING.match(line) and not _SIGN_OFF.match(line)
     ]

@@ -31,6 +31,7 @@ from assistant.bot.drafts import (
 )
 from assistant.bot.staff_text import customer_safe
 from assistant.categorization.policy import Categorizer, CategoryDecision
+from assistant.email_text import latest_message
 from assistant.errors import KbError
 from assistant.knowledge.retrieval import Retriever, SearchHit, SearchResult
 from assistant.knowledge.store import KnowledgeStore
@@ -126,8 +127,11 @@ def _dedupe_by_document(hits: Sequence[SearchHit], limit: int) -> list[SearchHit
 
 
 def ticket_query(subject: str, description: str) -> str:
-    """The text a ticket is searched and categorized by: subject and body, masked."""
-    return redact("\n".join(part.strip() for part in (subject, description) if part.strip()))
+    """The text a ticket is searched and categorized by: subject and the newest message of
+    its body (an e-mail's quoted history and signature dropped, `assistant/email_text.py`),
+    masked."""
+    body = latest_message(description or "")
+    return redact("\n".join(part.strip() for part in (subject or "", body) if part.strip()))
 
 
 class Suggester:

@@ -53,3 +53,38 @@ def test_greetings_and_sign_offs_are_not_steps() -> None:
         "Откройте «Настройки» → «Журнал рассылок».",
         "Найдите адрес клиента в журнале.",
     ]
+
+
+def ticket(document_id: str, title: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        document_id=document_id, source="pyrus", title=title, text="", snippet=""
+    )
+
+
+def test_a_past_reply_sent_by_e_mail_never_carries_the_quoted_customer() -> None:
+    """Another customer's quoted words (and the colleague's signature) stay out of the draft."""
+    past = {
+        "pyrus:7": [
+            (
+                "",
+                "Вопрос: Справочник не загружается\nЗагружаем прайс на 30 000 строк — ошибка.\n\n"
+                "Решение: Здравствуйте, Анна!\nВ справочнике не больше 15 000 элементов — "
+                "разбейте файл на две части.\n\nС уважением,\nОльга\nслужба поддержки Pyrus\n\n"
+                "пн, 2 дек. 2026 г. в 10:15, Анна Смирнова <anna@romashka.example>:\n"
+                "> Наш директор Сергей Кузнецов требует загрузить прайс до вечера, "
+                "договор №17 горит.",
+            )
+        ]
+    }
+    result = compose(
+        "Не загружается справочник\nПрайс на 20 тысяч строк не загружается в справочник",
+        [],
+        [ticket("pyrus:7", "Справочник не загружается")],
+        past.get,
+        None,
+    )
+    assert result.draft_source is not None
+    assert result.draft_source.document_id == "pyrus:7"
+    assert "15 000" in result.draft_body
+    for quoted in ("директор", "договор", "anna@", "Ольга", "С уважением"):
+        assert quoted not in result.draft_body

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from assistant.bot.drafts import resolution_text, steps_from_section
-from assistant.bot.suggest import Suggester
+from assistant.bot.suggest import Suggester, ticket_query
 from assistant.knowledge.retrieval import SearchHit, SearchResult
 from assistant.llm.client import LLMClient, LLMUnavailable, parse_reply
 from assistant.llm.prompt import load_prompt
@@ -486,3 +486,13 @@ def test_llm_draft_loses_staff_facing_sentences(fake_llm: Any) -> None:
     assert suggestion.mode == "llm"
     assert "Проверьте папку «Спам»." in suggestion.draft_reply
     assert "клиент" not in suggestion.draft_reply
+
+
+def test_an_e_mail_ticket_is_searched_by_its_newest_message() -> None:
+    query = ticket_query(
+        "RE: справочник",
+        "Всё равно не загружается, ошибка та же.\n\nС уважением,\nИван Петров\n+7 912 000-00-00\n\n"
+        "-----Original Message-----\nFrom: help@pyrus.com\nSent: Monday\n\n"
+        "Здравствуйте! Проверьте права на отчёт в реестре.",
+    )
+    assert query == "RE: справочник\nВсё равно не загружается, ошибка та же."
