@@ -31,6 +31,7 @@ from assistant.categorization.predictor import (
     compact_from_trained,
 )
 from assistant.categorization.taxonomy import Taxonomy
+from assistant.email_text import latest_message
 
 if TYPE_CHECKING:
     from assistant.categorization.classifier import ClassifierParams, TrainedClassifier
@@ -39,8 +40,13 @@ logger = logging.getLogger(__name__)
 
 
 def ticket_text(subject: str | None, description: str | None) -> str:
-    """The text a ticket is classified on: subject, then description."""
-    return "\n".join(part for part in (subject, description) if part and part.strip())
+    """The text a ticket is classified on: subject, then the description's newest message.
+
+    The same reading as the bot's (`assistant.bot.suggest.ticket_query`): an e-mail's
+    quoted history and signature say nothing about this ticket's category.
+    """
+    body = latest_message(description) if description else ""
+    return "\n".join(part for part in (subject, body) if part and part.strip())
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,14 @@ def test_the_customers_own_text_is_never_cut() -> None:
 def test_windows_line_endings() -> None:
     text = f"{NEW}\r\n\r\n-----Original Message-----\r\nold"
     assert latest_message(text) == NEW
+
+
+def test_the_classifier_and_the_bot_read_a_ticket_alike() -> None:
+    """Training texts (`ticket_text`) and the bot's query (`ticket_query`) drop the same parts."""
+    from assistant.bot.suggest import ticket_query
+    from assistant.categorization.model_store import ticket_text
+
+    description = f"{NEW}\n\nС уважением,\nИван\n\n-----Original Message-----\nстарое письмо"
+    assert ticket_text("RE: справочник", description) == f"RE: справочник\n{NEW}"
+    assert ticket_query("RE: справочник", description) == f"RE: справочник\n{NEW}"
+    assert ticket_text("Тема", None) == "Тема"
