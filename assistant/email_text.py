@@ -11,9 +11,10 @@ newest message only.
 
 Cutting is conservative: only well-known reply headers and quote marks end the message;
 a sign-off («С уважением», «Best regards», a bare «Спасибо») ends it only when what
-follows is short enough to be a signature. When the newest message says almost nothing
-(«Пересылаю письмо клиента», «см. ниже»), the quoted text *is* the problem: the whole
-text is kept, without quote marks and header blocks.
+follows is short enough to be a signature. When the newest message only hands over an
+older one (a «Forwarded message» block, «Пересылаю письмо клиента», «см. ниже»), the
+forwarded text *is* the problem: the whole text is kept, without quote marks and header
+blocks. A short reply on top of a quote («Ещё раз проверьте.») stays short.
 """
 
 from __future__ import annotations
@@ -58,9 +59,14 @@ _DISCLAIMER = re.compile(
     r"|(confidential.{0,200}(intended|recipient))",
     re.IGNORECASE | re.DOTALL,
 )
+_FORWARD_HEADER = re.compile(
+    r"^\s*-{2,}\s*(пересланное|пересылаемое|forwarded|начало пересылаемого)", re.IGNORECASE
+)
+_FORWARD_WORDS = re.compile(r"пересыла|переслал|\bfwd?\b|forward|см\.?\s*ниже", re.IGNORECASE)
 SIGNATURE_MAX_LINES = 6
 SIGNATURE_MAX_CHARS = 400
-MIN_MESSAGE_LETTERS = 30  # below this the newest message only points at the quoted one
+FORWARD_NOTE_LETTERS = 80  # «Пересылаю письмо клиента, посмотрите» — a note, not a message
+EMPTY_MESSAGE_LETTERS = 12  # «См. ниже», «FYI»: nothing of its own
 
 
 def _history_start(lines: list[str]) -> int | None:
@@ -127,7 +133,17 @@ def latest_message(text: str) -> str:
     start = _history_start(lines)
     newest = lines if start is None else lines[:start]
     cleaned = _without_noise("\n".join(_without_signature(newest))).strip()
-    if start is not None and _letters(cleaned) < MIN_MESSAGE_LETTERS:
-        # «Пересылаю письмо клиента»: the problem is in the quoted part
+    if start is not None and _is_forward(cleaned, lines[start]):
+        # «Пересылаю письмо клиента»: the problem is in the forwarded part
         return _without_noise(_unquoted(lines)).strip()
     return cleaned if cleaned else normalized.strip()
+
+
+def _is_forward(newest: str, history_header: str) -> bool:
+    """The newest message only hands over the older one (a reply on top of a quote is not)."""
+    letters = _letters(newest)
+    return (
+        bool(_FORWARD_HEADER.match(history_header))
+        or letters < EMPTY_MESSAGE_LETTERS
+        or (letters < FORWARD_NOTE_LETTERS and bool(_FORWARD_WORDS.search(newest)))
+    )

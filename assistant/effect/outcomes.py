@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz.distance import LCSseq, Levenshtein
 
+from assistant.email_text import latest_message
+
 GREETING = re.compile(
     r"^\s*(здравствуйте|добрый\s+(день|вечер|утро)|привет|доброе\s+утро)[^\n.!]*[.!,]?\s*",
     re.IGNORECASE,
@@ -31,8 +33,13 @@ BASE_EDITED = 0.40
 
 
 def normalise(text: str) -> str:
-    """Lower-case, ё→е, strip greeting, signature and quoted lines, collapse whitespace."""
-    text = QUOTED.sub("", text or "")
+    """Lower-case, ё→е, strip greeting, signature and quoted lines, collapse whitespace.
+
+    A reply sent by e-mail is first cut to its newest message (`assistant/email_text.py`):
+    Outlook quotes the customer's letter below an «От: … Отправлено: …» block without `>`
+    marks, which would otherwise count as text the engineer wrote.
+    """
+    text = QUOTED.sub("", latest_message(text or ""))
     text = SIGNATURE.sub("", text)
     text = GREETING.sub("", text.strip())
     text = text.lower().replace("ё", "е")

@@ -88,3 +88,9 @@ def test_the_classifier_and_the_bot_read_a_ticket_alike() -> None:
     assert ticket_text("RE: справочник", description) == f"RE: справочник\n{NEW}"
     assert ticket_query("RE: справочник", description) == f"RE: справочник\n{NEW}"
     assert ticket_text("Тема", None) == "Тема"
+
+
+def test_a_short_reply_stays_short_and_a_bare_pointer_keeps_the_thread() -> None:
+    assert latest_message("Ещё раз проверьте.\n> старое письмо клиента") == "Ещё раз проверьте."
+    pointer = f"См. ниже\n\n-----Original Message-----\nFrom: buh@example.ru\nSent: вчера\n\n{NEW}"
+    assert NEW in latest_message(pointer)

@@ -44,3 +44,18 @@ def test_not_exposed_and_no_reply() -> None:
     thresholds = calibrate([])
     assert usage_class(None, thresholds, exposed=False, replied=False) == "no_reply_yet"
     assert usage_class(None, thresholds, exposed=False, replied=True) == "not_exposed"
+
+
+def test_an_outlook_reply_is_compared_without_the_customers_letter_below_it() -> None:
+    """Outlook quotes without `>`: the letter under «От: … Отправлено:» is not the engineer's."""
+    reply = (
+        DRAFT + "\n\nС уважением,\nОльга\n\n"
+        "От: Иван Петров <ivan@example.ru>\nОтправлено: 2 декабря 2026 г. 10:15\n"
+        "Кому: Поддержка Pyrus\nТема: поле\n\n"
+        "Добрый день! Никак не получается сделать поле обязательным, уже всё перепробовали, "
+        "и в настройках смотрели, и в маршруте, помогите, пожалуйста, горит отчётность."
+    )
+    assert similarity(DRAFT, reply) == similarity(DRAFT, DRAFT)
+    assert usage_class(similarity(DRAFT, reply), calibrate([]), exposed=True, replied=True) == (
+        "accepted"
+    )
