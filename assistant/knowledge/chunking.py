@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from assistant.email_text import latest_message
 from assistant.knowledge.storage_format import storage_to_text
 
 MAX_CHUNK_CHARS = 1200
@@ -124,6 +125,9 @@ def _ticket_pieces(body: str) -> list[tuple[str, str]]:
         question = (preamble + "\n" + question).strip()
     else:
         question = body.strip()
+    # Tickets from e-mail carry the quoted thread and signatures, and a staff reply quotes the
+    # customer: index the newest messages only (`assistant/email_text.py`).
+    question, resolution = latest_message(question), latest_message(resolution)
     pieces = [("", f"Вопрос: {part}") for part in _pack([question])] if question else []
     if resolution:
         context = question[:QUESTION_CONTEXT_CHARS].rstrip()

@@ -117,6 +117,29 @@ def test_ticket_gives_question_and_resolution_chunks() -> None:
     assert question.chunk_id != resolution.chunk_id
 
 
+def test_a_ticket_from_e_mail_is_indexed_by_its_newest_messages() -> None:
+    """Quoted threads, signatures and disclaimers stay out of the index (and of drafts)."""
+    doc = KbDocument(
+        "pyrus:5002",
+        "pyrus",
+        "RE: справочник",
+        "",
+        "Вопрос: RE: справочник\nВсё равно не загружается прайс, ошибка та же.\n\n"
+        "С уважением,\nИван\n\nОт: Поддержка Pyrus <help@pyrus.com>\n"
+        "Отправлено: 2 декабря 2026 г.\nТема: справочник\n\nПроверьте права на реестр.\n\n"
+        "Решение: В справочнике не больше 15 000 элементов — разбейте файл.\n\n"
+        "пн, 2 дек. 2026 г. в 10:15, Иван <ivan@example.ru>:\n> Наш директор требует прайс.",
+    )
+    question, resolution = chunk_document(doc)
+    for text in (question.text, resolution.text):
+        for quoted in ("Проверьте права", "С уважением", "help@pyrus.com", "директор"):
+            assert quoted not in text
+    assert question.text.endswith("Всё равно не загружается прайс, ошибка та же.")
+    assert resolution.text.endswith(
+        "Решение: В справочнике не больше 15 000 элементов — разбейте файл."
+    )
+
+
 def test_empty_and_plain_bodies() -> None:
     assert chunk_document(page("")) == []
     plain = chunk_document(page("Просто текст без разметки."))
