@@ -120,7 +120,7 @@ def _unquoted(lines: list[str]) -> str:
         if skipping_header and _HEADER_FIELD.match(line):
             continue
         skipping_header = False
-        out.append(_QUOTED.sub("", line).lstrip(">").strip())
+        out.append(line.lstrip(" \t>").strip())
     return "\n".join(out)
 
 

@@ -59,17 +59,14 @@ class Question:
 
 
 def _candidates(
-    query: str, pages: Sequence[Any], tickets: Sequence[Any], suggester: Any, relevant: frozenset
+    composition: Any, embedder: object | None, retrieved: Sequence[Any], relevant: frozenset
 ) -> list[Candidate]:
     from assistant.bot.answer_selection import agreement
-    from assistant.bot.compose import DRAFT_POOL, draft_body, gather, is_answer, rank_passages
+    from assistant.bot.compose import DRAFT_POOL, draft_body
 
-    embedder = getattr(suggester.retriever, "embedder", None)
-    passages = gather(pages, tickets, suggester.section_loader)
-    ranked = [s for s in rank_passages(query, passages, embedder) if is_answer(s.passage)]
-    pool = ranked[:DRAFT_POOL]
+    pool = composition.ranked[:DRAFT_POOL]
     support = agreement([s.passage for s in pool], embedder)
-    score = {str(hit.document_id): float(hit.score) for hit in [*tickets, *pages]}
+    score = {str(hit.document_id): float(hit.score) for hit in retrieved}
     out = []
     for scored, agree in zip(pool, support, strict=True):
         passage = scored.passage
@@ -91,6 +88,7 @@ def _candidates(
 def collect(corpus: Path, data: Path) -> dict[str, list[Question]]:
     """Candidates and the shipped choice for every question, sample and degraded."""
     from assistant.bot.answer_eval import load_cases, load_corpus
+    from assistant.bot.compose import compose
     from assistant.bot.suggest import Suggester, ticket_query
     from assistant.db import connect
     from assistant.knowledge.degrade import DEFAULT_SEED, degrade_queries
@@ -109,6 +107,7 @@ def collect(corpus: Path, data: Path) -> dict[str, list[Question]]:
             index_documents(store, docs, runtime.settings, full=True)
             retriever = Retriever.open(conn, runtime.settings, schema=schema)
             suggester = Suggester(retriever, None, None, section_loader=store.document_sections)
+            embedder = getattr(retriever, "embedder", None)
             plain = {case.id: case.question for case in cases}
             for name, texts in (
                 ("sample", plain),
@@ -119,13 +118,15 @@ def collect(corpus: Path, data: Path) -> dict[str, list[Question]]:
                     subject, _, description = texts[case.id].partition("\n")
                     query = ticket_query(subject, description)
                     pages, tickets, _, _ = suggester._retrieve(query)
-                    shipped = suggester.suggest(subject, description)
+                    # the bot's own composition (what `Suggester.suggest` posts without an LLM)
+                    composition = compose(query, pages, tickets, store.document_sections, embedder)
+                    shipped = composition.draft_source
                     relevant = case.relevant_doc_ids
                     questions.append(
                         Question(
                             case.id,
-                            shipped.draft_source_id in relevant,
-                            _candidates(query, pages, tickets, suggester, relevant),
+                            shipped is not None and shipped.document_id in relevant,
+                            _candidates(composition, embedder, [*tickets, *pages], relevant),
                             str(tickets[0].document_id) if tickets else None,
                             str(pages[0].document_id) if pages else None,
                         )

@@ -22,6 +22,7 @@ from assistant.categorization.classifier import (
     train_classifier,
 )
 from assistant.categorization.features import is_blank
+from assistant.email_text import latest_message
 from assistant.errors import KbError
 from assistant.jsonl import json_objects
 
@@ -52,7 +53,8 @@ def read_labelled_jsonl(path: Path) -> list[LabelledRecord]:
         records.append(
             LabelledRecord(
                 id=str(item.get("id", number)),
-                text=text or "",
+                # read as training and the bot read a ticket: its newest message
+                text=latest_message(text or ""),
                 label=item["label"].strip(),
                 split=str(item.get("split") or "").strip().lower(),
             )

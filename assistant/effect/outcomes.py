@@ -25,7 +25,6 @@ GREETING = re.compile(
 SIGNATURE = re.compile(
     r"\n\s*(с\s+уважением|спасибо,|--\s*$|best regards)[\s\S]*$", re.IGNORECASE | re.MULTILINE
 )
-QUOTED = re.compile(r"^\s*>.*$", re.MULTILINE)
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
 BASE_ACCEPTED = 0.90
@@ -39,8 +38,7 @@ def normalise(text: str) -> str:
     Outlook quotes the customer's letter below an «От: … Отправлено: …» block without `>`
     marks, which would otherwise count as text the engineer wrote.
     """
-    text = QUOTED.sub("", latest_message(text or ""))
-    text = SIGNATURE.sub("", text)
+    text = SIGNATURE.sub("", latest_message(text or ""))
     text = GREETING.sub("", text.strip())
     text = text.lower().replace("ё", "е")
     return " ".join(text.split())
