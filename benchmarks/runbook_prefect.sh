@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs the README runbook "Run the daily flow under Prefect" as written, against the sandbox,
-# then starts one kb-refresh deployment run and checks that it completed and published every
-# artifact key the README lists. Prints the seconds each phase took.
+# Runs the runbook "Run the daily flow under Prefect" (docs/operations.md) as written, against
+# the sandbox, then starts one kb-refresh deployment run and checks that it completed and
+# published every artifact key the runbook lists. Prints the seconds each phase took.
 #
 #   bash benchmarks/runbook_prefect.sh        # from the repository root, after `make install`
 #
-# The block is taken from README.md, not copied, so the runbook cannot drift from what is
+# The block is taken from docs/operations.md, not copied, so the runbook cannot drift from what is
 # verified. Only what would collide on a shared machine is substituted: the Prefect port (a
 # free one), PREFECT_HOME, the log/env files and the data dir go to a temporary directory,
 # the worker runs in the background instead of the foreground, and the deployments'
@@ -23,8 +23,8 @@ started=$(date +%s)
 .venv/bin/python - "$WORK" "$PORT" > "$WORK/runbook.sh" <<'PY'
 import re, sys
 work, port = sys.argv[1], sys.argv[2]
-readme = open("README.md", encoding="utf-8").read()
-section = readme.split("### Run the daily flow under Prefect", 1)[1]
+readme = open("docs/operations.md", encoding="utf-8").read()
+section = readme.split("## Run the daily flow under Prefect", 1)[1]
 block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
 for old, new in [
     ("PREFECT_HOME=$PWD/.prefect", f"PREFECT_HOME={work}/prefect"),
@@ -69,13 +69,13 @@ echo "kb-refresh deployment run completed: $((finished - ready)) s"
 import re, sys
 import httpx
 api = sys.argv[1]
-readme = open("README.md", encoding="utf-8").read()
-section = readme.split("### Run the daily flow under Prefect", 1)[1].split("\n### ", 1)[0]
+readme = open("docs/operations.md", encoding="utf-8").read()
+section = readme.split("## Run the daily flow under Prefect", 1)[1].split("\n## ", 1)[0]
 listed = set(re.findall(r"`([a-z-]+-(?:summary|estimates|report|index|transform))`", section))
 listed.discard("extract-sql-summary")  # the sandbox has no SQL source
 keys = {a["key"] for a in httpx.post(f"{api}/artifacts/filter", json={}, timeout=30).json()}
 missing = sorted(listed - keys)
-print(f"artifacts published: {len(keys & listed)} of {len(listed)} listed in the README")
+print(f"artifacts published: {len(keys & listed)} of {len(listed)} listed in the runbook")
 if missing:
     sys.exit(f"missing artifact keys: {', '.join(missing)}")
 PY
