@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=3800)
     args = parser.parse_args()
 
-    from flows.effect import report_html
+    from assistant.effect.report_data import report_html
     from flows.runtime import Runtime
 
     started = time.monotonic()

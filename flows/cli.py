@@ -458,7 +458,7 @@ def report_effect(
     ),
 ) -> None:
     """Write the effect-measurement HTML report (estimates from the last `effect` stage)."""
-    from flows.effect import report_html
+    from assistant.effect.report_data import report_html
 
     page = report_html(_runtime().database_url())
     out.write_text(page, encoding="utf-8")

@@ -14,9 +14,10 @@ import psycopg
 import pytest
 
 from assistant.bot.arms import assign_arm
+from assistant.effect.report_data import report_html
 from assistant.effect.verdict import pct
 from assistant.settings import AssistantSettings
-from flows.effect import estimate_effects, report_html
+from flows.effect import estimate_effects
 from flows.replay import replay_new_tickets
 from flows.score import score_suggestions
 from tests.conftest import make_database
