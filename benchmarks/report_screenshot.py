@@ -62,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("report"), help="path without suffix")
     parser.add_argument("--width", type=int, default=1100)
-    parser.add_argument("--height", type=int, default=3800)
+    parser.add_argument("--height", type=int, default=7000)  # the whole page
     args = parser.parse_args()
 
     from assistant.effect.report_data import report_html

@@ -83,7 +83,7 @@ def _conclusion(row: EffectRow) -> str:
 def _effect_table(rows: list[EffectRow], labels: Labels, *, first: str) -> str:
     head = (
         f"<tr><th>{first}</th><th>метод</th><th>обращений: с ассистентом / контроль</th>"
-        "<th>контроль</th><th>с ассистентом</th><th>изменение</th><th>лучше, когда</th>"
+        "<th>контроль</th><th>с ассистентом</th><th>изменение</th><th>лучше</th>"
         "<th>95 % ДИ</th><th>MDE (80 %)</th><th>вывод</th></tr>"
     )
     cells = []
@@ -145,7 +145,7 @@ def _methods_note(labels: Labels) -> str:
 
 
 STYLE = (
-    "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1000px;margin:2em auto;"
+    "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1080px;margin:2em auto;"
     "color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{margin-top:1.6em}"
     "table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;"
     "padding:4px 8px;font-size:13px;vertical-align:top}th{background:#f3f3f3;text-align:left}"
@@ -155,7 +155,7 @@ STYLE = (
     "background:#f7f7f7}.verdict h2{margin:.1em 0 .4em}.good{border-color:#2e7d32}"
     ".bad{border-color:#c62828}.wait{border-color:#f9a825}.none{border-color:#9e9e9e}"
     ".period{font-size:15px;background:#eef4fb;padding:.5em 1em}"
-    "table.gaps td:nth-child(2){min-width:24em}"
+    "table.gaps td:first-child{min-width:0}table.gaps td:nth-child(2){min-width:24em}"
 )
 
 

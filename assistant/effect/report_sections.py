@@ -60,8 +60,8 @@ def _weeks_word(n: int) -> str:
 
 
 def share_text(part: int, whole: int) -> str:
-    """`38 %` (rounded to a whole percent), or `—` for an empty whole."""
-    return "—" if whole <= 0 else f"{round(100 * part / whole)} %"
+    """`38 %` (a whole percent, a no-break space: the sign never wraps alone), or `—`."""
+    return "—" if whole <= 0 else f"{round(100 * part / whole)}\u00a0%"
 
 
 def period_html(period: Period | None) -> str:
@@ -143,7 +143,10 @@ def _trend(weeks: Sequence[AdoptionWeek]) -> tuple[list[tuple[date, date, float]
     ]
     if len(pools) < 2:
         return pools, ""
-    start, end = pools[0][2], pools[-1][2]
+    # the first and the last few points, so one noisy week does not make a trend
+    k = min(VOLUME_WEEKS, len(pools) // 2)
+    start = sum(share for _, _, share in pools[:k]) / k
+    end = sum(share for _, _, share in pools[-k:]) / k
     if end - start >= TREND_POINTS:
         word = "растёт"
     elif start - end >= TREND_POINTS:
@@ -151,7 +154,8 @@ def _trend(weeks: Sequence[AdoptionWeek]) -> tuple[list[tuple[date, date, float]
     else:
         word = "держится на одном уровне"
     return pools, (
-        f" Доля {word}: в первые недели после запуска — {start:.0f} %, в последние — {end:.0f} %."
+        f" Доля {word}: в первые недели после запуска — {start:.0f}\u00a0%, "
+        f"в последние — {end:.0f}\u00a0%."
     )
 
 

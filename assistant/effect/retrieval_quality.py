@@ -77,8 +77,11 @@ def plot_quality(points: list[QualityPoint]) -> str:
 
 
 def in_words(share: float) -> str:
-    """`0.7` → «в 7 из 10 заявок» (rounded to whole tenths)."""
-    return f"в {round(10 * share)} из 10 заявок"
+    """`0.7` → «в 7 из 10 заявок»; out of 100 where tenths would round to all or none."""
+    tenths = round(10 * share)
+    if (tenths == 10 and share < 1) or (tenths == 0 and share > 0):
+        return f"в {round(100 * share)} из 100 заявок"
+    return f"в {tenths} из 10 заявок"
 
 
 def section_html(points: list[QualityPoint]) -> str:
@@ -92,11 +95,13 @@ def section_html(points: list[QualityPoint]) -> str:
     total = sum(p.labelled_tickets for p in points)
     recall_5 = sum(p.recall_at_5 * p.labelled_tickets for p in points) / total
     mrr = sum(p.mrr * p.labelled_tickets for p in points) / total
+    position = f"{1 / mrr:.1f}".replace(".", ",") if mrr > 0 else "—"
+    mrr_text = f"{mrr:.2f}".replace(".", ",")
     return (
         "<h2>Качество поиска: нашёл ли бот то, чем воспользовались инженеры</h2>"
         f"<p><b>{in_words(recall_5).capitalize()} нужная статья была среди первых пяти</b>, "
         f"которые предложил бот. В среднем по всем заявкам нужная статья стояла на месте "
-        f"около {1 / mrr:.1f} (оценка по средней обратной позиции, MRR = {mrr:.2f}; "
+        f"около {position} (оценка по средней обратной позиции, MRR = {mrr_text}; "
         "1 — всегда первая).</p>"
         f"<p class='note'>{html.escape(str(total))} обращений с метками ответа (ссылки на "
         "статьи и заявки в ответах сотрудников, близость ответа к разделу базы знаний). "

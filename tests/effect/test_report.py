@@ -215,9 +215,11 @@ def test_weeks_until_the_answer_at_todays_volume(page: str) -> None:
 
 
 def test_draft_adoption_is_a_share_with_its_trend(page: str) -> None:
-    assert "Черновик пригодился в 52 % обращений" in page  # (3 + 10 + 8 + 12) / 63
-    assert "не использован — 48 % (30 из 63)" in page
-    assert "Доля растёт: в первые недели после запуска — 39 %, в последние — 67 %." in page
+    assert "Черновик пригодился в 52\u00a0% обращений" in page  # (3 + 10 + 8 + 12) / 63
+    assert "не использован — 48\u00a0% (30 из 63)" in page
+    assert (
+        "Доля растёт: в первые недели после запуска — 39\u00a0%, в последние — 67\u00a0%." in page
+    )
     assert "<img alt='draft adoption by week'" in page
 
 

@@ -129,7 +129,7 @@ def test_report_effect_writes_plots_and_numbers(kb_env: str, tmp_path: Path) -> 
     assert "5,5 %" in page
     assert "Вывод: эффект пока не показан" in page or "Вывод: эффект не обнаружен" in page
     assert "<td>да</td><td>1</td>" in page
-    assert "Черновик пригодился в 50 % обращений" in page  # accepted + edited of 4
+    assert "Черновик пригодился в 50\u00a0% обращений" in page  # accepted + edited of 4
     assert "<a href='https://kb.example.ru/1'>Вход через SSO</a>" in page
     assert "обращения с 07.09.2026 по " in page
     assert not re.search(r"src=['\"]https?://", page)  # nothing loads from the network
