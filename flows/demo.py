@@ -95,11 +95,13 @@ def print_emulators(console: Console, pyrus_url: str, confluence_url: str) -> No
 
 
 def print_extract(console: Console, summary: dict[str, Any]) -> None:
-    """The incremental extract: one cut line per source."""
+    """The incremental extract: one line per source, cut on a terminal, whole in a log."""
     for source, counts in summary.items():
-        console.print(
-            f"    {source}: {one_line(counts)}", no_wrap=True, overflow="ellipsis", crop=True
-        )
+        line = f"    {source}: {one_line(counts)}"
+        if console.is_terminal:
+            console.print(line, no_wrap=True, overflow="ellipsis", crop=True)
+        else:
+            console.print(line, soft_wrap=True)
 
 
 def print_bot_result(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from assistant.effect.report import (
     WeeklyPoint,
     render_report,
 )
+from assistant.effect.report_summary import summary_markdown
 from assistant.effect.report_types import AdoptionWeek, GapDocument, Period, WeekCount
 from assistant.effect.stats import INSUFFICIENT_METHOD, Estimate, TicketOutcome, estimate_all
 from assistant.effect.verdict import (
@@ -274,3 +276,16 @@ def test_report_without_data_says_so() -> None:
     assert "Недостаточно данных" in page
     assert "Вывод: оценки пока нет" in page
     assert "data:image/png" not in page
+
+
+def test_the_prefect_artifact_is_a_short_summary_with_a_link(tmp_path: Path) -> None:
+    rows = estimates_for(120, 30, -0.2, seed=3)
+    report = tmp_path / "reports" / "effect-report.html"
+    text = summary_markdown(rows, LABELS, report)
+    assert text.startswith("## Эффект ИИ-помощника: эффект пока не показан — мало данных")
+    assert "| Время первого ответа | −" in text
+    assert "| меньше |" in text
+    assert f"[effect-report.html]({report.resolve().as_uri()})" in text
+    assert "data:image" not in text
+    assert "<" not in text  # markdown, not HTML
+    assert len(text) < 2000
