@@ -305,7 +305,15 @@ def sandbox(
     port_pyrus: Annotated[int, typer.Option(help="Pyrus emulator port (0: any free).")] = 8081,
     port_confluence: Annotated[int, typer.Option(help="Confluence port (0: any free).")] = 8082,
 ) -> None:
-    """Start the local Pyrus and Confluence emulators over the sample data."""
+    """Start the local Pyrus and Confluence emulators over the sample data.
+
+    A Pyrus API v4 (auth, forms, tasks, comments, the bot's webhook) and a Confluence
+    Data Center REST API serve the sample dataset on 127.0.0.1 until Ctrl-C. stdout
+    carries only KEY=VALUE lines that point kb at them (PYRUS_*, CONFLUENCE_*):
+    `kb sandbox --port-pyrus 0 --port-confluence 0 > .data/sandbox.env 2> .data/sandbox.log &`
+    then `set -a; . .data/sandbox.env; set +a` and `kb refresh` extracts from them.
+    The emulator's clock moves with POST /_emulator/clock {"days": 1}.
+    """
     import time
 
     try:
@@ -351,7 +359,11 @@ def eval_retrieval(
     mode: Annotated[str, typer.Option(help="fts|vector|hybrid|all")] = "all",
     as_json: Annotated[bool, typer.Option("--json")] = False,
     config: Annotated[
-        str | None, typer.Option(help="A stored retrieval configuration version (kb tune).")
+        str | None,
+        typer.Option(
+            help="A stored retrieval configuration version, as the nightly tune stage "
+            "wrote it (kb refresh --only tune; the tune-summary artifact names it)."
+        ),
     ] = None,
 ) -> None:
     """Evaluate retrieval on a BEIR-format set (indexed into a scratch schema)."""
