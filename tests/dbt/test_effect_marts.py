@@ -7,6 +7,7 @@ bot's own assignment and logging) → dbt again for the marts → score → esti
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -187,9 +188,44 @@ def test_kb_gaps_count_no_good_match_tickets(pipeline: dict[str, Any]) -> None:
     assert gaps == logged > 0
 
 
+def test_kb_gap_documents_rank_the_missed_documents(pipeline: dict[str, Any]) -> None:
+    """Per document, the tickets where staff used it and it was not in the bot's top 5."""
+    url = pipeline["url"]
+    labels = _rows(url, "select ticket_id, document_id from staging.stg_kb__answer_labels")
+    hits = {
+        (ticket, document)
+        for ticket, document in _rows(
+            url,
+            "select ticket_id, document_id from staging.stg_assistant__suggestion_hits"
+            " where document_rank <= 5",
+        )
+    }
+    decided = {t for (t,) in _rows(url, "select ticket_id from intermediate."
+                                        "int_suggestions_paired_with_replies")}  # fmt: skip
+    expected: dict[str, set[int]] = {}
+    for ticket, document in labels:
+        if ticket in decided and (ticket, document) not in hits:
+            expected.setdefault(document, set()).add(ticket)
+    rows = _rows(
+        url,
+        "select document_id, tickets_missed, gap_rank, title, category_codes"
+        " from marts.kb_gap_documents order by gap_rank, document_id",
+    )
+    assert {doc: n for doc, n, *_ in rows} == {doc: len(t) for doc, t in expected.items()}
+    assert rows
+    assert [n for _, n, *_ in rows] == sorted((n for _, n, *_ in rows), reverse=True)
+    assert rows[0][2] == 1
+    assert all(title and categories for _, _, _, title, categories in rows)
+    [(per_cell,)] = _rows(url, "select sum(tickets_used_document_missed) from marts.kb_gaps")
+    assert per_cell == len(set().union(*expected.values()))  # each ticket in one cell
+
+
 def test_report_shows_plots_and_the_estimate(pipeline: dict[str, Any], tmp_path: Path) -> None:
     page = report_html(pipeline["url"], planted_effect=planted_effect())
-    assert page.count("data:image/png;base64,") == 4
+    images = re.findall(r"<img alt='([^']+)' src='data:image/png;base64,", page)
+    assert {"weekly median first response by arm", "draft adoption by week"} <= set(images)
+    assert "Черновик пригодился в " in page  # adoption as a share
+    assert "Ассистент включён</b> 03.08.2026" in page  # the rollout seed, up front
     headline = pipeline["effect"]
     assert pct(headline["frt_bm_rel_change"]) in page
     assert "Заложенный в демо-данные эффект: −25,0 %" in page
