@@ -1,3 +1,7 @@
+-- A view, like the marts that read it: labels written by the `label` stage after the
+-- marts were built show at once (as in fct_retrieval_quality_daily).
+{{ config(materialized='view') }}
+
 -- Documents the engineers used (answer labels) that the bot did not have in its top 5,
 -- with the ticket's week and category: the one definition of a "missed" document that
 -- kb_gaps (per week and category) and kb_gap_documents (per document) both count.
