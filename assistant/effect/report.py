@@ -91,7 +91,9 @@ def _effect_table(rows: list[EffectRow], labels: Labels, *, first: str) -> str:
         metric = labels.metric(r.metric)
         what = f"{metric.name}, {metric.unit}" if first == "метрика" else labels.segment(r.segment)
         method = labels.name("method", r.method)
-        ci = "—" if r.ci95_low is None else f"{pct(r.ci95_low)} … {pct(r.ci95_high)}"
+        # each bound kept whole («+12,1 %» never wraps); the line may break at «…»
+        low, high = (pct(v).replace(" ", "\u00a0") for v in (r.ci95_low, r.ci95_high))
+        ci = "—" if r.ci95_low is None else f"{low} … {high}"
         cells.append(
             f"<tr class='{'thin' if r.method == INSUFFICIENT_METHOD else ''}'>"
             f"<td>{_esc(what)}</td><td>{_esc(method)}</td>"
@@ -100,7 +102,7 @@ def _effect_table(rows: list[EffectRow], labels: Labels, *, first: str) -> str:
             f"<td class='n'>{_esc(_value(r.treated_value, metric.unit))}</td>"
             f"<td class='n effect'>{pct(r.rel_change)}</td>"
             f"<td>{'↓ ' if better_when(r.metric) == 'меньше' else '↑ '}{better_when(r.metric)}</td>"
-            f"<td class='n'>{ci}</td>"
+            f"<td class='ci'>{ci}</td>"
             f"<td class='n'>{pct(r.mde_80, signed=False)}</td><td>{_conclusion(r)}</td></tr>"
         )
     return f"<table>{head}{''.join(cells)}</table>"
@@ -149,7 +151,8 @@ STYLE = (
     "color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{margin-top:1.6em}"
     "table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;"
     "padding:4px 8px;font-size:13px;vertical-align:top}th{background:#f3f3f3;text-align:left}"
-    "td.n{text-align:right;white-space:nowrap}td:first-child{min-width:10em}"
+    "td.n{text-align:right;white-space:nowrap}td.ci{text-align:right}"
+    "td:first-child{min-width:9em}"
     "tr.thin td{color:#888}.note{color:#555}"
     "img{max-width:100%}.verdict{border-left:6px solid;padding:.6em 1em;margin:1em 0;"
     "background:#f7f7f7}.verdict h2{margin:.1em 0 .4em}.good{border-color:#2e7d32}"

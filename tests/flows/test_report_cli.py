@@ -122,7 +122,7 @@ def test_report_effect_writes_plots_and_numbers(kb_env: str, tmp_path: Path) -> 
     assert images == ["weekly median first response by arm", "effect by category"]
     assert "Каждая точка — медиана не меньше чем 10 обращений" in page
     assert "−24,1 %" in page
-    assert "−38,5 % … +4,8 %" in page
+    assert "−38,5\u00a0% … +4,8\u00a0%" in page  # a bound never wraps before its %
     assert "SSO, AD и вход" in page  # category names, not codes
     assert "sso_ldap" not in page
     assert "Переоткрытия за 7 дней, %" in page
