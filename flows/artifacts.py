@@ -20,9 +20,11 @@ ARTIFACT_KEYS = {
     "kb-index": "documents and chunks embedded / skipped / deleted",
     "replay-summary": "bot decisions logged for history tickets",
     "score-summary": "draft usage classes and calibrated thresholds",
+    "label-summary": "answer labels: tickets examined / labelled, by method",
+    "tune-summary": "retrieval tuning: changed or not, the version and the reason",
     "effect-estimates": "effect estimates with 95 % CIs",
-    "effect-report": "the effect report (markdown)",
-    "kb-refresh-summary": "one row per stage: status, seconds, what it did",
+    "effect-report": "the verdict and a link to the full HTML report (markdown)",
+    "kb-refresh-summary": "one row per stage: status, seconds, one column per count",
 }
 
 
@@ -45,6 +47,28 @@ def metric_rows(summary: Mapping[str, Any], keys: Iterable[str] | None = None) -
     """`metric | value` rows of a summary (all keys, or the given ones in that order)."""
     names = list(keys) if keys is not None else list(summary)
     return [{"metric": name, "value": readable(summary.get(name))} for name in names]
+
+
+def flat_cells(summary: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """One cell per count: nested counts (per source) become `pyrus new`, `pyrus changed`."""
+    cells: dict[str, str] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            cells |= flat_cells(value, prefix=f"{name} ")
+        else:
+            cells[name] = readable(value)
+    return cells
+
+
+def wide_table(rows: list[tuple[dict[str, str], Mapping[str, Any]]]) -> list[dict[str, str]]:
+    """Rows of (fixed cells, summary) as one table: the fixed columns, then one column per
+    count in order of first appearance; a stage without that count shows an empty cell."""
+    flat = [(fixed, flat_cells(summary)) for fixed, summary in rows]
+    columns: dict[str, None] = {}
+    for fixed, cells in flat:
+        columns |= dict.fromkeys([*fixed, *cells])
+    return [{name: {**fixed, **cells}.get(name, "") for name in columns} for fixed, cells in flat]
 
 
 def one_line(summary: Mapping[str, Any], *, skip: Iterable[str] = ("seconds",)) -> str:

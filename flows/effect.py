@@ -4,14 +4,15 @@ Estimates (docs/effect-measurement.md §3–4): treatment vs holdout ratio of me
 full-resolution time in business minutes, weighted to the pre-period category mix, with
 bootstrap 95 % CIs and the MDE at the current sample size; per category (descriptive);
 and a pre/post DiD over the hash groups. They replace `kb.effect_estimates` as a whole
-(the `effect_arm_comparison` view joins them), and the rendered report is published as
-a Prefect artifact.
+(the `effect_arm_comparison` view joins them). The page (assistant/effect/report_data.py)
+is written to `<KB_DATA_DIR>/reports/effect-report.html`; the Prefect artifact is a short
+markdown summary with the verdict and a link to that file, not the 300 KB page inlined.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
@@ -20,16 +21,9 @@ from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.effect.data import load_ticket_outcomes, replace_estimates
-from assistant.effect.report import ReportData, render_report
-from assistant.effect.report_data import (
-    load_arm_rows,
-    load_effect_rows,
-    load_feedback_counts,
-    load_gaps,
-    load_usage_counts,
-    load_weekly_medians,
-)
-from assistant.effect.retrieval_quality import load_quality_series, section_html
+from assistant.effect.labels import load_labels
+from assistant.effect.report_data import load_effect_rows, report_html
+from assistant.effect.report_summary import summary_markdown
 from assistant.effect.stats import estimate_all
 from flows.runtime import Runtime, current_runtime
 
@@ -75,31 +69,23 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def report_html(url: str, *, planted_effect: float | None = None) -> str:
-    """The self-contained HTML report from the stored estimates and the marts."""
-    with connect(url) as conn:
-        data = ReportData(
-            generated_at=datetime.now(UTC),
-            effects=load_effect_rows(conn),
-            weekly=load_weekly_medians(conn),
-            usage_counts=load_usage_counts(conn),
-            gaps=load_gaps(conn),
-            planted_effect=planted_effect,
-            arm_rows=load_arm_rows(conn),
-            feedback_counts=load_feedback_counts(conn),
-            retrieval_section=section_html(load_quality_series(conn)),
-        )
-    return render_report(data)
-
-
 @task(name="estimate-effects", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def estimate_task(url: str, holdout_share: float) -> dict[str, Any]:
     return estimate_effects(url, holdout_share=holdout_share)
 
 
+def report_path(runtime: Runtime) -> Path:
+    """Where the effect stage writes the full HTML report (under the local state dir)."""
+    return Path(runtime.settings.kb_data_dir).resolve() / "reports" / "effect-report.html"
+
+
 @task(name="render-effect-report", cache_policy=NO_CACHE)
-def report_task(url: str) -> str:
-    return report_html(url)
+def report_task(url: str, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".html.partial")  # a reader never sees half a page
+    partial.write_text(report_html(url), encoding="utf-8")
+    partial.replace(path)
+    return path
 
 
 @flow(name="effect")
@@ -108,7 +94,7 @@ def effect() -> dict[str, Any]:
     runtime = current_runtime()
     url = runtime.database_url()
     summary = estimate_task(url, runtime.settings.assistant_holdout)
-    page = report_task(url)
+    page = report_task(url, report_path(runtime))
     with connect(url) as conn:
         rows = load_effect_rows(conn)
     create_table_artifact(
@@ -129,8 +115,11 @@ def effect() -> dict[str, Any]:
         description="effect: estimates with bootstrap 95% CIs (kb.effect_estimates)",
     )
     create_markdown_artifact(
-        key=REPORT_ARTIFACT_KEY, markdown=page, description="effect: the HTML report"
+        key=REPORT_ARTIFACT_KEY,
+        markdown=summary_markdown(rows, load_labels(), page),
+        description="effect: the verdict and a link to the full HTML report",
     )
+    logger.info("effect report written to %s", page)
     return summary
 
 

@@ -25,7 +25,7 @@ from prefect.artifacts import create_table_artifact
 
 from assistant.db import connect
 from assistant.errors import ConfigError, KbError
-from flows.artifacts import one_line
+from flows.artifacts import one_line, wide_table
 from flows.landing import rewind_watermarks
 from flows.runtime import Runtime, current_runtime
 from flows.stages import (
@@ -68,6 +68,24 @@ class StageResult:
     def as_row(self) -> dict[str, str]:
         seconds = f"{self.seconds:.1f}" if self.status != "skipped" else ""
         return {"stage": self.name, "status": self.status, "seconds": seconds, "what": self.what()}
+
+
+def summary_table_rows(results: list[StageResult]) -> list[dict[str, str]]:
+    """The run summary artifact: stage, status, seconds, reason, then one column per count."""
+    return wide_table(
+        [
+            (
+                {
+                    "stage": r.name,
+                    "status": r.status,
+                    "seconds": r.as_row()["seconds"],
+                    "reason": r.error,
+                },
+                {key: value for key, value in r.summary.items() if key != "seconds"},
+            )
+            for r in results
+        ]
+    )
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -170,8 +188,8 @@ def kb_refresh(
         log("stage %s %s in %.1fs: %s", result.name, result.status, result.seconds, result.what())
     create_table_artifact(
         key=SUMMARY_ARTIFACT_KEY,
-        table=[result.as_row() for result in results],
-        description="kb-refresh: what each stage did",
+        table=summary_table_rows(results),
+        description="kb-refresh: each stage's status, seconds and counts (one column each)",
     )
     raise_for_failures(results)
     return {r.name: {"status": r.status, "seconds": r.seconds, **r.summary} for r in results}

@@ -57,9 +57,11 @@ def print_stage(console: Console, result: Any, *, cut: bool = False) -> None:
     """One stage line; `cut` keeps a finished stage to one terminal line (ending in «…»).
 
     `kb refresh` prints it whole (and a closing table), as that is where the figures are
-    read; `kb demo` has two screens for the whole loop. A failure's reason is never cut.
+    read; `kb demo` has two screens for the whole loop. A failure's reason is never cut,
+    nor is any line written to a file or pipe (a log is read later, in full: tune's
+    reason sits at the end of its line).
     """
-    if cut and result.status == "ok":
+    if cut and result.status == "ok" and console.is_terminal:
         console.print(stage_line(result), no_wrap=True, overflow="ellipsis", crop=True)
     else:
         console.print(stage_line(result), soft_wrap=True)

@@ -198,6 +198,24 @@ def reschedule(conn: psycopg.Connection, job: Job, delay_seconds: float, reason:
     )
 
 
+def release(conn: psycopg.Connection, job_id: int) -> bool:
+    """Give a claimed job back at once, attempt not counted (a worker told to stop).
+
+    Only while still `processing`: a job its worker finished meanwhile stays finished.
+    """
+    row = conn.execute(
+        """
+        update assistant.inbox
+        set status = 'pending', claimed_at = null, available_at = now(),
+            attempts = greatest(attempts - 1, 0), last_error = 'released: the worker stopped'
+        where id = %s and status = 'processing'
+        returning id
+        """,
+        (job_id,),
+    ).fetchone()
+    return row is not None
+
+
 def unfinished_jobs(conn: psycopg.Connection, task_id: int) -> int:
     """Jobs of the task still pending or being processed."""
     row = conn.execute(
@@ -243,6 +261,7 @@ class InboxWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection | None = None
+        self.current: Job | None = None  # the job being handled (for release on stop)
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
@@ -262,6 +281,7 @@ class InboxWorker:
             job.event,
             job.attempts,
         )
+        self.current = job
         try:
             status, outcome = self.handler(conn, job)
         except RetryLater as exc:
@@ -281,6 +301,8 @@ class InboxWorker:
             )
             logger.warning("inbox job %d failed (%s, now %s)", job.id, message, new_status)
             return True
+        finally:
+            self.current = None
         finish(conn, job.id, status=status, outcome=outcome)
         logger.info("inbox job %d %s: %s", job.id, status, outcome)
         return True
@@ -288,7 +310,7 @@ class InboxWorker:
     def run_pending(self, max_jobs: int | None = None) -> int:
         """Process ready jobs until none is left (or `max_jobs`); returns how many."""
         done = 0
-        while (max_jobs is None or done < max_jobs) and self.run_once():
+        while (max_jobs is None or done < max_jobs) and not self._stop.is_set() and self.run_once():
             done += 1
         return done
 
@@ -316,13 +338,15 @@ class InboxWorker:
         self._thread = threading.Thread(target=self.run_forever, name="kb-inbox", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to finish its current job and exit."""
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Ask the loop to finish its current job and exit; False if it is still busy."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=timeout)
+            return not thread.is_alive()
+        return True
 
     def _close(self) -> None:
         if self._conn is not None:

@@ -12,9 +12,16 @@ and is published as a Prefect artifact unchanged.
 from __future__ import annotations
 
 import html
+from zoneinfo import ZoneInfo
 
 from assistant.effect.labels import Labels, load_labels
-from assistant.effect.report_plots import plot_by_category, plot_gaps, plot_usage, plot_weekly
+from assistant.effect.report_plots import plot_by_category, plot_weekly
+from assistant.effect.report_sections import (
+    adoption_html,
+    gaps_html,
+    period_html,
+    weeks_to_answer_html,
+)
 from assistant.effect.report_types import (
     MIN_WEEKLY_TICKETS,
     ArmRow,
@@ -30,10 +37,15 @@ from assistant.effect.verdict import (
     NOT_SHOWN_UNDERPOWERED,
     SHOWN_BETTER,
     SHOWN_WORSE,
+    better_when,
+    is_improvement,
     is_shown,
     pct,
     verdict,
+    wrong_way_sentences,
 )
+
+MOSCOW = ZoneInfo("Europe/Moscow")
 
 VERDICT_STYLE = {
     SHOWN_BETTER: ("verdict good", "эффект показан"),
@@ -62,7 +74,7 @@ def _conclusion(row: EffectRow) -> str:
     if row.method == INSUFFICIENT_METHOD or row.rel_change is None:
         return "недостаточно данных"
     if is_shown(row):
-        return "показан" if (row.rel_change or 0) < 0 else "ухудшение"
+        return "показан" if is_improvement(row) else "ухудшение"
     if row.mde_80 is not None and row.mde_80 > abs(row.rel_change):
         return "не показан, мало данных"
     return "не показан"
@@ -71,22 +83,26 @@ def _conclusion(row: EffectRow) -> str:
 def _effect_table(rows: list[EffectRow], labels: Labels, *, first: str) -> str:
     head = (
         f"<tr><th>{first}</th><th>метод</th><th>обращений: с ассистентом / контроль</th>"
-        "<th>контроль</th><th>с ассистентом</th><th>изменение</th><th>95 % ДИ</th>"
-        "<th>MDE (80 %)</th><th>вывод</th></tr>"
+        "<th>контроль</th><th>с ассистентом</th><th>изменение</th><th>лучше</th>"
+        "<th>95 % ДИ</th><th>MDE (80 %)</th><th>вывод</th></tr>"
     )
     cells = []
     for r in rows:
         metric = labels.metric(r.metric)
         what = f"{metric.name}, {metric.unit}" if first == "метрика" else labels.segment(r.segment)
         method = labels.name("method", r.method)
-        ci = "—" if r.ci95_low is None else f"{pct(r.ci95_low)} … {pct(r.ci95_high)}"
+        # each bound kept whole («+12,1 %» never wraps); the line may break at «…»
+        low, high = (pct(v).replace(" ", "\u00a0") for v in (r.ci95_low, r.ci95_high))
+        ci = "—" if r.ci95_low is None else f"{low} … {high}"
         cells.append(
             f"<tr class='{'thin' if r.method == INSUFFICIENT_METHOD else ''}'>"
             f"<td>{_esc(what)}</td><td>{_esc(method)}</td>"
             f"<td class='n'>{r.n_treated} / {r.n_control}</td>"
             f"<td class='n'>{_esc(_value(r.control_value, metric.unit))}</td>"
             f"<td class='n'>{_esc(_value(r.treated_value, metric.unit))}</td>"
-            f"<td class='n effect'>{pct(r.rel_change)}</td><td class='n'>{ci}</td>"
+            f"<td class='n effect'>{pct(r.rel_change)}</td>"
+            f"<td>{'↓ ' if better_when(r.metric) == 'меньше' else '↑ '}{better_when(r.metric)}</td>"
+            f"<td class='ci'>{ci}</td>"
             f"<td class='n'>{pct(r.mde_80, signed=False)}</td><td>{_conclusion(r)}</td></tr>"
         )
     return f"<table>{head}{''.join(cells)}</table>"
@@ -131,20 +147,28 @@ def _methods_note(labels: Labels) -> str:
 
 
 STYLE = (
-    "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1000px;margin:2em auto;"
+    "body{font-family:'DejaVu Sans',Arial,sans-serif;max-width:1080px;margin:2em auto;"
     "color:#222;line-height:1.45}h1{margin-bottom:.2em}h2{margin-top:1.6em}"
     "table{border-collapse:collapse;margin:.8em 0}td,th{border:1px solid #ccc;"
     "padding:4px 8px;font-size:13px;vertical-align:top}th{background:#f3f3f3;text-align:left}"
-    "td.n{text-align:right;white-space:nowrap}td:first-child{min-width:10em}"
+    "td.n{text-align:right;white-space:nowrap}td.ci{text-align:right}"
+    "td:first-child{min-width:9em}"
     "tr.thin td{color:#888}.note{color:#555}"
     "img{max-width:100%}.verdict{border-left:6px solid;padding:.6em 1em;margin:1em 0;"
     "background:#f7f7f7}.verdict h2{margin:.1em 0 .4em}.good{border-color:#2e7d32}"
     ".bad{border-color:#c62828}.wait{border-color:#f9a825}.none{border-color:#9e9e9e}"
+    ".period{font-size:15px;background:#eef4fb;padding:.5em 1em}"
+    "table.gaps td:first-child{min-width:0}table.gaps td:nth-child(2){min-width:24em}"
 )
 
 
 def render_report(data: ReportData) -> str:
-    """The whole page as one HTML string."""
+    """The whole page as one HTML string.
+
+    Order: the period, the verdict and when the answer will be known, the metrics (each
+    with the way that is better, a sentence for each that moved the wrong way), then draft
+    use, knowledge gaps, retrieval quality, `data.extra_sections`, and how to read it.
+    """
     labels = data.labels or load_labels()
     metric_order = list(labels.by_kind.get("metric", {}))
     overall = sorted(
@@ -159,18 +183,37 @@ def render_report(data: ReportData) -> str:
         for r in data.effects
         if r.segment != "ALL" and r.comparison == "treatment_vs_holdout" and r.metric == "frt_bm"
     ]
+    generated = data.generated_at.astimezone(MOSCOW)
     judged = verdict(data.effects, labels)
     css_class, title = VERDICT_STYLE[judged.status]
     paragraphs = "".join(f"<p>{_esc(text)}</p>" for text in judged.paragraphs)
-    sections = [f"<div class='{css_class}'><h2>Вывод: {title}</h2>{paragraphs}</div>"]
+    sections = [
+        period_html(data.period),
+        f"<div class='{css_class}'><h2>Вывод: {title}</h2>{paragraphs}"
+        f"{weeks_to_answer_html(judged, data.effects, data.weekly_volume, generated.date())}"
+        "</div>",
+    ]
     if overall:
+        wrong = "".join(f"<li>{_esc(s)}</li>" for s in wrong_way_sentences(data.effects, labels))
         sections += ["<h2>Главное</h2>", _effect_table(overall, labels, first="метрика")]
+        if wrong:
+            sections.append(f"<p><b>Что изменилось в худшую сторону:</b></p><ul>{wrong}</ul>")
     else:
         sections.append("<p>Недостаточно данных для оценки эффекта.</p>")
     if data.planted_effect is not None:
         sections.append(
             f"<p class='note'>Заложенный в демо-данные эффект: {pct(data.planted_effect)}.</p>"
         )
+    sections.append(adoption_html(data.adoption))
+    if data.feedback_counts:
+        sections += [
+            "<h3>Отзывы сотрудников («Помог ли ИИ-помощник»)</h3>",
+            _counts_table(data.feedback_counts),
+        ]
+    no_match = sum(row.tickets_without_good_match for row in data.gaps)
+    sections.append(gaps_html(data.gap_documents, no_match, labels))
+    if data.retrieval_section:
+        sections.append(data.retrieval_section)
     if data.weekly:
         sections += [
             "<h2>Медиана времени первого ответа по неделям</h2>",
@@ -196,30 +239,14 @@ def render_report(data: ReportData) -> str:
             "<h2>Все метрики: медианы и доли без взвешивания</h2>",
             _arm_table(data.arm_rows, labels),
         ]
-    if data.usage_counts:
-        sections += [
-            "<h2>Использование черновиков</h2>",
-            f"<img alt='draft usage' src='{plot_usage(data.usage_counts)}'>",
-        ]
-    if data.feedback_counts:
-        sections += [
-            "<h2>Отзывы сотрудников («Помог ли ИИ-помощник»)</h2>",
-            _counts_table(data.feedback_counts),
-        ]
-    if data.gaps:
-        sections += [
-            "<h2>Пробелы в базе знаний</h2>",
-            f"<img alt='kb gaps' src='{plot_gaps(data.gaps, labels)}'>",
-        ]
-    if data.retrieval_section:
-        sections.append(data.retrieval_section)
+    sections += data.extra_sections
     sections.append(_methods_note(labels))
     return (
         "<!DOCTYPE html><html lang='ru'><head><meta charset='utf-8'>"
         f"<title>Эффект ИИ-помощника поддержки</title><style>{STYLE}</style></head><body>"
         "<h1>Эффект ИИ-помощника поддержки</h1>"
-        f"<p class='note'>Отчёт построен {data.generated_at:%d.%m.%Y %H:%M} UTC. Все "
-        "обращения учитываются в той группе, куда их распределили (intent-to-treat); "
+        f"<p class='note'>Отчёт построен {generated:%d.%m.%Y %H:%M} по московскому времени. "
+        "Все обращения учитываются в той группе, куда их распределили (intent-to-treat); "
         "медианы взвешены на структуру категорий до запуска; 95 % ДИ — бутстреп.</p>"
         + "".join(sections)
         + "</body></html>"

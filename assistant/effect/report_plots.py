@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from datetime import date
 
 import matplotlib
 
@@ -12,9 +13,7 @@ from assistant.effect.report_types import (
     ARM_COLORS,
     ARMS,
     MIN_WEEKLY_TICKETS,
-    USAGE_LABELS,
     EffectRow,
-    GapRow,
     WeeklyPoint,
 )
 from assistant.effect.verdict import is_shown
@@ -84,21 +83,14 @@ def plot_by_category(rows: list[EffectRow], labels: Labels) -> str:
     return png(figure)
 
 
-def plot_usage(counts: dict[str, int]) -> str:
-    figure, axis = plt.subplots(figsize=(6, 2.8))
-    keys = [k for k in USAGE_LABELS if k in counts]
-    axis.barh([USAGE_LABELS[k] for k in keys], [counts[k] for k in keys])
-    axis.set_xlabel("черновиков")
-    return png(figure)
-
-
-def plot_gaps(gaps: list[GapRow], labels: Labels) -> str:
-    totals: dict[str, int] = {}
-    for row in gaps:
-        name = labels.segment(row.category)
-        totals[name] = totals.get(name, 0) + row.tickets_without_good_match
-    ordered = sorted(totals.items(), key=lambda item: item[1])
-    figure, axis = plt.subplots(figsize=(6, 0.3 * max(len(ordered), 3) + 1))
-    axis.barh([k for k, _ in ordered], [v for _, v in ordered], color="#c0504d")
-    axis.set_xlabel("обращений без подходящей статьи")
+def plot_adoption(pools: list[tuple[date, date, float]], min_drafts: int) -> str:
+    """The share of drafts used per pool of weeks (each pool ≥ `min_drafts` judged drafts)."""
+    figure, axis = plt.subplots(figsize=(8.5, 2.8))
+    middles = [first + (last - first) / 2 for first, last, _ in pools]
+    axis.plot(middles, [share for _, _, share in pools], marker="o", color=ARM_COLORS["treatment"])
+    axis.set_ylim(0, 105)  # a share of 100 % stays inside the axes
+    axis.set_ylabel("черновик пригодился, %")
+    axis.set_title(f"каждая точка — не меньше {min_drafts} черновиков с ответом", fontsize=9)
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
     return png(figure)

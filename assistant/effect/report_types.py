@@ -54,6 +54,51 @@ class GapRow:
 
 
 @dataclass(frozen=True)
+class GapDocument:
+    """A document staff used that the bot missed (marts.kb_gap_documents), ranked."""
+
+    title: str
+    url: str | None
+    tickets_missed: int
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Period:
+    """What the data covers (Moscow dates) and when the assistant was switched on."""
+
+    first_day: date
+    last_day: date
+    rollout_day: date
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    """Answered tickets of both post-rollout arms created in a (complete) week."""
+
+    week: date
+    tickets: int
+
+
+@dataclass(frozen=True)
+class AdoptionWeek:
+    """Drafts of a week by how staff used them (accepted, edited, ignored)."""
+
+    week: date
+    accepted: int
+    edited: int
+    ignored: int
+
+    @property
+    def used(self) -> int:
+        return self.accepted + self.edited
+
+    @property
+    def judged(self) -> int:
+        return self.accepted + self.edited + self.ignored
+
+
+@dataclass(frozen=True)
 class ArmRow:
     """One raw comparison from the effect_arm_comparison mart (segment ALL)."""
 
@@ -71,10 +116,17 @@ class ReportData:
     generated_at: datetime
     effects: list[EffectRow] = field(default_factory=list)
     weekly: list[WeeklyPoint] = field(default_factory=list)
-    usage_counts: dict[str, int] = field(default_factory=dict)
     gaps: list[GapRow] = field(default_factory=list)
     planted_effect: float | None = None
     arm_rows: list[ArmRow] = field(default_factory=list)
     feedback_counts: dict[str, int] = field(default_factory=dict)
     labels: Labels | None = None  # None: read the seeds (load_labels)
     retrieval_section: str = ""  # assistant/effect/retrieval_quality.py renders it
+    period: Period | None = None
+    weekly_volume: list[WeekCount] = field(default_factory=list)
+    adoption: list[AdoptionWeek] = field(default_factory=list)
+    gap_documents: list[GapDocument] = field(default_factory=list)
+    # More sections (an HTML fragment each, starting with its <h2>), shown before the
+    # "how to read" notes: a module that owns a topic renders its own section and the
+    # loader appends it here (assistant/effect/report_data.py: load_report_data).
+    extra_sections: list[str] = field(default_factory=list)

@@ -66,22 +66,43 @@ def plot_quality(points: list[QualityPoint]) -> str:
         label = arm_names.name("arm", arm)
         axes[0].plot(days, _rolling(series, "mrr"), label=label)
         axes[1].plot(days, _rolling(series, "recall_at_5"), label=label)
-    for axis, title in zip(axes, ("MRR", "recall@5"), strict=True):
-        axis.set_title(f"{title}, скользящее среднее за {ROLLING_DAYS} дн.")
-        axis.set_ylim(0, 1)
+    titles = ("Средняя обратная позиция (1 — всегда первая)", "Нужная статья в первых пяти")
+    for axis, title in zip(axes, titles, strict=True):
+        axis.set_title(f"{title},\nскользящее среднее за {ROLLING_DAYS} дн.", fontsize=10)
+        axis.set_ylim(0, 1.05)  # a line at 1.0 stays inside the axes
         axis.grid(alpha=0.3)
         axis.tick_params(axis="x", labelrotation=30)
     axes[0].legend()
     return png(figure)
 
 
+def in_words(share: float) -> str:
+    """`0.7` → «в 7 из 10 заявок»; out of 100 where tenths would round to all or none."""
+    tenths = round(10 * share)
+    if (tenths == 10 and share < 1) or (tenths == 0 and share > 0):
+        return f"в {round(100 * share)} из 100 заявок"
+    return f"в {tenths} из 10 заявок"
+
+
 def section_html(points: list[QualityPoint]) -> str:
-    """The report section, or "" when nothing is labelled yet."""
+    """The report section, or "" when nothing is labelled yet.
+
+    Leads read shares as "n out of 10 tickets"; the charts keep the technical measures
+    (recall@5, MRR) with their meaning in the titles.
+    """
     if not points:
         return ""
     total = sum(p.labelled_tickets for p in points)
+    recall_5 = sum(p.recall_at_5 * p.labelled_tickets for p in points) / total
+    mrr = sum(p.mrr * p.labelled_tickets for p in points) / total
+    position = f"{1 / mrr:.1f}".replace(".", ",") if mrr > 0 else "—"
+    mrr_text = f"{mrr:.2f}".replace(".", ",")
     return (
         "<h2>Качество поиска: нашёл ли бот то, чем воспользовались инженеры</h2>"
+        f"<p><b>{in_words(recall_5).capitalize()} нужная статья была среди первых пяти</b>, "
+        f"которые предложил бот. В среднем по всем заявкам нужная статья стояла на месте "
+        f"около {position} (оценка по средней обратной позиции, MRR = {mrr_text}; "
+        "1 — всегда первая).</p>"
         f"<p class='note'>{html.escape(str(total))} обращений с метками ответа (ссылки на "
         "статьи и заявки в ответах сотрудников, близость ответа к разделу базы знаний). "
         "Для контрольной группы — что бот предложил бы.</p>"

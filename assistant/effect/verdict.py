@@ -23,6 +23,9 @@ PRIMARY_COMPARISON = "treatment_vs_holdout"
 # for millions of tickets.
 SMALLEST_EFFECT_OF_INTEREST = 0.10
 
+# Lower is better for times and reopen rates; these metrics are better when higher.
+HIGHER_IS_BETTER = frozenset({"frt_sla_attainment"})
+
 SHOWN_BETTER = "shown_better"
 SHOWN_WORSE = "shown_worse"
 NOT_SHOWN_UNDERPOWERED = "not_shown_underpowered"
@@ -73,6 +76,45 @@ def tickets_needed(estimate: Estimate, effect: float) -> int | None:
 
 def _direction(estimate: Estimate) -> str:
     return "меньше" if (estimate.rel_change or 0.0) < 0 else "больше"
+
+
+def better_when(metric: str) -> str:
+    """«меньше» or «больше»: which way the metric should move with the assistant."""
+    return "больше" if metric in HIGHER_IS_BETTER else "меньше"
+
+
+def is_improvement(estimate: Estimate) -> bool:
+    """The estimate moved the metric the better way (whether shown or not)."""
+    change = estimate.rel_change or 0.0
+    return change > 0 if estimate.metric in HIGHER_IS_BETTER else change < 0
+
+
+def wrong_way_sentences(estimates: Sequence[Estimate], labels: Labels) -> list[str]:
+    """One sentence per overall metric that moved the worse way, assistant vs control."""
+    sentences = []
+    for e in estimates:
+        if (
+            e.segment != "ALL"
+            or e.comparison != PRIMARY_COMPARISON
+            or e.method == INSUFFICIENT_METHOD
+            or not e.rel_change
+            or is_improvement(e)
+        ):
+            continue
+        name = labels.metric(e.metric).name
+        weight = (
+            "Интервал не включает ноль: ухудшение, скорее всего, настоящее — стоит "
+            "разобраться по категориям."
+            if is_shown(e)
+            else "Интервал включает ноль: это может быть случайным колебанием; стоит "
+            "следить за этой метрикой в следующих отчётах."
+        )
+        sentences.append(
+            f"{name} с ассистентом на {pct(e.rel_change, signed=False)} {_direction(e)}, "
+            f"чем в контрольной группе, а лучше, когда {better_when(e.metric)} "
+            f"({ci_text(e)}). {weight}"
+        )
+    return sentences
 
 
 def headline(estimates: Sequence[Estimate], labels: Labels) -> Verdict:

@@ -7,6 +7,7 @@ bot's own assignment and logging) → dbt again for the marts → score → esti
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -14,9 +15,10 @@ import psycopg
 import pytest
 
 from assistant.bot.arms import assign_arm
+from assistant.effect.report_data import report_html
 from assistant.effect.verdict import pct
 from assistant.settings import AssistantSettings
-from flows.effect import estimate_effects, report_html
+from flows.effect import estimate_effects
 from flows.replay import replay_new_tickets
 from flows.score import score_suggestions
 from tests.conftest import make_database
@@ -186,9 +188,64 @@ def test_kb_gaps_count_no_good_match_tickets(pipeline: dict[str, Any]) -> None:
     assert gaps == logged > 0
 
 
+def _label(url: str, rows: list[tuple[int, str]]) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for ticket, document in rows:
+            conn.execute(
+                "insert into kb.answer_labels (ticket_id, document_id, method, strength)"
+                " values (%s, %s, 'confluence_link', 1.0) on conflict do nothing",
+                (ticket, document),
+            )
+
+
+def test_kb_gap_documents_rank_the_missed_documents(pipeline: dict[str, Any]) -> None:
+    """Per document, the tickets where staff used it and it was not in the bot's top 5."""
+    url = pipeline["url"]
+    decided = [
+        t
+        for (t,) in _rows(
+            url,
+            "select ticket_id from intermediate.int_suggestions_paired_with_replies"
+            " order by ticket_id limit 3",
+        )
+    ]
+    shown = {
+        t: d
+        for t, d in _rows(
+            url,
+            "select ticket_id, document_id from staging.stg_assistant__suggestion_hits"
+            " where document_rank = 1 and ticket_id = any(%s)",
+            (decided,),
+        )
+    }
+    hits = set(_rows(url, "select ticket_id, document_id from staging."
+                          "stg_assistant__suggestion_hits where document_rank <= 5"))  # fmt: skip
+    pages = [d for (d,) in _rows(url, "select document_id from marts.kb_documents order by 1")]
+    often, once = [d for d in pages if all((t, d) not in hits for t in decided)][:2]
+    labels = [(t, often) for t in decided[:2]] + [(decided[2], once)]
+    labels += [(t, d) for t, d in shown.items()]  # found by the bot: not a gap
+    _label(url, labels)
+    try:
+        rows = _rows(
+            url,
+            "select document_id, tickets_missed, gap_rank, title, category_codes"
+            " from marts.kb_gap_documents order by gap_rank, document_id",
+        )
+        assert [(doc, n, rank) for doc, n, rank, *_ in rows] == [(often, 2, 1), (once, 1, 2)]
+        assert all(title and categories for *_, title, categories in rows)
+        [(per_cell,)] = _rows(url, "select sum(tickets_used_document_missed) from marts.kb_gaps")
+        assert per_cell == 3  # three tickets, each in one week and category
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("delete from kb.answer_labels where ticket_id = any(%s)", (decided,))
+
+
 def test_report_shows_plots_and_the_estimate(pipeline: dict[str, Any], tmp_path: Path) -> None:
     page = report_html(pipeline["url"], planted_effect=planted_effect())
-    assert page.count("data:image/png;base64,") == 4
+    images = re.findall(r"<img alt='([^']+)' src='data:image/png;base64,", page)
+    assert {"weekly median first response by arm", "draft adoption by week"} <= set(images)
+    assert "Черновик пригодился в " in page  # adoption as a share
+    assert "Ассистент включён</b> 03.08.2026" in page  # the rollout seed, up front
     headline = pipeline["effect"]
     assert pct(headline["frt_bm_rel_change"]) in page
     assert "Заложенный в демо-данные эффект: −25,0 %" in page

@@ -6,8 +6,10 @@ first-response times, so the verdict is tested on what the stage would store.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +23,8 @@ from assistant.effect.report import (
     WeeklyPoint,
     render_report,
 )
+from assistant.effect.report_summary import summary_markdown
+from assistant.effect.report_types import AdoptionWeek, GapDocument, Period, WeekCount
 from assistant.effect.stats import INSUFFICIENT_METHOD, Estimate, TicketOutcome, estimate_all
 from assistant.effect.verdict import (
     NO_ESTIMATE,
@@ -125,6 +129,21 @@ def test_thin_categories_are_listed_not_dropped() -> None:
     assert ">catalogs<" not in page
 
 
+# 13 drafts used of 33 early, 20 of 30 late: the share rises from 39 % to 67 %
+ADOPTION = [
+    AdoptionWeek(date(2026, 9, 7), 3, 10, 20),
+    AdoptionWeek(date(2026, 9, 14), 8, 12, 10),
+]
+GAP_DOCUMENTS = [
+    GapDocument("Настройка SSO через ADFS", "https://kb.example.ru/pages/1", 7, ("sso_ldap",)),
+    GapDocument("Импорт справочника из Excel", None, 3, ("catalogs", "sso_ldap")),
+]
+VOLUME = [
+    WeekCount(date(2026, 10, 26) + (date(2026, 1, 8) - date(2026, 1, 1)) * i, n)
+    for i, n in enumerate([70, 80, 90, 100, 110])
+]
+
+
 @pytest.fixture(scope="module")
 def page() -> str:
     rows = estimates_for(120, 30, -0.2, seed=3)
@@ -139,8 +158,11 @@ def page() -> str:
                     date(2026, 9, 7), "holdout", 100, MIN_WEEKLY_TICKETS + 2, date(2026, 9, 14)
                 ),
             ],
-            usage_counts={"accepted": 3, "edited": 10, "ignored": 20},
+            adoption=ADOPTION,
             gaps=[GapRow(date(2026, 9, 7), "sso_ldap", 4)],
+            gap_documents=GAP_DOCUMENTS,
+            period=Period(date(2026, 6, 1), date(2026, 11, 25), date(2026, 8, 3)),
+            weekly_volume=VOLUME,
             planted_effect=-0.25,
             arm_rows=[
                 ArmRow("frt_bm", "treatment_vs_holdout", "median", 88, 446, 95.0, 71.25),
@@ -162,9 +184,82 @@ def test_the_page_speaks_russian_with_units(page: str) -> None:
     assert "Заложенный в демо-данные эффект: −25,0 %" in page
     for code in ("frt_bm", "treatment_vs_holdout", "post_vs_pre", ">ALL<", "лечение"):
         assert code not in page
-    assert page.count("data:image/png;base64,") == 4
-    assert "http://" not in page
-    assert "https://" not in page
+    # weekly medians, categories, draft adoption; the gaps are a table, not a chart
+    assert page.count("data:image/png;base64,") == 3
+    assert not re.search(r"src=['\"]https?://", page)  # opens offline; links stay links
+
+
+def test_period_rollout_and_moscow_time_come_first(page: str) -> None:
+    assert "обращения с 01.06.2026 по 25.11.2026" in page
+    assert "<b>Ассистент включён</b> 03.08.2026: до запуска — 9 недель" in page
+    assert "после — 16 недель" in page
+    # 26.11.2026 00:00 UTC is 03:00 in Moscow
+    assert "Отчёт построен 26.11.2026 03:00 по московскому времени" in page
+    assert page.index("Данные:") < page.index("Вывод:") < page.index("Главное")
+
+
+def test_weeks_until_the_answer_at_todays_volume(page: str) -> None:
+    rows = estimates_for(120, 30, -0.2, seed=3)
+    judged = verdict(rows, LABELS)
+    primary = next(
+        r
+        for r in rows
+        if r.metric == "frt_bm" and r.segment == "ALL" and r.comparison == "treatment_vs_holdout"
+    )
+    assert judged.status == NOT_SHOWN_UNDERPOWERED
+    assert judged.tickets_needed
+    more = judged.tickets_needed - primary.n_treated - primary.n_control
+    volume = (80 + 90 + 100 + 110) / 4  # the last four complete weeks
+    weeks = math.ceil(more / volume)
+    assert f"нужно ещё около {more} обращений с ответом" in page
+    assert re.search(rf"примерно через {weeks} недел[ьяи]", page)
+    assert "около 95 обращений с ответом в неделю" in page
+
+
+def test_draft_adoption_is_a_share_with_its_trend(page: str) -> None:
+    assert "Черновик пригодился в 52\u00a0% обращений" in page  # (3 + 10 + 8 + 12) / 63
+    assert "не использован — 48\u00a0% (30 из 63)" in page
+    assert (
+        "Доля растёт: в первые недели после запуска — 39\u00a0%, в последние — 67\u00a0%." in page
+    )
+    assert "<img alt='draft adoption by week'" in page
+
+
+def test_gaps_are_a_ranked_table_with_links_and_categories(page: str) -> None:
+    table = page[page.index("<table class='gaps'>") :]
+    assert table.index("Настройка SSO через ADFS") < table.index("Импорт справочника из Excel")
+    assert "<a href='https://kb.example.ru/pages/1'>Настройка SSO через ADFS</a>" in table
+    assert "<td class='n'>7</td><td>SSO, AD и вход</td>" in table
+    assert "Справочники, SSO, AD и вход" in table
+    assert "Бот не нашёл ни одной подходящей статьи в 4 обращениях" in page
+
+
+def test_no_gaps_says_so() -> None:
+    page = render_report(ReportData(generated_at=datetime(2026, 11, 26, tzinfo=UTC)))
+    assert "Пробелов не найдено" in page
+
+
+def test_each_metric_says_which_way_is_better_and_wrong_moves_get_a_sentence() -> None:
+    rows = [
+        Estimate("full_resolution_bm", "ALL", "treatment_vs_holdout", "bootstrap", 80, 400,
+                 900.0, 961.2, 0.068, -0.05, 0.2, 0.3),
+        Estimate("frt_sla_attainment", "ALL", "treatment_vs_holdout", "bootstrap", 80, 400,
+                 0.7, 0.8, 0.14, 0.02, 0.25, 0.1),
+        Estimate("reopen_rate_7d", "ALL", "treatment_vs_holdout", "bootstrap", 80, 400,
+                 0.05, 0.08, 0.6, 0.1, 1.2, 0.4),
+    ]  # fmt: skip
+    page = render_report(ReportData(generated_at=datetime(2026, 11, 26, tzinfo=UTC), effects=rows))
+    assert "<td>↓ меньше</td>" in page
+    assert "<td>↑ больше</td>" in page
+    assert (
+        "Время решения с ассистентом на 6,8 % больше, чем в контрольной группе, а лучше, "
+        "когда меньше (95 % ДИ от −5,0 % до +20,0 %). Интервал включает ноль" in page
+    )
+    assert "Переоткрытия за 7 дней с ассистентом на 60,0 % больше" in page
+    assert "ухудшение, скорее всего, настоящее" in page
+    assert "Первый ответ в срок SLA с ассистентом" not in page  # higher is better: no warning
+    sla_row = page[page.index("<td>Первый ответ в срок SLA, %</td>") :]
+    assert sla_row.split("</tr>")[0].endswith("<td>показан</td>")
 
 
 def test_each_comparison_names_its_method(page: str) -> None:
@@ -181,3 +276,16 @@ def test_report_without_data_says_so() -> None:
     assert "Недостаточно данных" in page
     assert "Вывод: оценки пока нет" in page
     assert "data:image/png" not in page
+
+
+def test_the_prefect_artifact_is_a_short_summary_with_a_link(tmp_path: Path) -> None:
+    rows = estimates_for(120, 30, -0.2, seed=3)
+    report = tmp_path / "reports" / "effect-report.html"
+    text = summary_markdown(rows, LABELS, report)
+    assert text.startswith("## Эффект ИИ-помощника: эффект пока не показан — мало данных")
+    assert "| Время первого ответа | −" in text
+    assert "| меньше |" in text
+    assert f"[effect-report.html]({report.resolve().as_uri()})" in text
+    assert "data:image" not in text
+    assert "<" not in text  # markdown, not HTML
+    assert len(text) < 2000

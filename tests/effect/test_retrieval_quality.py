@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from assistant.effect.report import ReportData, render_report
-from assistant.effect.retrieval_quality import QualityPoint, _rolling, section_html
+from assistant.effect.retrieval_quality import QualityPoint, _rolling, in_words, section_html
 
 
 def _points() -> list[QualityPoint]:
@@ -35,3 +35,17 @@ def test_section_is_added_to_the_report_only_with_labels() -> None:
     generated = datetime(2026, 11, 26, tzinfo=UTC)
     page = render_report(ReportData(generated_at=generated, retrieval_section=section))
     assert section in page
+
+
+def test_quality_in_words_a_lead_reads() -> None:
+    points = [
+        QualityPoint(date(2026, 11, 1), "treatment", 6, 0.5, 0.5),
+        QualityPoint(date(2026, 11, 2), "holdout", 4, 1.0, 0.25),
+    ]  # recall@5 (3 + 4) / 10, MRR (3 + 1) / 10
+    section = section_html(points)
+    assert "В 7 из 10 заявок нужная статья была среди первых пяти" in section
+    assert "стояла на месте около 2,5" in section
+    assert "MRR = 0,40" in section
+    assert in_words(0.96) == "в 96 из 100 заявок"  # not "10 из 10" while one is missed
+    assert in_words(0.02) == "в 2 из 100 заявок"
+    assert in_words(1.0) == "в 10 из 10 заявок"

@@ -61,7 +61,10 @@ def _comment(steps: int, step_chars: int) -> str:
 
 
 def _transcript(comment_html: str, draft: str) -> list[str]:
-    console = Console(width=WIDTH, record=True, file=io.StringIO(), color_system=None)
+    # a terminal: `make demo > demo.log` keeps every line whole (the last test)
+    console = Console(
+        width=WIDTH, record=True, file=io.StringIO(), color_system=None, force_terminal=True
+    )
     print_step(console, 1, "Embedded Postgres + pgvector ready; starting the emulators…")
     print_emulators(console, "http://127.0.0.1:58353", "http://127.0.0.1:55363")
     print_step(console, 2, "kb-refresh over the sample history (day 1)…")
@@ -102,3 +105,15 @@ def test_a_failed_stage_keeps_its_whole_reason() -> None:
     reason = "dbt model int_ticket_events_classified failed: " + "column x does not exist " * 8
     print_stage(console, StageResult("transform", "failed", 3.0, error=reason), cut=True)
     assert "".join(console.export_text().split()).endswith("".join(reason.split()))
+
+
+def test_stage_lines_in_a_log_file_are_whole() -> None:
+    """Written to a file or pipe, nothing is cut: tune's reason ends its line."""
+    console = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    summary = {"changed": False, "version": "2026-12-07-ab068d73", "reason": "kept: " + "x" * 90}
+    print_stage(console, StageResult("tune", "ok", 45.2, summary), cut=True)
+    print_extract(console, {"pyrus": {**COUNTERS, "last": "end of the line"}})
+    text = "".join(console.export_text().split())
+    assert "kept:" + "x" * 90 in text
+    assert text.endswith("lastendoftheline")
+    assert "…" not in text

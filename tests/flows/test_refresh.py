@@ -103,3 +103,23 @@ def test_summary_rows_are_readable() -> None:
     assert ok.as_row() == {"stage": "index", "status": "ok", "seconds": "2.5",
                            "what": "chunks 10, ratio 0.1235"}  # fmt: skip
     assert skipped.as_row()["seconds"] == ""
+
+
+def test_the_run_summary_artifact_has_one_column_per_count() -> None:
+    results = [
+        refresh.StageResult(
+            "extract", "ok", 3.0, {"pyrus": {"new": 5, "changed": 1}, "seconds": 2.9}
+        ),
+        refresh.StageResult("index", "ok", 2.5, {"chunks": 10, "ratio": 0.123456}),
+        refresh.StageResult("replay", "skipped", error="index did not complete"),
+    ]
+    rows = refresh.summary_table_rows(results)
+    assert list(rows[0]) == [
+        "stage", "status", "seconds", "reason", "pyrus new", "pyrus changed", "chunks", "ratio"
+    ]  # fmt: skip
+    assert all(list(row) == list(rows[0]) for row in rows)  # every row has every column
+    assert rows[0]["pyrus new"] == "5"
+    assert rows[0]["chunks"] == ""
+    assert rows[1]["ratio"] == "0.1235"
+    assert rows[2]["reason"] == "index did not complete"
+    assert rows[2]["seconds"] == ""

@@ -8,43 +8,20 @@ pairs as (
 
 ),
 
-labels as (
+missed as (
 
-    select * from {{ ref('stg_kb__answer_labels') }}
-
-),
-
-hits as (
-
-    select * from {{ ref('stg_assistant__suggestion_hits') }}
-
-),
-
--- Documents the engineers used (answer labels) that the bot did not have in its top 5.
-missed_documents as (
-
-    select distinct
-        labels.ticket_id,
-        labels.document_id
-    from labels
-    left join hits
-        on
-            labels.ticket_id = hits.ticket_id
-            and labels.document_id = hits.document_id
-            and hits.document_rank <= 5
-    where hits.ticket_id is null
+    select * from {{ ref('int_used_documents_missed') }}
 
 ),
 
 missed_weekly as (
 
     select
-        pairs.created_week_msk as week_start_msk,
-        coalesce(pairs.category_at_creation, 'unknown') as category_code,
-        count(distinct missed_documents.ticket_id) as tickets_used_document_missed,
-        array_agg(distinct missed_documents.document_id) as missed_used_document_ids
-    from pairs
-    inner join missed_documents on pairs.ticket_id = missed_documents.ticket_id
+        week_start_msk,
+        category_code,
+        count(distinct ticket_id) as tickets_used_document_missed,
+        array_agg(distinct document_id) as missed_used_document_ids
+    from missed
     group by 1, 2
 
 ),
