@@ -1,0 +1,305 @@
+"""A suggestion for one conversation turn: a customer's follow-up or an engineer's question.
+
+Builds on the ticket suggester (`suggest.py`) instead of a second one: the same masking,
+retrieval, LLM call and citation checks, with a prompt variant that also gets the thread
+(`assistant/llm/prompts/followup.md`, `question.md`) and a query made of the new message.
+What is new here is what a turn needs on top:
+
+* the thread the suggestion must know (`conversation.thread_context`), masked and wrapped
+  as data in the prompt;
+* steps already given in the thread — by the bot's earlier comments or in the engineer's
+  replies — are dropped from the new suggestion (`drop_repeated`), and when nothing new is
+  left the comment says so instead of repeating itself;
+* an answer to a question is short, for the engineer, and carries a customer draft only
+  when the question asks for one.
+
+`handle_turn` runs a turn as an inbox job; docs/conversation.md describes the behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import html
+import logging
+import re
+import time
+from typing import Any, Protocol
+
+import psycopg
+
+from assistant.bot.answer_selection import lexical_similarity
+from assistant.bot.comment_format import HEADING, CommentBody, format_comment
+from assistant.bot.conversation import ThreadContext, Turn, classify_turn, thread_context
+from assistant.bot.drafts import neutralize
+from assistant.bot.inbox import Job
+from assistant.bot.pyrus_client import PyrusPoster, comment_marker
+from assistant.bot.pyrus_models import (
+    DESCRIPTION_MAX_CHARS,
+    PyrusTask,
+    WebhookPayload,
+    safe_ticket,
+    ticket_from_task,
+)
+from assistant.bot.suggest import Suggester, Suggestion
+from assistant.bot.suggestion_log import decide_arm, deciding_inbox_id
+from assistant.bot.turn_log import (
+    claim_turn,
+    count_turn_post_attempt,
+    record_turn_post_error,
+    record_turn_posted,
+    save_turn,
+)
+from assistant.errors import KbError
+from assistant.knowledge.text import terms
+from assistant.llm.prompt import Prompt, load_prompt
+from assistant.settings import AssistantSettings
+
+logger = logging.getLogger(__name__)
+
+FOLLOW_UP_HEADING = f"{HEADING}: новое сообщение клиента"
+QUESTION_HEADING = "Ответ ИИ-помощника на вопрос"
+NOTHING_NEW = (
+    "Шаги, найденные в базе знаний, уже предложены в этой заявке. Новых шагов нет: уточните у "
+    "клиента, что именно не получилось, или передайте вопрос на вторую линию."
+)
+REPEAT_SIMILARITY = 0.6
+"""A step sharing this much of its stem set (cosine) with a given step is the same step.
+
+Reworded copies of one instruction share most stems; two different steps of one article
+share the topic words only. 0.6 is "most", not fitted to any sample."""
+SHORT_QUERY_TERMS = 6
+"""A new message with fewer search terms than this («не помогло») is searched together with
+the ticket's first question: on its own it names no topic."""
+_DRAFT_ASKED = re.compile(
+    r"черновик|ответ\w* клиент|что ответить|как ответить|напиши\w* клиент|draft", re.IGNORECASE
+)
+
+
+class TurnHost(Protocol):
+    """What a turn needs from the bot pipeline (`pipeline.BotPipeline` provides it)."""
+
+    settings: AssistantSettings
+    poster: PyrusPoster
+    category_names: dict[str, str]
+
+    def suggester(self, conn: psycopg.Connection) -> Suggester: ...
+
+
+# --- the suggestion for a turn --------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TurnSuggestion:
+    """The suggestion for a turn, its comment, and how many repeated steps were dropped."""
+
+    suggestion: Suggestion
+    body: CommentBody
+    repeated_steps: int
+    masked_text: str
+
+
+def _masker(task: PyrusTask) -> Any:
+    ticket = ticket_from_task(task)
+
+    def mask(text: str) -> str:
+        bounded = dataclasses.replace(ticket, description=text[:DESCRIPTION_MAX_CHARS])
+        return safe_ticket(bounded).description
+
+    return mask
+
+
+def thread_for_prompt(context: ThreadContext, mask: Any) -> str:
+    """The thread as the prompt's <thread> block: masked, neutralized, no template braces."""
+    parts = [f"Тема: {context.subject}", f"Первое обращение клиента: {context.first_question}"]
+    parts += [f"Клиент писал позже: {text}" for text in context.earlier_customer]
+    parts += [f"Сотрудник уже ответил клиенту: {text}" for text in context.staff_replies]
+    if context.bot_steps:
+        steps = "\n".join(f"- {step}" for step in context.bot_steps)
+        parts.append(f"ИИ-помощник уже предлагал шаги:\n{steps}")
+    text = neutralize(mask("\n\n".join(parts)))
+    return text.replace("{", "(").replace("}", ")")
+
+
+def drop_repeated(steps: list[str], given: list[str]) -> tuple[list[str], int]:
+    """Steps not already given in the thread (by the bot or in a staff reply)."""
+    lines = [
+        line.strip()
+        for text in given
+        for line in re.split(r"\n|(?<=[.!?])\s+", text)
+        if len(terms(line)) >= 2
+    ]
+    if not lines:
+        return steps, 0
+    kept = [step for step in steps if max(lexical_similarity(step, lines)) < REPEAT_SIMILARITY]
+    return kept, len(steps) - len(kept)
+
+
+def _retitle(body: CommentBody, heading: str, intro: list[str]) -> CommentBody:
+    """The ticket comment's layout under a turn's heading, with the turn's intro lines."""
+    old_html = f"<p><b>{html.escape(HEADING)}</b></p>"
+    new_html = f"<p><b>{html.escape(heading)}</b></p>" + "".join(
+        f"<p>{html.escape(line)}</p>" for line in intro
+    )
+    text = body.text.replace(HEADING, "\n".join([heading, *intro]), 1)
+    return dataclasses.replace(
+        body, text=text, formatted_text=body.formatted_text.replace(old_html, new_html, 1)
+    )
+
+
+def _quote(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return f"«{flat if len(flat) <= limit else flat[:limit] + '…'}»"
+
+
+def suggest_turn(
+    suggester: Suggester,
+    task: PyrusTask,
+    turn: Turn,
+    context: ThreadContext,
+    *,
+    category_names: dict[str, str] | None = None,
+    draft_field_id: int | None = None,
+    prompts: dict[str, Prompt] | None = None,
+) -> TurnSuggestion:
+    """Suggest for one turn with the thread in mind; never raises for LLM trouble."""
+    mask = _masker(task)
+    ticket = safe_ticket(ticket_from_task(task))
+    masked = mask(turn.text)
+    subject = ticket.subject
+    if len(terms(masked)) < SHORT_QUERY_TERMS:
+        subject = f"{subject}\n{mask(context.first_question)}"
+    prompt = (prompts or {}).get(turn.kind) or load_prompt(
+        "followup" if turn.kind == "follow_up" else "question"
+    )
+    thread = thread_for_prompt(context, mask)
+    turn_suggester = copy.copy(suggester)
+    turn_suggester.prompt = dataclasses.replace(
+        prompt, user_template=prompt.user_template.replace("{thread}", thread)
+    )
+    suggestion = turn_suggester.suggest(subject, masked, customer_name=ticket.customer_name)
+    suggestion.steps, repeated = drop_repeated(suggestion.steps, context.already_given())
+    names = category_names or {}
+    if turn.kind == "question":
+        suggestion.category_code = suggestion.category_decision = None
+        if not _DRAFT_ASKED.search(turn.text):
+            suggestion.draft_reply = ""
+        body = format_comment(suggestion, draft_field_id=None)
+        intro = [f"Вопрос: {_quote(masked)}"]
+        body = _retitle(body, QUESTION_HEADING, intro)
+        body = dataclasses.replace(body, reply_note_id=turn.comment.id)
+    else:
+        body = format_comment(
+            suggestion,
+            category_name=names.get(suggestion.category_code or ""),
+            draft_field_id=draft_field_id,
+        )
+        intro = [f"Новое сообщение: {_quote(masked)}"]
+        if repeated and not suggestion.steps and suggestion.mode != "no_match":
+            intro.append(NOTHING_NEW)
+        body = _retitle(body, FOLLOW_UP_HEADING, intro)
+    return TurnSuggestion(suggestion, body, repeated, masked)
+
+
+# --- a turn as an inbox job -----------------------------------------------------------------
+
+
+def handle_turn(
+    host: TurnHost, conn: psycopg.Connection, job: Job, payload: WebhookPayload
+) -> tuple[str, str] | None:
+    """Process a later comment of an already decided ticket; None: not a turn, the
+    ticket's first suggestion is still to be made (the caller's path)."""
+    settings = host.settings
+    task = payload.task
+    if not (settings.bot_follow_ups or settings.bot_questions) or not task.comments:
+        return None
+    handled_by = deciding_inbox_id(conn, job.task_id)
+    if handled_by is None or handled_by == job.id:
+        return None
+    comment = next((c for c in task.comments if c.id == job.comment_id), task.comments[-1])
+    if comment.id == task.comments[0].id:
+        return None  # the opening message: a redelivered first event, not a turn
+    turn = classify_turn(task, comment, payload.user_id, settings.pyrus_bot_names)
+    if isinstance(turn, str):
+        return "skipped", turn
+    enabled = settings.bot_follow_ups if turn.kind == "follow_up" else settings.bot_questions
+    if not enabled:
+        return "skipped", f"{turn.kind} turns are switched off"
+    mask = _masker(task)
+    row = claim_turn(
+        conn, job.task_id, comment.id, turn.kind, inbox_id=job.id, trigger_text=mask(turn.text)
+    )
+    if row["inbox_id"] != job.id:
+        return "skipped", f"comment {comment.id} is answered by inbox job {row['inbox_id']}"
+    ticket_row = decide_arm(
+        conn, job.task_id, settings.assistant_holdout, origin="webhook", inbox_id=job.id
+    )
+    if row["generated_at"] is None:
+        context = thread_context(task, comment.id, payload.user_id)
+        made = suggest_turn(
+            host.suggester(conn),
+            task,
+            turn,
+            context,
+            category_names=host.category_names,
+            draft_field_id=settings.pyrus_draft_field_id,
+        )
+        save_turn(conn, row["id"], made.suggestion, made.body, repeated_steps=made.repeated_steps)
+        body = made.body
+    else:
+        body = _stored_body(row, settings.pyrus_draft_field_id)
+    if ticket_row["arm"] == "holdout":
+        return "done", f"holdout: {turn.kind} suggestion logged, not posted"
+    if row["posted_at"] is not None:
+        return "done", f"already posted as comment {row['comment_id']}"
+    return "done", _post(host.poster, conn, job, row, body, payload.user_id)
+
+
+def _stored_body(row: dict[str, Any], field_id: int | None) -> CommentBody:
+    draft = row["draft_reply"]
+    updates = (
+        [{"id": field_id, "value": draft}]
+        if field_id is not None and draft and row["kind"] == "follow_up"
+        else []
+    )
+    return CommentBody(
+        text=row["comment_text"] or "",
+        formatted_text=row["comment_html"] or "",
+        field_updates=updates,
+        reply_note_id=row["reply_note_id"],
+    )
+
+
+def _post(
+    poster: PyrusPoster,
+    conn: psycopg.Connection,
+    job: Job,
+    row: dict[str, Any],
+    body: CommentBody,
+    bot_id: int | None,
+) -> str:
+    """Post once, marked with the job (`kb:<inbox id>`); an earlier attempt is looked up."""
+    marker = comment_marker(job.id)
+    comment_id = None
+    if row["post_attempts"]:  # a post may have reached Pyrus before a crash
+        comment_id = poster.find_own_comment(
+            job.task_id, job.access_token, bot_id, after_id=job.comment_id, marker=marker
+        )
+    started = time.perf_counter()
+    if comment_id is None:
+        count_turn_post_attempt(conn, row["id"])
+        try:
+            comment_id = poster.post_comment(job.task_id, body, job.access_token, marker=marker)
+        except KbError as exc:
+            record_turn_post_error(conn, row["id"], str(exc))
+            raise
+    record_turn_posted(conn, row["id"], comment_id)
+    logger.info(
+        "task %d: %s turn for comment %d posted as %s in %d ms",
+        job.task_id,
+        row["kind"],
+        row["trigger_comment_id"],
+        comment_id,
+        int((time.perf_counter() - started) * 1000),
+    )
+    return f"{row['kind']} posted as comment {comment_id}"
