@@ -17,6 +17,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 CLOUD_PYRUS_WEB_URL = "https://pyrus.com"
 
 
+def split_names(value: object) -> object:
+    """A list setting given as `A,B` (or as a JSON list) in the environment."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 class AssistantSettings(BaseSettings):
     """Database, retrieval, LLM and bot settings."""
 
@@ -96,12 +106,7 @@ class AssistantSettings(BaseSettings):
     @classmethod
     def _split_bot_names(cls, value: object) -> object:
         """Accept `PYRUS_BOT_NAMES=ИИ-помощник,Помощник` as well as a JSON list."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+        return split_names(value)
 
     @field_validator("pyrus_form_ids", mode="before")
     @classmethod
