@@ -192,5 +192,9 @@ def run_demo(console: Console, *, verbose: bool = False) -> int:
             comment.get("formatted_text") or comment.get("text") or "",
             draft,
         )
+        from flows.demo_conversation import demo_conversation  # follow-ups and questions
+
+        if not demo_conversation(console, sandbox, pipeline, database_url, int(ticket["id"])):
+            return 1
     console.print(NEXT_STEPS)
     return 0
