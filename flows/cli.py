@@ -427,6 +427,13 @@ def eval_answers(
             help="Draft through the configured LLM (LLM_BASE_URL, LLM_MODEL) as the bot does.",
         ),
     ] = False,
+    threads: Annotated[
+        Path | None,
+        typer.Option(
+            help="Past threads (pyrus_tasks.jsonl): also evaluate follow-ups and /kb questions."
+        ),
+    ] = None,
+    turn_limit: Annotated[int, typer.Option(help="Follow-ups to suggest for at most.")] = 100,
 ) -> None:
     """Evaluate the bot's comments: source cited, draft source, chrF, staff-text leaks."""
     import json
@@ -438,12 +445,14 @@ def eval_answers(
         load_corpus,
         run_answer_evaluation,
     )
+    from assistant.bot.turn_eval import format_turn_report, turn_evaluation
     from assistant.db import connect
     from assistant.llm.client import llm_from_settings
     from flows.progress import progress_bar
 
     cases = load_cases(data)
     docs = load_corpus(corpus)
+    turns = turn_evaluation(threads, cases, turn_limit) if threads is not None else None
     runtime = _runtime()
     client = llm_from_settings(runtime.settings) if llm else None
     if llm and client is None:
@@ -453,12 +462,20 @@ def eval_answers(
         progress_bar(runtime.progress, "eval answers", "questions") as progress,
     ):
         result = run_answer_evaluation(
-            conn, runtime.settings, docs, cases, degraded=degraded, llm=client, progress=progress
+            conn,
+            runtime.settings,
+            docs,
+            cases,
+            degraded=degraded,
+            llm=client,
+            progress=progress,
+            turns=turns,
         )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        typer.echo(format_report(result))
+        report = format_report(result)
+        typer.echo(report + format_turn_report(result["turns"]) if turns else report)
 
 
 @report_app.command("docs")

@@ -161,8 +161,12 @@ def suggest_turn(
     category_names: dict[str, str] | None = None,
     draft_field_id: int | None = None,
     prompts: dict[str, Prompt] | None = None,
+    exclude_document_ids: frozenset[str] = frozenset(),
 ) -> TurnSuggestion:
-    """Suggest for one turn with the thread in mind; never raises for LLM trouble."""
+    """Suggest for one turn with the thread in mind; never raises for LLM trouble.
+
+    `exclude_document_ids`: an evaluation on past threads keeps a ticket from finding
+    itself (as `Suggester.suggest` does for replays)."""
     mask = _masker(task)
     ticket = safe_ticket(ticket_from_task(task))
     masked = mask(turn.text)
@@ -177,7 +181,12 @@ def suggest_turn(
     turn_suggester.prompt = dataclasses.replace(
         prompt, user_template=prompt.user_template.replace("{thread}", thread)
     )
-    suggestion = turn_suggester.suggest(subject, masked, customer_name=ticket.customer_name)
+    suggestion = turn_suggester.suggest(
+        subject,
+        masked,
+        customer_name=ticket.customer_name,
+        exclude_document_ids=exclude_document_ids,
+    )
     suggestion.steps, repeated = drop_repeated(suggestion.steps, context.already_given())
     names = category_names or {}
     if turn.kind == "question":
