@@ -143,6 +143,7 @@ def follow_up_figures(
         reference = case.next_reply or ""
         rows.append(
             {
+                "withheld": not follow_body,
                 "chrf_follow_up": chrf(follow_body, reference) if follow_body else 0.0,
                 "chrf_first": chrf(first_body, reference) if first_body else 0.0,
                 "copies_first": bool(follow_body) and chrf(follow_body, first_body) >= COPY_CHRF,
@@ -153,11 +154,17 @@ def follow_up_figures(
                 "first_steps": len(first.steps),
             }
         )
-    n = len(rows) or 1
+    drafted = [r for r in rows if not r["withheld"]]
+    n = len(drafted) or 1
     return {
         "follow_ups": len(rows),
-        "chrf_vs_next_reply": round(sum(r["chrf_follow_up"] for r in rows) / n, 1),
-        "first_suggestion_chrf_vs_next_reply": round(sum(r["chrf_first"] for r in rows) / n, 1),
+        "drafts_withheld_as_already_sent": len(rows) - len(drafted),
+        "chrf_vs_next_reply": round(sum(r["chrf_follow_up"] for r in drafted) / n, 1),
+        "first_suggestion_chrf_vs_next_reply": round(sum(r["chrf_first"] for r in drafted) / n, 1),
+        "first_suggestion_chrf_where_withheld": round(
+            sum(r["chrf_first"] for r in rows if r["withheld"]) / ((len(rows) - len(drafted)) or 1),
+            1,
+        ),
         "drafts_copying_first": sum(r["copies_first"] for r in rows),
         "steps_dropped_as_repeats": sum(r["repeated_dropped"] for r in rows),
         "steps_repeating_thread": sum(r["repeats_left"] for r in rows),
@@ -210,7 +217,8 @@ def format_turn_report(result: dict[str, Any]) -> str:
         f"  follow-ups ({f['follow_ups']}): chrF vs the reply to that message "
         f"{f['chrf_vs_next_reply']} (the first suggestion again: "
         f"{f['first_suggestion_chrf_vs_next_reply']}); drafts copying the first "
-        f"{f['drafts_copying_first']}",
+        f"{f['drafts_copying_first']}; withheld as already sent "
+        f"{f['drafts_withheld_as_already_sent']}",
         f"  steps repeating the thread: {f['steps_repeating_thread']} of {f['steps_total']} "
         f"({f['steps_dropped_as_repeats']} dropped); the first suggestion again: "
         f"{f['first_suggestion_steps_repeating_thread']} of "

@@ -69,8 +69,12 @@ REPEAT_SIMILARITY = 0.6
 Reworded copies of one instruction share most stems; two different steps of one article
 share the topic words only. 0.6 is "most", not fitted to any sample."""
 SHORT_QUERY_TERMS = 6
-"""A new message with fewer search terms than this («не помогло») is searched together with
-the ticket's first question: on its own it names no topic."""
+"""A question with fewer search terms than this («/kb что посоветуешь?») is searched
+together with the ticket's first message: on its own it names no topic."""
+DRAFT_ALREADY_SENT = (
+    "Черновик не предложен: похожий ответ клиенту уже отправлен в этой заявке — нужен другой "
+    "шаг или уточнение у клиента."
+)
 _DRAFT_ASKED = re.compile(
     r"черновик|ответ\w* клиент|что ответить|как ответить|напиши\w* клиент|draft", re.IGNORECASE
 )
@@ -135,6 +139,13 @@ def drop_repeated(steps: list[str], given: list[str]) -> tuple[list[str], int]:
     return kept, len(steps) - len(kept)
 
 
+def repeats_a_sent_reply(draft: str, staff_replies: list[str]) -> bool:
+    """The draft says again what a staff reply already sent to the customer said."""
+    if not draft.strip() or not staff_replies:
+        return False
+    return max(lexical_similarity(draft, staff_replies)) >= REPEAT_SIMILARITY
+
+
 def _retitle(body: CommentBody, heading: str, intro: list[str]) -> CommentBody:
     """The ticket comment's layout under a turn's heading, with the turn's intro lines."""
     old_html = f"<p><b>{html.escape(HEADING)}</b></p>"
@@ -171,7 +182,9 @@ def suggest_turn(
     ticket = safe_ticket(ticket_from_task(task))
     masked = mask(turn.text)
     subject = ticket.subject
-    if len(terms(masked)) < SHORT_QUERY_TERMS:
+    if turn.kind == "follow_up" or len(terms(masked)) < SHORT_QUERY_TERMS:
+        # a follow-up is about the ticket's problem: «проверила ещё раз — то же самое»
+        # names no topic, the first question does
         subject = f"{subject}\n{mask(context.first_question)}"
     prompt = (prompts or {}).get(turn.kind) or load_prompt(
         "followup" if turn.kind == "follow_up" else "question"
@@ -198,6 +211,9 @@ def suggest_turn(
         body = _retitle(body, QUESTION_HEADING, intro)
         body = dataclasses.replace(body, reply_note_id=turn.comment.id)
     else:
+        sent_again = repeats_a_sent_reply(suggestion.draft_reply, context.staff_replies)
+        if sent_again:
+            suggestion.draft_reply = ""
         body = format_comment(
             suggestion,
             category_name=names.get(suggestion.category_code or ""),
@@ -206,6 +222,8 @@ def suggest_turn(
         intro = [f"Новое сообщение: {_quote(masked)}"]
         if repeated and not suggestion.steps and suggestion.mode != "no_match":
             intro.append(NOTHING_NEW)
+        if sent_again:
+            intro.append(DRAFT_ALREADY_SENT)
         body = _retitle(body, FOLLOW_UP_HEADING, intro)
     return TurnSuggestion(suggestion, body, repeated, masked)
 

@@ -22,10 +22,12 @@ from assistant.bot.conversation import (
 )
 from assistant.bot.pyrus_models import PyrusComment, PyrusTask
 from assistant.bot.turns import (
+    DRAFT_ALREADY_SENT,
     FOLLOW_UP_HEADING,
     NOTHING_NEW,
     QUESTION_HEADING,
     drop_repeated,
+    repeats_a_sent_reply,
     suggest_turn,
 )
 from tests.bot.test_suggest import llm_for, make_suggester
@@ -276,3 +278,23 @@ def test_llm_follow_up_prompt_carries_the_thread_as_data(fake_llm: Any) -> None:
     assert "olga@mail.example" not in user
     assert "Не повторяй шаги" in messages[0]["content"]
     assert user.count("[S1]") == 1  # the customer's "{sources}" did not pull the sources in again
+
+
+def test_a_draft_repeating_a_sent_reply_is_withheld() -> None:
+    sent = (
+        "Здравствуйте, Ольга! Проверили журнал рассылок: письмо отклонено почтовым сервером. "
+        "Укажите, пожалуйста, другой адрес в профиле — ссылка придёт на него."
+    )
+    task = _task(
+        _comment(102, sent, ENGINEER, channel=OUTBOUND),
+        _comment(
+            103, "Не помогло, письма для сброса пароля всё ещё нет.", CUSTOMER, channel=INBOUND
+        ),
+    )
+    turn = classify_turn(task, task.comments[-1], BOT)
+    assert isinstance(turn, Turn)
+    made = suggest_turn(make_suggester(), task, turn, thread_context(task, 103, BOT))
+    assert made.suggestion.draft_reply == ""
+    assert DRAFT_ALREADY_SENT in made.body.text
+    assert "Черновик ответа клиенту" not in made.body.text
+    assert repeats_a_sent_reply("Совсем о другом: настройте SLA в форме.", [sent]) is False
