@@ -152,6 +152,23 @@ def question_text(
     return rest.strip()
 
 
+def bot_names_in(task: PyrusTask, bot_id: int | None) -> list[str]:
+    """The bot's display name as its own comments carry it: Pyrus writes a mention as it."""
+    names = []
+    for comment in task.comments:
+        author = comment.author
+        if author is not None and bot_id is not None and author.id == bot_id:
+            full = " ".join(p for p in (author.first_name, author.last_name) if p).strip()
+            names += [name for name in (full, (author.first_name or "").strip()) if name]
+    return list(dict.fromkeys(names))
+
+
+def _replies_to_bot(task: PyrusTask, comment: PyrusComment, bot_id: int | None) -> bool:
+    target = (comment.model_extra or {}).get("reply_note_id")
+    parent = next((c for c in task.comments if c.id == target), None)
+    return parent is not None and comment_role(parent, task, bot_id) == "bot"
+
+
 # --- the turn a comment is -----------------------------------------------------------------
 
 
@@ -175,7 +192,10 @@ def classify_turn(
     if role == "bot":
         return "the last comment is the bot's own"
     if role == "staff":
-        question = question_text(comment, bot_id, bot_names)
+        names = [*bot_names, *bot_names_in(task, bot_id)]
+        question = question_text(comment, bot_id, names)
+        if question is None and _replies_to_bot(task, comment, bot_id):
+            question = (comment.text or "").strip()  # a threaded reply under the bot's comment
         if question is None:
             return "a staff comment not addressed to the bot"
         if not _WORD.search(question):

@@ -40,7 +40,7 @@ from assistant.bot.suggestion_log import (
     record_posted,
     save_suggestion,
 )
-from assistant.bot.turns import handle_turn
+from assistant.bot.turn_job import handle_turn
 from assistant.errors import KbError
 from assistant.settings import AssistantSettings
 

@@ -298,3 +298,16 @@ def test_a_draft_repeating_a_sent_reply_is_withheld() -> None:
     assert DRAFT_ALREADY_SENT in made.body.text
     assert "Черновик ответа клиенту" not in made.body.text
     assert repeats_a_sent_reply("Совсем о другом: настройте SLA в форме.", [sent]) is False
+
+
+def test_a_reply_under_the_bot_comment_or_its_own_name_is_a_question() -> None:
+    named = {"id": BOT, "first_name": "Помощник", "last_name": "Поддержки", "type": "bot"}
+    task = _task(_comment(102, "Помощник Поддержки, где журнал рассылок?", ENGINEER))
+    task.comments[1].author = task.comments[1].author.model_validate(named)
+    turn = classify_turn(task, task.comments[-1], BOT)
+    assert isinstance(turn, Turn)
+    assert turn.text == "где журнал рассылок?"
+    threaded = _task(_comment(102, "А если статус bounced?", ENGINEER, reply_note_id=101))
+    turn = classify_turn(threaded, threaded.comments[-1], BOT)
+    assert isinstance(turn, Turn)
+    assert (turn.kind, turn.text) == ("question", "А если статус bounced?")
