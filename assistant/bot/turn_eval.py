@@ -214,7 +214,9 @@ def format_turn_report(result: dict[str, Any]) -> str:
         f"  needs-no-answer precision {c['no_answer_precision']}, recall "
         f"{c['no_answer_recall']}; missed answers {c['missed_answers']}, needless answers "
         f"{c['needless_answers']}",
-        f"  follow-ups ({f['follow_ups']}): chrF vs the reply to that message "
+        f"  follow-ups ({f['follow_ups']}, "
+        f"{f['follow_ups'] - f['drafts_withheld_as_already_sent']} with a draft): "
+        "chrF vs the reply to that message "
         f"{f['chrf_vs_next_reply']} (the first suggestion again: "
         f"{f['first_suggestion_chrf_vs_next_reply']}); drafts copying the first "
         f"{f['drafts_copying_first']}; withheld as already sent "

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import html
-import logging
 import re
 from typing import Any
 
@@ -39,8 +38,6 @@ from assistant.bot.pyrus_models import (
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.knowledge.text import terms
 from assistant.llm.prompt import Prompt, load_prompt
-
-logger = logging.getLogger(__name__)
 
 FOLLOW_UP_HEADING = f"{HEADING}: новое сообщение клиента"
 QUESTION_HEADING = "Ответ ИИ-помощника на вопрос"
