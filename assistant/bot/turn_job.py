@@ -14,12 +14,13 @@ import time
 from typing import Any, Protocol
 
 import psycopg
+from pydantic import ValidationError
 
 from assistant.bot.comment_format import CommentBody
 from assistant.bot.conversation import classify_turn, thread_context
-from assistant.bot.inbox import Job
+from assistant.bot.inbox import Job, RetryLater
 from assistant.bot.pyrus_client import PyrusPoster, comment_marker
-from assistant.bot.pyrus_models import WebhookPayload
+from assistant.bot.pyrus_models import PyrusTask, WebhookPayload
 from assistant.bot.suggest import Suggester
 from assistant.bot.suggestion_log import decide_arm, deciding_inbox_id
 from assistant.bot.turn_log import (
@@ -61,6 +62,7 @@ def handle_turn(
     handled_by = deciding_inbox_id(conn, job.task_id)
     if handled_by is None or handled_by == job.id:
         return None
+    task = with_thread(host.poster, job, task)
     comment = next((c for c in task.comments if c.id == job.comment_id), task.comments[-1])
     if comment.id == task.comments[0].id:
         return None  # the opening message: a redelivered first event, not a turn
@@ -98,6 +100,28 @@ def handle_turn(
     if row["posted_at"] is not None:
         return "done", f"already posted as comment {row['comment_id']}"
     return "done", _post(host.poster, conn, job, row, body, payload.user_id)
+
+
+def with_thread(poster: PyrusPoster, job: Job, task: PyrusTask) -> PyrusTask:
+    """The task with its whole thread: a bot set to receive only the last comment
+    (docs/pyrus-api.md §7) gets a one-comment task, so the thread is read from the API.
+
+    A rate limit makes the job wait (`PyrusRateLimited`); any other failure leaves the
+    one comment, and the turn is answered without the thread rather than not at all.
+    """
+    if len(task.comments) > 1:
+        return task
+    try:
+        answer = poster.request("GET", f"tasks/{job.task_id}", job.access_token) or {}
+        full = PyrusTask.model_validate(answer.get("task") or {})
+    except RetryLater:
+        raise
+    except (KbError, ValidationError) as exc:
+        logger.warning(
+            "task %d: thread not read, answering the last comment alone: %s", job.task_id, exc
+        )
+        return task
+    return full if len(full.comments) > len(task.comments) else task
 
 
 def _stored_body(row: dict[str, Any], field_id: int | None) -> CommentBody:

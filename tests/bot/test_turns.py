@@ -242,3 +242,21 @@ def test_concurrent_jobs_for_one_message_post_once(
     assert len(outcomes) == 3
     assert len(comments_with(sandbox, task_id, FOLLOW_UP_HEADING)) == 1
     assert sum(outcome[1].startswith("follow_up posted") for outcome in outcomes) == 1
+
+
+def test_a_bot_sent_only_the_last_comment_reads_the_thread(
+    sandbox: Sandbox, start_bot: Callable[..., Bot]
+) -> None:
+    from sample_data.emulators.webhook_sender import send_task_event
+
+    bot = start_bot()
+    task_id = answered_ticket(sandbox, bot)
+    add_comment(sandbox, task_id, "Письма нет и в папке «Спам», проверила дважды.")
+    task = sandbox.pyrus.get_task(task_id)
+    only_last = {**task, "comments": task["comments"][-1:]}  # "send only the last comment"
+    token = sandbox.pyrus.issue_token(sandbox.pyrus_login)
+    bot_id = int(sandbox.pyrus.tokens[token].person["id"])
+    send_task_event(bot.url, only_last, sandbox.bot_secret, access_token=token, user_id=bot_id)
+    wait_finished(bot.database_url, task_id, jobs=2)
+    [comment] = comments_with(sandbox, task_id, FOLLOW_UP_HEADING)
+    assert "Новое сообщение: «Письма нет" in comment["text"]
