@@ -172,7 +172,9 @@ def suggest_turn(
         customer_name=ticket.customer_name,
         exclude_document_ids=exclude_document_ids,
     )
-    suggestion.steps, repeated = drop_repeated(suggestion.steps, context.already_given())
+    repeated = 0
+    if turn.kind == "follow_up":  # an engineer who asks gets the answer, seen before or not
+        suggestion.steps, repeated = drop_repeated(suggestion.steps, context.already_given())
     names = category_names or {}
     if turn.kind == "question":
         suggestion.category_code = suggestion.category_decision = None

@@ -311,3 +311,12 @@ def test_a_reply_under_the_bot_comment_or_its_own_name_is_a_question() -> None:
     turn = classify_turn(threaded, threaded.comments[-1], BOT)
     assert isinstance(turn, Turn)
     assert (turn.kind, turn.text) == ("question", "А если статус bounced?")
+
+
+def test_a_question_gets_its_answer_even_when_the_bot_said_it_before() -> None:
+    task = _task(_comment(102, "/kb что проверить? спам", ENGINEER))
+    turn = classify_turn(task, task.comments[-1], BOT)
+    assert isinstance(turn, Turn)
+    made = suggest_turn(make_suggester(), task, turn, thread_context(task, 102, BOT))
+    assert any("Спам" in step for step in made.suggestion.steps)  # given in comment 101
+    assert made.repeated_steps == 0
