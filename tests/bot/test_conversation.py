@@ -320,3 +320,31 @@ def test_a_question_gets_its_answer_even_when_the_bot_said_it_before() -> None:
     made = suggest_turn(make_suggester(), task, turn, thread_context(task, 102, BOT))
     assert any("Спам" in step for step in made.suggestion.steps)  # given in comment 101
     assert made.repeated_steps == 0
+
+
+def test_llm_answer_to_a_question_drops_an_unasked_draft(fake_llm: Any) -> None:
+    fake_llm.script(
+        json.dumps(
+            {
+                "recommendation_steps": ["Статус «bounced»: письмо отклонил сервер получателя."],
+                "cited_source_ids": ["S1"],
+                "draft_reply": "Здравствуйте! Укажите другой адрес.",
+                "confidence": 0.8,
+            },
+            ensure_ascii=False,
+        )
+    )
+    task = _task(_comment(102, "/kb что значит статус bounced в журнале рассылок?", ENGINEER))
+    turn = classify_turn(task, task.comments[-1], BOT)
+    assert isinstance(turn, Turn)
+    made = suggest_turn(
+        make_suggester(llm_for(fake_llm)), task, turn, thread_context(task, 102, BOT)
+    )
+    assert made.suggestion.mode == "llm"
+    assert made.suggestion.prompt_version.startswith("question-v")
+    assert made.suggestion.draft_reply == ""
+    assert "Черновик ответа клиенту" not in made.body.text
+    assert "Статус «bounced»" in made.body.text
+    assert made.body.reply_note_id == 102
+    system = fake_llm.requests[0]["body"]["messages"][0]["content"]
+    assert "не письмо клиенту" in system
