@@ -17,6 +17,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 CLOUD_PYRUS_WEB_URL = "https://pyrus.com"
 
 
+def split_names(value: object) -> object:
+    """A list setting given as `A,B` (or as a JSON list) in the environment."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 class AssistantSettings(BaseSettings):
     """Database, retrieval, LLM and bot settings."""
 
@@ -86,6 +96,17 @@ class AssistantSettings(BaseSettings):
     # A 429 puts the job back for Retry-After/X-RateLimit-Reset seconds, at most this.
     pyrus_rate_limit_max_wait_seconds: float = Field(default=60.0, ge=0)
     llm_max_retries: int = Field(default=1, ge=0)
+    # Conversation turns (docs/conversation.md): a suggestion per customer follow-up, and
+    # answers to engineers' questions addressed to the bot by mention, by name or `/kb`.
+    bot_follow_ups: bool = True
+    bot_questions: bool = True
+    pyrus_bot_names: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["ИИ-помощник"])
+
+    @field_validator("pyrus_bot_names", mode="before")
+    @classmethod
+    def _split_bot_names(cls, value: object) -> object:
+        """Accept `PYRUS_BOT_NAMES=ИИ-помощник,Помощник` as well as a JSON list."""
+        return split_names(value)
 
     @field_validator("pyrus_form_ids", mode="before")
     @classmethod

@@ -208,22 +208,43 @@ def refresh(
 
 
 @app.command()
-def ask(text: Annotated[str, typer.Argument(help="The ticket text, in Russian.")]) -> None:
-    """Print the assistant's recommendation and draft reply for a ticket text."""
+def ask(
+    text: Annotated[str, typer.Argument(help="The ticket text, in Russian.")] = "",
+    thread: Annotated[
+        Path | None,
+        typer.Option(help="A ticket JSON (Pyrus task): answer its newest comment in context."),
+    ] = None,
+) -> None:
+    """Print the assistant's recommendation and draft reply for a ticket text or thread."""
     # One short query: the e5 engine's OpenMP threads synchronise at every layer, which on
     # a busy 2-core machine cost seconds (4 s vs 0.5 s for three queries, identical
     # vectors). Set before the engine (and numpy's BLAS) load; an explicit setting wins.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from assistant.bot.comment_format import category_names, format_terminal
     from assistant.bot.suggest import open_suggester
+    from assistant.bot.thread_file import answer_thread, read_thread
     from assistant.db import connect
     from assistant.errors import ConfigError
 
-    if not text.strip():
-        raise ConfigError('the ticket text is empty; pass it as an argument: kb ask "…"')
+    if thread is None and not text.strip():
+        raise ConfigError(
+            'the ticket text is empty; pass it as an argument: kb ask "…" (or --thread FILE)'
+        )
+    ticket = read_thread(thread) if thread is not None else None  # bad file: fail before the DB
     runtime = _runtime()
     with connect(runtime.database_url(), autocommit=True) as conn:
-        suggestion = open_suggester(conn, runtime.settings).suggest("", text)
+        suggester = open_suggester(conn, runtime.settings)
+        if ticket is not None:
+            typer.echo(
+                answer_thread(
+                    ticket,
+                    suggester,
+                    bot_names=runtime.settings.pyrus_bot_names,
+                    category_names=category_names(),
+                )
+            )
+            return
+        suggestion = suggester.suggest("", text)
     name = category_names().get(suggestion.category_code or "")
     typer.echo(format_terminal(suggestion, category_name=name))
 
@@ -428,6 +449,13 @@ def eval_answers(
             help="Draft through the configured LLM (LLM_BASE_URL, LLM_MODEL) as the bot does.",
         ),
     ] = False,
+    threads: Annotated[
+        Path | None,
+        typer.Option(
+            help="Past threads (pyrus_tasks.jsonl): also evaluate follow-ups and /kb questions."
+        ),
+    ] = None,
+    turn_limit: Annotated[int, typer.Option(help="Follow-ups to suggest for at most.")] = 100,
 ) -> None:
     """Evaluate the bot's comments: source cited, draft source, chrF, staff-text leaks."""
     import json
@@ -439,12 +467,14 @@ def eval_answers(
         load_corpus,
         run_answer_evaluation,
     )
+    from assistant.bot.turn_eval import format_turn_report, turn_evaluation
     from assistant.db import connect
     from assistant.llm.client import llm_from_settings
     from flows.progress import progress_bar
 
     cases = load_cases(data)
     docs = load_corpus(corpus)
+    turns = turn_evaluation(threads, cases, turn_limit) if threads is not None else None
     runtime = _runtime()
     client = llm_from_settings(runtime.settings) if llm else None
     if llm and client is None:
@@ -454,12 +484,20 @@ def eval_answers(
         progress_bar(runtime.progress, "eval answers", "questions") as progress,
     ):
         result = run_answer_evaluation(
-            conn, runtime.settings, docs, cases, degraded=degraded, llm=client, progress=progress
+            conn,
+            runtime.settings,
+            docs,
+            cases,
+            degraded=degraded,
+            llm=client,
+            progress=progress,
+            turns=turns,
         )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        typer.echo(format_report(result))
+        report = format_report(result)
+        typer.echo(report + format_turn_report(result["turns"]) if turns else report)
 
 
 @report_app.command("docs")

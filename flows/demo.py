@@ -258,11 +258,26 @@ def new_ticket(run: DemoRun) -> None:
     )
 
 
+def conversation(run: DemoRun) -> None:
+    """The same ticket goes on: a follow-up, a thank-you, an engineer's `/kb` question."""
+    from assistant.bot.pipeline import build_pipeline
+    from flows.demo_conversation import demo_conversation
+
+    task_id = int(run.notes["ticket"]["id"])
+    pipeline = build_pipeline(run.runtime.settings)
+    if not demo_conversation(run.console, run.sandbox, pipeline, run.database_url, task_id):
+        raise DemoFailed(
+            f"the bot did not answer the follow-up or the question on ticket #{task_id}; "
+            "run `kb demo --verbose` to see why"
+        )
+
+
 # The steps after "start the database and the emulators", in order, with their titles.
 STEPS: list[tuple[str, DemoStep]] = [
     ("kb-refresh over the sample history (day 1)…", refresh_history),
     ("One day later: the incremental extract…", incremental_extract),
     ("A new ticket arrives; Pyrus calls the bot's webhook…", new_ticket),
+    ("The customer writes again; an engineer asks the bot…", conversation),
 ]
 
 

@@ -4,7 +4,8 @@ For every logged suggestion: similarity of the draft to the staff's first public
 (character- and token-level), the usage class with thresholds calibrated on the holdout
 drafts (chance level), whether cited sources were used, the feedback field. Reads the
 marts (run after the `marts` stage), writes `assistant.suggestion_outcomes`, which the
-`fct_assistant_suggestions` view exposes at once.
+`fct_assistant_suggestions` view exposes at once, and scores follow-up drafts against the
+reply that followed their message (`assistant.suggestion_turn_outcomes`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from assistant.db import connect
 from assistant.effect.data import load_cited_chunks, load_reply_pairs, upsert_outcomes
 from assistant.effect.scoring import score_pairs
+from assistant.effect.turn_scoring import load_turn_pairs, score_turn_pairs, upsert_turn_outcomes
 from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
 
@@ -35,11 +37,13 @@ def score_suggestions(url: str) -> dict[str, Any]:
         chunks = load_cited_chunks(conn, chunk_ids)
         thresholds, rows = score_pairs(pairs, chunks)
         written = upsert_outcomes(conn, rows)
+        turns = upsert_turn_outcomes(conn, score_turn_pairs(load_turn_pairs(conn), thresholds))
         conn.commit()
     classes = Counter(row["usage_class"] for row in rows)
     logger.info("scored %d suggestion(s): %s", written, dict(classes))
     return {
         "scored": written,
+        "scored_follow_ups": turns,
         "accepted_threshold": round(thresholds.accepted_sim_char, 3),
         "edited_threshold": round(thresholds.edited_retention, 3),
         "calibration_pairs": thresholds.holdout_pairs,

@@ -37,7 +37,7 @@ import logging
 import os
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -318,11 +318,13 @@ def run_answer_evaluation(
     degraded: bool = True,
     llm: LLMClient | None = None,
     progress: Progress | None = None,
+    turns: Callable[[Suggester], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Index `docs` into a scratch schema, compose a comment per question, score it.
 
     `llm`: compose through the LLM path as the bot does with one configured (None: the
-    retrieval-only composition, what the bot posts without an LLM).
+    retrieval-only composition, what the bot posts without an LLM). `turns`: also run
+    the conversation-turn evaluation on the same suggester (`turn_eval.turn_evaluation`).
     """
     schema = f"kb_answers_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     store = KnowledgeStore.create_scratch(conn, schema)
@@ -340,6 +342,8 @@ def run_answer_evaluation(
             result["degraded"] = evaluate_cases(
                 cases, suggester, store, degraded=True, progress=progress
             )
+        if turns is not None:
+            result["turns"] = turns(suggester)
         return result
     finally:
         store.drop()

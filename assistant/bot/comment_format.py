@@ -67,12 +67,15 @@ class CommentBody:
     text: str
     formatted_text: str
     field_updates: list[dict[str, Any]] = field(default_factory=list)
+    reply_note_id: int | None = None  # a threaded reply to this comment (docs/pyrus-api.md §5)
 
     def to_request(self) -> dict[str, Any]:
         """Request JSON; deliberately without `channel` (never sent to the customer)."""
         body: dict[str, Any] = {"text": self.text, "formatted_text": self.formatted_text}
         if self.field_updates:
             body["field_updates"] = self.field_updates
+        if self.reply_note_id is not None:
+            body["reply_note_id"] = self.reply_note_id
         return body
 
 

@@ -40,12 +40,14 @@ from assistant.bot.suggestion_log import (
     record_posted,
     save_suggestion,
 )
+from assistant.bot.turn_job import handle_turn
 from assistant.errors import KbError
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
 
 ACTED_EVENTS = frozenset({"comment", "task_created"})
+LATER_EVENT = "a later event of a ticket already handled"
 # --- the pipeline -----------------------------------------------------------------------
 
 
@@ -102,6 +104,10 @@ class BotPipeline:
         except ValidationError as exc:
             raise PermanentJobError(f"stored payload is invalid: {exc.errors()[0]['msg']}") from exc
         reason = self.skip_reason(conn, payload, job)
+        if reason in (None, LATER_EVENT):  # a follow-up or a question (docs/conversation.md)
+            turn_outcome = handle_turn(self, conn, job, payload)
+            if turn_outcome is not None:
+                return turn_outcome
         if reason is not None:
             return "skipped", reason
         row = decide_arm(

@@ -16,6 +16,7 @@ time, so other tickets' jobs go on meanwhile.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -54,10 +55,10 @@ def with_marker(body: CommentBody, marker: str | None) -> CommentBody:
     """The body with the marker as its last line (plain text and HTML), once."""
     if not marker or marker in body.text:
         return body
-    return CommentBody(
+    return dataclasses.replace(
+        body,
         text=f"{body.text}\n\n{marker}",
         formatted_text=f"{body.formatted_text}<p><small>{marker}</small></p>",
-        field_updates=body.field_updates,
     )
 
 

@@ -54,6 +54,16 @@ def _similarity(pair: ReplyPair) -> Similarity | None:
     return similarity(pair.draft_text, pair.reply_text)
 
 
+def classify(
+    sim: Similarity | None, thresholds: Thresholds, *, arm: str, exposed: bool, replied: bool
+) -> tuple[str, str | None]:
+    """(usage class, chance class): a holdout draft is `shadow`, with the class it would get."""
+    if arm == "holdout":
+        chance = usage_class(sim, thresholds, exposed=True, replied=True) if sim else None
+        return "shadow", chance
+    return usage_class(sim, thresholds, exposed=exposed and sim is not None, replied=replied), None
+
+
 def score_pairs(
     pairs: Sequence[ReplyPair], chunks: Mapping[str, CitedChunk]
 ) -> tuple[Thresholds, list[dict[str, Any]]]:
@@ -66,20 +76,9 @@ def score_pairs(
     rows = []
     for pair in pairs:
         sim = sims[pair.ticket_id]
-        has_draft = sim is not None
-        if pair.arm == "holdout":
-            klass = "shadow"
-            chance_class = (
-                usage_class(sim, thresholds, exposed=True, replied=True) if has_draft else None
-            )
-        else:
-            chance_class = None
-            klass = usage_class(
-                sim,
-                thresholds,
-                exposed=pair.exposed and has_draft,
-                replied=pair.replied,
-            )
+        klass, chance_class = classify(
+            sim, thresholds, arm=pair.arm, exposed=pair.exposed, replied=pair.replied
+        )
         cited = [chunks[c] for c in pair.cited_chunk_ids if c in chunks]
         used = (
             sum(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sample_data.emulators.dataset import Clock, Dataset, parse_ts, task_as_of
+from sample_data.emulators.dataset import Clock, Dataset, format_ts, parse_ts, task_as_of
 from sample_data.emulators.faults import Faults, RateLimiter, RequestLog
 from sample_data.emulators.pyrus_comments import CommentError, build_comment, new_task_from_ticket
 from sample_data.emulators.pyrus_register import RegisterQuery
@@ -188,6 +188,16 @@ class PyrusState:
             self.dataset.tasks[task_id] = task
             self.dataset.touch(task_id)
         return self.get_task(task_id)
+
+    def add_comment(self, task_id: int, comment: dict[str, Any]) -> dict[str, Any]:
+        """A comment written in Pyrus by someone else (a customer's e-mail, an engineer's
+        note): stored as given, with a fresh id and the emulator's time. Demo and tests."""
+        with self._lock:
+            stored = {**comment, "id": self._take_comment_id()}
+            stored.setdefault("create_date", format_ts(self.clock.now()))
+            self.dataset.tasks[task_id]["comments"].append(stored)
+            self.dataset.touch(task_id)
+        return stored
 
     def _take_comment_id(self) -> int:
         with self._lock:

@@ -447,7 +447,9 @@ def test_replay_history_logs_without_posting(database_url: str) -> None:
 def test_later_events_acted_on_when_configured(
     sandbox: Sandbox, start_bot: Callable[..., Bot]
 ) -> None:
-    bot = start_bot(bot_act_on_later_events=True)
+    # the legacy re-answer of the whole ticket; conversation turns (tests/bot/test_turns.py)
+    # take later customer messages when they are on
+    bot = start_bot(bot_act_on_later_events=True, bot_follow_ups=False, bot_questions=False)
     task_id = new_task(sandbox)
     sandbox.send_webhook(bot.url, task_id)
     wait_finished(bot.database_url, task_id)

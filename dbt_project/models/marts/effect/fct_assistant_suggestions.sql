@@ -34,6 +34,7 @@ final as (
     select
         pairs.ticket_id as suggestion_id,
         pairs.ticket_id,
+        'first' as suggestion_kind,
         pairs.arm,
         pairs.arm = 'treatment' as is_shown,
         pairs.origin,
