@@ -24,7 +24,6 @@ WRITTEN_ELSEWHERE = {
     "docs/llm.md",
     "docs/reliability.md",
     "docs/privacy.md",
-    "docs/conversation.md",
 }
 DOC_PATH = re.compile(
     r"(?<![\w./-])((?:assistant|flows|dbt_project|sample_data|docs|tests|benchmarks)/[\w./*-]*)"
