@@ -1,8 +1,8 @@
 """Benchmark: Pyrus webhook received → internal comment posted, at 10k and 100k chunks.
 
 Everything is real except the data and the LLM: an embedded Postgres + pgvector with a
-synthetic knowledge index built by `assistant.knowledge.indexing`, the hybrid `Retriever`, the bot
-app served on 127.0.0.1 with its in-process inbox worker, the Pyrus emulator receiving
+synthetic knowledge index built by `assistant.knowledge.index.indexing`, the hybrid `Retriever`,
+the bot app served on 127.0.0.1 with its in-process inbox worker, the Pyrus emulator receiving
 the comment, and the fake OpenAI-compatible server answering instantly (so the figures
 are the bot's own overhead: retrieval, DB, HTTP, posting).
 
@@ -184,7 +184,7 @@ def _sentence(rng: random.Random, n: int) -> str:
 
 def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
     """Short pages and resolved tickets (one chunk each), plus the few real topics."""
-    from assistant.knowledge.chunking import KbDocument, chunk_document
+    from assistant.knowledge.index.chunking import KbDocument, chunk_document
 
     rng = random.Random(seed)
     docs: list[KbDocument] = []
@@ -231,8 +231,8 @@ def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
 def build_index(url: str, n_chunks: int) -> float:
     """Index the synthetic corpus with a small local embedder; returns seconds."""
     from assistant.db import connect
-    from assistant.knowledge.indexing import LocalEmbedderParams, index_documents
-    from assistant.knowledge.store import KnowledgeStore
+    from assistant.knowledge.index.indexing import LocalEmbedderParams, index_documents
+    from assistant.knowledge.index.store import KnowledgeStore
     from assistant.settings import AssistantSettings
 
     LocalEmbedderParams.overrides = {

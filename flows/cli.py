@@ -348,8 +348,13 @@ def eval_retrieval(
     import json
 
     from assistant.db import connect
-    from assistant.knowledge.evaluation import format_table, load_beir, modes_for, run_evaluation
-    from assistant.knowledge.tuning import stored_config
+    from assistant.knowledge.evaluation.beir import (
+        format_table,
+        load_beir,
+        modes_for,
+        run_evaluation,
+    )
+    from assistant.knowledge.learning.tuning import stored_config
 
     beir = load_beir(corpus, queries, qrels)
     runtime = _runtime()

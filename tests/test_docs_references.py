@@ -1,7 +1,7 @@
 """Every file the documentation and the code comments cite exists inside the repository.
 
 The repository must stand on its own: a comment that says "see docs/pyrus-api.md §5" or a
-README line naming `assistant/knowledge/store.py` is only useful if a reader of this checkout
+README line naming `assistant/knowledge/index/store.py` is only useful if a reader of this checkout
 can open that file. Files move (the flat `assistant/` became packages), so this test keeps the
 citations honest instead of trusting reviewers to grep.
 """

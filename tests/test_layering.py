@@ -82,7 +82,7 @@ def test_assistant_imports_run_one_way() -> None:
     ("relative", "source", "expected"),
     [
         ("knowledge/x.py", "def f():\n    from assistant.bot.suggest import Suggester\n", "bot"),
-        ("core_mod.py", "import assistant.knowledge.store\n", "knowledge"),
+        ("core_mod.py", "import assistant.knowledge.index.store\n", "knowledge"),
         ("effect/x.py", "from assistant.bot import pipeline\n", "bot"),
         ("bot/x.py", "def f():\n    import prefect\n", "Prefect"),
         ("llm/x.py", "from flows.runtime import Runtime\n", "flows"),
@@ -104,7 +104,7 @@ def test_effect_may_use_the_arms_module_and_lower_layers(tmp_path: Path) -> None
     target = tmp_path / "assistant" / "effect" / "x.py"
     target.parent.mkdir(parents=True)
     target.write_text(
-        "from assistant.bot.arms import assign_arm\nfrom assistant.knowledge import store\n"
+        "from assistant.bot.arms import assign_arm\nfrom assistant.knowledge.index import store\n"
         "from . import y\nimport json\n",
         "utf-8",
     )
