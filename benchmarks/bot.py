@@ -231,11 +231,11 @@ def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
 def build_index(url: str, n_chunks: int) -> float:
     """Index the synthetic corpus with a small local embedder; returns seconds."""
     from assistant.db import connect
-    from assistant.knowledge.index.indexing import LocalEmbedderParams, index_documents
+    from assistant.knowledge.index.indexing import index_documents
     from assistant.knowledge.index.store import KnowledgeStore
     from assistant.settings import AssistantSettings
 
-    LocalEmbedderParams.overrides = {
+    small_model = {
         "n_components": 64,
         "max_fit_texts": 5000,
         "char_max_features": 5000,
@@ -244,8 +244,11 @@ def build_index(url: str, n_chunks: int) -> float:
     started = time.perf_counter()
     with connect(url, autocommit=True) as conn:
         report = index_documents(
-            KnowledgeStore(conn), synthetic_documents(n_chunks), AssistantSettings(_env_file=None)
-        )  # type: ignore[call-arg]
+            KnowledgeStore(conn),
+            synthetic_documents(n_chunks),
+            AssistantSettings(_env_file=None),  # type: ignore[call-arg]
+            local_params=small_model,
+        )
     print(f"  indexed {report.chunks} chunks in {time.perf_counter() - started:.1f}s")
     return time.perf_counter() - started
 

@@ -110,7 +110,7 @@ def e5_vectors(chunks: list, embedder, sample: int) -> tuple[np.ndarray, float]:
 
 def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample: int) -> None:
     from assistant.db import connect
-    from assistant.knowledge.embedders.base import LocalEmbedder
+    from assistant.knowledge.embedders.local import LocalEmbedder
     from assistant.knowledge.index.store import KnowledgeStore
     from assistant.knowledge.search.retrieval import Retriever, default_config
 
@@ -124,7 +124,7 @@ def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample
             rss_before = rss_mb()
             started = time.perf_counter()
             if name == "e5":
-                from assistant.knowledge.embedders.e5 import load_e5
+                from assistant.knowledge.embedders.factory import load_e5
 
                 model = load_e5()
                 fitted = time.perf_counter()
@@ -229,7 +229,7 @@ def leg_timings(retriever, queries: list[str]) -> dict[str, float]:
 def bot_rss(embedder: str) -> None:
     """RSS of a bot-like process: the imports the bot has, then the embedder, one query."""
     from assistant.bot import pipeline  # noqa: F401 - the bot's import footprint
-    from assistant.knowledge.embedders.e5 import load_e5
+    from assistant.knowledge.embedders.factory import load_e5
 
     before = rss_mb()
     if embedder == "e5":

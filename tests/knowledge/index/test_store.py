@@ -9,8 +9,9 @@ import psycopg
 import pytest
 
 from assistant.db import connect
+from assistant.knowledge.embedders.base import EmbedderRecord
 from assistant.knowledge.index.chunking import KbDocument, chunk_document
-from assistant.knowledge.index.store import EmbedderRecord, IndexStoreError, KnowledgeStore
+from assistant.knowledge.index.store import IndexStoreError, KnowledgeStore
 
 pytestmark = pytest.mark.db
 
