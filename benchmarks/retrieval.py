@@ -112,7 +112,8 @@ def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample
     from assistant.db import connect
     from assistant.knowledge.embedders.local import LocalEmbedder
     from assistant.knowledge.index.store import KnowledgeStore
-    from assistant.knowledge.search.retrieval import Retriever, default_config
+    from assistant.knowledge.search.config import default_config
+    from assistant.knowledge.search.retrieval import Retriever
 
     pool = sentences()
     rng = random.Random(11)

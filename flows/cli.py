@@ -354,13 +354,13 @@ def eval_retrieval(
         modes_for,
         run_evaluation,
     )
-    from assistant.knowledge.learning.tuning import stored_config
 
     beir = load_beir(corpus, queries, qrels)
     runtime = _runtime()
     with connect(runtime.database_url(), autocommit=True) as conn:
-        chosen = stored_config(conn, config) if config else None
-        result = run_evaluation(conn, runtime.settings, beir, modes_for(mode), config=chosen)
+        result = run_evaluation(
+            conn, runtime.settings, beir, modes_for(mode), config_version=config
+        )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

@@ -8,16 +8,14 @@ document (chunk hits are collapsed to their document, best rank first): hit@1/5/
 MRR@10, nDCG@10.
 
 `tune` re-fuses the cached legs in-process over a small grid of weights and fusions,
-and calibrates the no-match threshold: positives are the set's queries whose relevant
-document is in the top 10, negatives are off-topic probes (`OFF_TOPIC_QUERIES`); the
-threshold maximises balanced accuracy.
+and the no-match threshold is fitted: positives are the set's queries whose relevant
+document is in the top 10, negatives are off-topic probes (`metrics.OFF_TOPIC_QUERIES`);
+the threshold maximises balanced accuracy (`fitting.py`, shared with calibrate and tune).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
 import os
 import uuid
 from collections.abc import Sequence
@@ -30,16 +28,24 @@ import psycopg
 from assistant.errors import KbError
 from assistant.jsonl import json_objects
 from assistant.knowledge.embedders.factory import embedder_for_record
+from assistant.knowledge.evaluation.fitting import (
+    Grid,
+    LegCache,
+    ThresholdFit,
+    best_config,
+    fit_threshold,
+)
+from assistant.knowledge.evaluation.metrics import mean_metrics, query_metrics
 from assistant.knowledge.index.chunking import KbDocument
 from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore
-from assistant.knowledge.search.retrieval import (
+from assistant.knowledge.search.config import (
     RetrievalConfig,
-    Retriever,
-    confidence,
+    apply_params,
     default_config,
-    fuse,
+    stored_params,
 )
+from assistant.knowledge.search.retrieval import Retriever
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
@@ -52,31 +58,6 @@ MODES = {
     "trigram": ("trigram",),
     "hybrid": ("vector", "bm25", "exact", "trigram"),
 }
-CUTOFF = 10
-OFF_TOPIC_QUERIES = (
-    "Посудомойка не сливает воду\nПосле переезда посудомоечная машина Bosch не сливает воду, "
-    "горит ошибка E24. Фильтр почистили, не помогло. Что делать?",
-    "Рецепт борща\nПодскажите, сколько варить говядину для борща и когда добавлять свёклу, "
-    "чтобы цвет остался ярким?",
-    "Зимние шины\nКакие шипованные шины выбрать для кроссовера на зиму в Подмосковье, "
-    "если ездим в основном по городу?",
-    "Собака не слушается\nЩенок лабрадора грызёт мебель и не реагирует на команду «сидеть». "
-    "Как его приучить?",
-    "Билеты в театр\nГде купить билеты в Большой театр на «Щелкунчика» в декабре и сколько "
-    "они стоят?",
-    "Тюльпаны осенью\nКогда сажать луковицы тюльпанов и на какую глубину, чтобы весной зацвели?",
-    "Электричка до Подольска\nВо сколько первая электричка с Курского вокзала до "
-    "Подольска в выходные?",
-    "Протекает кран\nНа кухне капает смеситель, поменяли прокладку, всё равно течёт. "
-    "Нужно ли менять картридж?",
-    "Отпуск в Турции\nКакой отель в Анталии выбрать с детьми на майские праздники, "
-    "чтобы был аквапарк?",
-    "Глинтвейн дома\nКак сварить глинтвейн без алкоголя на вишнёвом соке, какие специи нужны?",
-    "Шахматы для детей\nС какого возраста учить ребёнка играть в шахматы и какие книги "
-    "подойдут для начала?",
-    "Ноутбук греется\nИгровой ноутбук сильно шумит и нагревается до 95 градусов в играх, "
-    "поможет ли замена термопасты?",
-)
 
 
 class EvaluationError(KbError):
@@ -135,82 +116,62 @@ def load_beir(corpus: Path, queries: Path, qrels: Path) -> BeirSet:
     return BeirSet(docs, query_map, judged)
 
 
-# --- metrics ----------------------------------------------------------------------------
-
-
-def query_metrics(ranked: Sequence[str], relevant: dict[str, int]) -> dict[str, float]:
-    """hit@1/5/10, reciprocal rank and nDCG@10 of one ranked document list."""
-    top = list(ranked[:CUTOFF])
-    positives = {doc for doc, rel in relevant.items() if rel > 0}
-    first = next((i for i, doc in enumerate(top, start=1) if doc in positives), None)
-    dcg = sum((2 ** relevant.get(doc, 0) - 1) / math.log2(i + 1) for i, doc in enumerate(top, 1))
-    ideal = sorted((rel for rel in relevant.values() if rel > 0), reverse=True)[:CUTOFF]
-    idcg = sum((2**rel - 1) / math.log2(i + 1) for i, rel in enumerate(ideal, 1))
-    return {
-        "hit@1": float(first == 1),
-        "hit@5": float(first is not None and first <= 5),
-        "hit@10": float(first is not None),
-        "mrr@10": 1.0 / first if first else 0.0,
-        "ndcg@10": dcg / idcg if idcg else 0.0,
-    }
-
-
-def mean_metrics(rows: Sequence[dict[str, float]]) -> dict[str, float]:
-    keys = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
-    return {key: round(sum(r[key] for r in rows) / len(rows), 4) if rows else 0.0 for key in keys}
-
-
-def _documents(owners: dict[str, str], chunk_scores: dict[str, float]) -> list[str]:
-    """Chunk scores → document ids, best chunk first."""
-    ranked = sorted(chunk_scores.items(), key=lambda item: (-item[1], item[0]))
-    seen: list[str] = []
-    for chunk_id, _ in ranked:
-        doc = owners.get(chunk_id)
-        if doc is not None and doc not in seen:
-            seen.append(doc)
-    return seen
-
-
 # --- running ----------------------------------------------------------------------------
 
 
 @dataclass
 class EvalRun:
-    """Cached legs per query, so modes and weight grids re-fuse without re-querying."""
+    """A BEIR set indexed into a scratch schema, with every query's legs cached once."""
 
     store: KnowledgeStore
     retriever: Retriever
     beir: BeirSet
-    legs: dict[str, dict[str, dict[str, float]]]
+    cache: LegCache
     tsrank: dict[str, dict[str, float]]
-    off_topic: list[dict[str, dict[str, float]]]
     index_report: dict[str, object]
-    owners: dict[str, str]
+
+    @property
+    def judged(self) -> set[str]:
+        """The judged queries that were searched (a query without text is not)."""
+        return {qid for qid in self.beir.qrels if qid in self.cache.legs}
+
+    def ranked_documents(self, qid: str, mode: str, config: RetrievalConfig) -> list[str]:
+        """The query's documents best first under `mode` (the top `CUTOFF`)."""
+        if mode == "tsrank":
+            scores = self.tsrank[qid]
+            chunks = sorted(scores, key=lambda cid: (-scores[cid], cid))
+        else:
+            chunks = self.cache.ranked(qid, config, MODES[mode])
+        return self.cache.documents(chunks)
 
     def evaluate(
         self, mode: str, config: RetrievalConfig, qids: set[str] | None = None
     ) -> dict[str, float]:
         """Mean metrics of `mode` over the judged queries (or only `qids`)."""
-        rows = []
+        return mean_metrics(
+            [
+                query_metrics(self.ranked_documents(qid, mode, config), relevant)
+                for qid, relevant in self.beir.qrels.items()
+                if qid in self.cache.legs and (qids is None or qid in qids)
+            ]
+        )
+
+    def no_match(self, config: RetrievalConfig, qids: set[str] | None = None) -> ThresholdFit:
+        """The no-match threshold fitted for `config`: answered = judged queries with a
+        relevant document in the top `CUTOFF`, unanswered = the off-topic probes."""
+        answered = []
         for qid, relevant in self.beir.qrels.items():
-            if qid not in self.legs or (qids is not None and qid not in qids):
+            if qid not in self.cache.legs or (qids is not None and qid not in qids):
                 continue
-            if mode == "tsrank":
-                scores = self.tsrank[qid]
-            else:
-                wanted = MODES[mode]
-                legs = {leg: s for leg, s in self.legs[qid].items() if leg in wanted}
-                scores = fuse(legs, config)
-            rows.append(query_metrics(_documents(self.owners, scores), relevant))
-        return mean_metrics(rows)
+            chunks = self.cache.ranked(qid, config)
+            if any(relevant.get(doc, 0) > 0 for doc in self.cache.documents(chunks)):
+                answered.append(self.cache.confidence(qid, config, chunks))
+        unanswered = self.cache.off_topic_confidences(config)
+        return fit_threshold(answered, unanswered, config.no_match_threshold)
 
 
 def prepare_run(
-    conn: psycopg.Connection,
-    settings: AssistantSettings,
-    beir: BeirSet,
-    *,
-    config: RetrievalConfig | None = None,
+    conn: psycopg.Connection, settings: AssistantSettings, beir: BeirSet
 ) -> tuple[EvalRun, KnowledgeStore]:
     """Index the corpus into a scratch schema and collect every leg for every query."""
     schema = f"kb_eval_{os.getpid()}_{uuid.uuid4().hex[:8]}"
@@ -221,87 +182,41 @@ def prepare_run(
             store.vacuum()
         record = store.get_embedder(active=True)
         embedder = embedder_for_record(record, settings) if record else None
-        base = config or RetrievalConfig()
+        base = default_config(embedder)
         retriever = Retriever(store, embedder, replace(base, legs=MODES["hybrid"]))
-        retriever.prime([*beir.queries.values(), *OFF_TOPIC_QUERIES])
-        legs = {qid: retriever.legs(text) for qid, text in beir.queries.items() if text}
+        cache = LegCache.collect(retriever, beir.queries)
         tsrank = {
             qid: dict(store.tsrank_search(text, limit=base.candidates))
             for qid, text in beir.queries.items()
             if text
         }
-        off_topic = [retriever.legs(text) for text in OFF_TOPIC_QUERIES]
     except BaseException:
         store.drop()
         raise
-    owners = store.chunk_owners()
-    run = EvalRun(store, retriever, beir, legs, tsrank, off_topic, report.as_dict(), owners)
-    return run, store
+    return EvalRun(store, retriever, beir, cache, tsrank, report.as_dict()), store
 
 
-def _top_chunks(
-    run: EvalRun, legs: dict[str, dict[str, float]], config: RetrievalConfig, k: int = 8
-) -> list[str]:
-    fused = fuse(legs, config)
-    return [cid for cid, _ in sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]]
-
-
-def calibrate_threshold(
-    run: EvalRun, config: RetrievalConfig, qids: set[str] | None = None
-) -> dict[str, float]:
-    """The no-match threshold maximising balanced accuracy (answered vs off-topic)."""
-    positives, negatives = [], []
-    for qid, relevant in run.beir.qrels.items():
-        legs = run.legs.get(qid)
-        if not legs or (qids is not None and qid not in qids):
-            continue
-        docs = _documents(run.owners, fuse(legs, config))
-        if any(relevant.get(doc, 0) > 0 for doc in docs[:CUTOFF]):
-            positives.append(confidence(legs, _top_chunks(run, legs, config), config.vector_floor))
-    negatives = [
-        confidence(legs, _top_chunks(run, legs, config), config.vector_floor)
-        for legs in run.off_topic
-    ]
-    if not positives:
-        return {"threshold": config.no_match_threshold, "tpr": 0.0, "tnr": 0.0}
-    best_t, best_score = config.no_match_threshold, -1.0
-    for candidate in sorted({*positives, *negatives}):
-        tpr = sum(p >= candidate for p in positives) / len(positives)
-        tnr = sum(n < candidate for n in negatives) / len(negatives)
-        if (tpr + tnr) / 2 > best_score:
-            best_t, best_score = candidate, (tpr + tnr) / 2
-    below = max([n for n in negatives if n < best_t], default=0.0)
-    threshold = round((best_t + below) / 2, 4)  # midway between the classes
-    tpr = sum(p >= threshold for p in positives) / len(positives)
-    tnr = sum(n < threshold for n in negatives) / len(negatives)
-    return {"threshold": threshold, "tpr": round(tpr, 4), "tnr": round(tnr, 4)}
+# The in-sample grid of `kb eval retrieval`: fusion × vector × trigram × exact weight,
+# BM25 gets the rest of vector + trigram; best by MRR@10, then nDCG@10.
+EVAL_GRID = Grid(
+    fusions=("calibrated", "minmax", "rrf"),
+    weights={
+        "w_vector": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
+        "w_trigram": (0.0, 0.2, 0.4),
+        "w_exact": (0.0, 0.1, 0.2),
+    },
+    remainder=("w_bm25", ("w_vector", "w_trigram")),
+)
 
 
 def tune(run: EvalRun, base: RetrievalConfig) -> tuple[RetrievalConfig, dict[str, float]]:
     """Grid-search fusion and weights on the cached legs (in-sample; report it as such)."""
-    best, best_key = base, (-1.0, -1.0)
-    for fusion, w_vector, w_trigram, w_exact in itertools.product(
-        ("calibrated", "minmax", "rrf"),
-        (0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
-        (0.0, 0.2, 0.4),
-        (0.0, 0.1, 0.2),
-    ):
-        w_bm25 = round(1 - w_vector - w_trigram, 2)
-        if w_bm25 < 0:
-            continue
-        candidate = replace(
-            base,
-            legs=MODES["hybrid"],
-            fusion=fusion,
-            w_vector=w_vector,
-            w_bm25=w_bm25,
-            w_trigram=w_trigram,
-            w_exact=w_exact,
-        )
-        metrics = run.evaluate("hybrid", candidate)
-        key = (metrics["mrr@10"], metrics["ndcg@10"])
-        if key > best_key:
-            best, best_key = candidate, key
+
+    def score(config: RetrievalConfig) -> tuple[float, float]:
+        metrics = run.evaluate("hybrid", config)
+        return metrics["mrr@10"], metrics["ndcg@10"]
+
+    best = best_config(EVAL_GRID.configs(replace(base, legs=MODES["hybrid"])), score)
     return best, run.evaluate("hybrid", best)
 
 
@@ -311,30 +226,36 @@ def run_evaluation(
     beir: BeirSet,
     modes: Sequence[str],
     *,
-    config: RetrievalConfig | None = None,
+    config_version: str | None = None,
 ) -> dict[str, Any]:
-    """Everything `kb eval retrieval` prints, as a JSON-able dict."""
+    """Everything `kb eval retrieval` prints, as a JSON-able dict.
+
+    It runs the calibrated defaults of the embedder the corpus was indexed with, or with
+    `config_version` the stored configuration laid over those same defaults: what the
+    bot runs when that version is active.
+    """
     unknown = [mode for mode in modes if mode not in (*MODES, "tsrank")]
     if unknown:
         raise EvaluationError(f"unknown mode(s) {unknown}; use vector, bm25, fts, hybrid or all")
-    run, store = prepare_run(conn, settings, beir, config=config)
+    # an unknown version fails before the corpus is indexed
+    params = stored_params(conn, config_version) if config_version is not None else {}
+    run, store = prepare_run(conn, settings, beir)
     try:
-        # as shipped: the calibrated defaults of the embedder the corpus was indexed with
-        config = config or default_config(run.retriever.embedder)
+        config = apply_params(default_config(run.retriever.embedder), params)
         results = {mode: run.evaluate(mode, config) for mode in modes}
         tuned, tuned_metrics = tune(run, config)
         return {
             "corpus_documents": len(beir.docs),
-            "queries": len(run.legs),
+            "queries": len(run.cache.legs),
             "index": run.index_report,
             "embedder": run.retriever.embedder.key if run.retriever.embedder else "none",
             "config": asdict(config),
             "modes": results,
-            "no_match": calibrate_threshold(run, config),
+            "no_match": asdict(run.no_match(config)),
             "tuned": {
                 "config": asdict(tuned),
                 "hybrid": tuned_metrics,
-                "no_match": calibrate_threshold(run, tuned),
+                "no_match": asdict(run.no_match(tuned)),
                 "note": "in-sample: weights chosen on the same queries",
             },
         }

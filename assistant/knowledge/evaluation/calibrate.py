@@ -21,43 +21,36 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import logging
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from assistant.knowledge.evaluation.beir import (
-    BeirSet,
-    EvalRun,
-    calibrate_threshold,
-    load_beir,
-    mean_metrics,
-    prepare_run,
-)
+from assistant.knowledge.evaluation.beir import BeirSet, EvalRun, load_beir, prepare_run
 from assistant.knowledge.evaluation.degrade import degrade_queries
-from assistant.knowledge.search.retrieval import RetrievalConfig, default_config
+from assistant.knowledge.evaluation.fitting import Grid, best_config
+from assistant.knowledge.evaluation.metrics import mean_metrics
+from assistant.knowledge.search.config import RetrievalConfig, default_config
 
 logger = logging.getLogger(__name__)
 
 SUFFIX = "~degraded"
 FOLDS = 5
-EVAL_DIR = Path(__file__).resolve().parents[2] / "sample_data/dataset/eval"
+EVAL_DIR = Path(__file__).resolve().parents[3] / "sample_data/dataset/eval"
 
 
-def grid(base: RetrievalConfig) -> list[RetrievalConfig]:
-    """{minmax, rrf} × w_vector 0.2–0.8 × w_trigram {0, .2, .3, .4} × w_exact {0, .1};
-    BM25 gets the rest of the weight (configurations that leave it none are skipped)."""
-    configs = []
-    for fusion, w, t, e in itertools.product(
-        ("minmax", "rrf"), (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.0, 0.2, 0.3, 0.4), (0.0, 0.1)
-    ):
-        bm25 = round(1 - w - t, 2)
-        if bm25 >= 0:
-            configs.append(
-                replace(base, fusion=fusion, w_vector=w, w_bm25=bm25, w_trigram=t, w_exact=e)
-            )
-    return configs
+# {minmax, rrf} × w_vector 0.2–0.8 × w_trigram {0, .2, .3, .4} × w_exact {0, .1}; BM25 gets
+# the rest of vector + trigram (configurations that leave it none are skipped).
+CALIBRATION_GRID = Grid(
+    fusions=("minmax", "rrf"),
+    weights={
+        "w_vector": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+        "w_trigram": (0.0, 0.2, 0.3, 0.4),
+        "w_exact": (0.0, 0.1),
+    },
+    remainder=("w_bm25", ("w_vector", "w_trigram")),
+)
+FLOORS = (None, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85)
 
 
 def with_degraded(beir: BeirSet) -> BeirSet:
@@ -73,36 +66,37 @@ def fold_of(qid: str, folds: int = FOLDS) -> int:
     return int(hashlib.sha256(original.encode()).hexdigest(), 16) % folds
 
 
-def best_config(run: EvalRun, configs: list[RetrievalConfig], qids: set[str]) -> RetrievalConfig:
+def best_weights(run: EvalRun, configs: list[RetrievalConfig], qids: set[str]) -> RetrievalConfig:
+    """The grid's best configuration on `qids` by MRR@10, then hit@10."""
+
     def score(config: RetrievalConfig) -> tuple[float, float]:
         metrics = run.evaluate("hybrid", config, qids)
         return metrics["mrr@10"], metrics["hit@10"]
 
-    return max(configs, key=score)
+    return best_config(configs, score)
 
 
 def best_floor(run: EvalRun, config: RetrievalConfig, qids: set[str]) -> RetrievalConfig:
     """The threshold (and cosine floor, or none) with the best balanced accuracy."""
-    options = [None, 0.70, 0.75, 0.78, 0.80, 0.82, 0.85]
     scored = []
-    for floor in options:
+    for floor in FLOORS:
         candidate = replace(config, vector_floor=floor)
-        result = calibrate_threshold(run, candidate, qids)
-        scored.append((result["tpr"] + result["tnr"], floor is None, candidate, result))
+        result = run.no_match(candidate, qids)
+        scored.append((result.tpr + result.tnr, floor is None, candidate, result))
     _, _, chosen, result = max(scored, key=lambda item: (item[0], item[1]))
-    return replace(chosen, no_match_threshold=result["threshold"])
+    return replace(chosen, no_match_threshold=result.threshold)
 
 
 def cross_validate(run: EvalRun, base: RetrievalConfig) -> dict[str, Any]:
     """Held-out hybrid metrics (sample and degraded), per-fold choices, the final config."""
-    configs = grid(base)
-    judged = {qid for qid in run.beir.qrels if qid in run.legs}
+    configs = CALIBRATION_GRID.configs(base)
+    judged = run.judged
     held_out: dict[str, list[dict[str, float]]] = {"sample": [], "degraded": []}
     chosen = []
     for fold in range(FOLDS):
         test = {qid for qid in judged if fold_of(qid) == fold}
         train = judged - test
-        config = best_floor(run, best_config(run, configs, train), train)
+        config = best_floor(run, best_weights(run, configs, train), train)
         chosen.append(
             {
                 "fold": fold,
@@ -112,18 +106,18 @@ def cross_validate(run: EvalRun, base: RetrievalConfig) -> dict[str, Any]:
                 },
                 "vector_floor": config.vector_floor,
                 "threshold": config.no_match_threshold,
-                "no_match_test": calibrate_threshold(run, config, test),
+                "no_match_test": asdict(run.no_match(config, test)),
             }
         )
         for qid in test:
             kind = "degraded" if qid.endswith(SUFFIX) else "sample"
             held_out[kind].append(run.evaluate("hybrid", config, {qid}))
-    final = best_floor(run, best_config(run, configs, judged), judged)
+    final = best_floor(run, best_weights(run, configs, judged), judged)
     return {
         "cv": {kind: mean_metrics(rows) for kind, rows in held_out.items()},
         "folds": chosen,
         "final": final,
-        "final_no_match": calibrate_threshold(run, final, judged),
+        "final_no_match": asdict(run.no_match(final, judged)),
     }
 
 
@@ -145,8 +139,8 @@ def cached_subset(beir: BeirSet, cache_path: Path | None) -> BeirSet:
 
 
 def report(run: EvalRun, base: RetrievalConfig) -> dict[str, Any]:
-    sample = {qid for qid in run.legs if not qid.endswith(SUFFIX)}
-    degraded = {qid for qid in run.legs if qid.endswith(SUFFIX)}
+    sample = {qid for qid in run.cache.legs if not qid.endswith(SUFFIX)}
+    degraded = {qid for qid in run.cache.legs if qid.endswith(SUFFIX)}
     rows: dict[str, dict[str, dict[str, float]]] = {}
     alone = replace(base, w_vector=1.0, w_bm25=1.0, w_exact=1.0, w_trigram=1.0)
     for mode in ("vector", "bm25", "fts", "trigram", "hybrid", "tsrank"):

@@ -13,7 +13,8 @@ candidates, then a weighted sum — the default, picked on the sample evaluation
 `calibrated` (weighted sum of the absolute scores) or weighted `rrf`. Plain RRF with a
 weak leg drags results down, so the weights matter; `kb eval retrieval` reports the best
 ones for a set. `no_good_match` compares a confidence — the best BM25 coverage or exact
-share among the returned hits — with a threshold calibrated against off-topic probes.
+share among the best fused chunks — with a threshold calibrated against off-topic probes.
+Fusion and the confidence live in `scoring.py`, the configuration in `config.py`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from assistant.errors import ConfigError
 from assistant.knowledge.embedders.base import Embedder, EmbeddingError
 from assistant.knowledge.embedders.factory import embedder_for_record
 from assistant.knowledge.index.store import KnowledgeStore
+from assistant.knowledge.search.config import RetrievalConfig, active_config, default_config
 from assistant.knowledge.search.query_vectors import QueryVectorStore
+from assistant.knowledge.search.scoring import Legs, rank, ranked_confidence
 from assistant.knowledge.text import exact_tokens, terms
 from assistant.settings import AssistantSettings
 
@@ -47,71 +50,6 @@ QUERY_VECTOR_CACHE = 32
 QUERY_VECTOR_CHARS = 1500
 
 SNIPPET_CHARS = 240
-LEGS = ("vector", "bm25", "exact", "trigram")
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    """Legs, fusion weights and the no-match threshold (`default_config`: the calibrated ones)."""
-
-    legs: tuple[str, ...] = ("vector", "bm25", "exact")
-    fusion: str = "minmax"  # minmax | calibrated | rrf
-    w_vector: float = 0.3
-    w_bm25: float = 0.7
-    w_exact: float = 0.1
-    w_trigram: float = 0.0
-    rrf_k: int = 60
-    candidates: int = 50
-    bm25_max_df: float = 0.3  # skip query terms found in more than this share of chunks
-    no_match_threshold: float = 0.089
-    # With a semantic vector leg, a cosine above this floor also counts as evidence of an
-    # answer (rescaled to 0..1); None: lexical evidence only (see `confidence`).
-    vector_floor: float | None = None
-    ef_search: int = 100
-    # Legs whose weights the nightly `tune` stage may change (None: all of `legs`).
-    tuned_legs: tuple[str, ...] | None = None
-
-
-# Chosen for the e5 embedder by `python -m assistant.knowledge.evaluation.calibrate` (5-fold
-# CV over the sample queries and their degraded copy; README "Knowledge index and retrieval"). Every
-# fold chose min-max fusion with vector 0.3, BM25 0.3, trigram 0.4, no exact-token weight
-# (its candidates are still re-scored by the trigram leg) and a 0.82 cosine floor (one
-# fold: 0.85). The sample's paraphrases share many words with their pages, which favours
-# the lexical legs; the `tune` stage re-fits these weights on the organization's own
-# labelled tickets.
-_CALIBRATED: dict[str, object] = {  # what both calibrations agreed on
-    "legs": LEGS,
-    "tuned_legs": ("vector", "bm25", "trigram"),
-    "fusion": "minmax",
-    "w_exact": 0.0,
-}
-E5_DEFAULTS: dict[str, object] = {
-    **_CALIBRATED,
-    "w_vector": 0.3,
-    "w_bm25": 0.3,
-    "w_trigram": 0.4,
-    "vector_floor": 0.82,
-    "no_match_threshold": 0.0947,
-}
-
-
-# The same calibration for the TF-IDF/SVD embedder (`KB_EMBEDDER=tfidf`): all five folds
-# chose min-max with vector 0.2, BM25 0.4, trigram 0.4 and no cosine floor (its cosine does
-# not tell answered from off-topic).
-TFIDF_DEFAULTS: dict[str, object] = {
-    **_CALIBRATED,
-    "w_vector": 0.2,
-    "w_bm25": 0.4,
-    "w_trigram": 0.4,
-    "no_match_threshold": 0.0742,
-}
-
-
-def default_config(embedder: object) -> RetrievalConfig:
-    """The calibrated defaults for this embedder's kind: e5's, else the TF-IDF/SVD ones."""
-    if getattr(embedder, "kind", None) == "e5":
-        return RetrievalConfig(**E5_DEFAULTS)  # type: ignore[arg-type]
-    return RetrievalConfig(**TFIDF_DEFAULTS)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -276,10 +214,6 @@ class Retriever:
         if config is None:
             config = default_config(embedder)
             if schema == "kb":  # the configuration the `tune` stage activated, over the defaults
-                from assistant.knowledge.learning.tuning import (
-                    active_config,  # (imports this module)
-                )
-
                 config, _ = active_config(conn, config)
         conn.execute("select set_config('hnsw.ef_search', %s, false)", (str(config.ef_search),))
         conn.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', false)")
@@ -292,9 +226,7 @@ class Retriever:
         )
 
     # -- search -------------------------------------------------------------------------
-    def legs(
-        self, query: str, *, source: str | None = None, category: str | None = None
-    ) -> dict[str, dict[str, float]]:
+    def legs(self, query: str, *, source: str | None = None, category: str | None = None) -> Legs:
         """Raw per-leg candidates: leg → {chunk_id: score on a 0..1 scale}."""
         cfg = self.config
         out: dict[str, dict[str, float]] = {}
@@ -349,8 +281,8 @@ class Retriever:
         if not query.strip():
             return SearchResult([], True, embedder_key)
         legs = self.legs(query, source=source, category=category)
-        fused = fuse(legs, self.config)
-        top = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        ranked = rank(legs, self.config)
+        top = ranked[:k]
         rows = self.store.fetch([chunk_id for chunk_id, _ in top])
         query_terms = set(terms(query))
         hits = []
@@ -376,16 +308,14 @@ class Retriever:
                     },
                 )
             )
-        confidence = self.confidence(legs, [hit.chunk_id for hit in hits])
+        # the score the threshold was fitted on: the fused ranking's best chunks, not the k hits
+        confidence = ranked_confidence(legs, [chunk_id for chunk_id, _ in ranked], self.config)
         return SearchResult(
             hits=hits,
             no_good_match=confidence < self.config.no_match_threshold,
             embedder=embedder_key,
             confidence=round(confidence, 6),
         )
-
-    def confidence(self, legs: dict[str, dict[str, float]], chunk_ids: list[str]) -> float:
-        return confidence(legs, chunk_ids, self.config.vector_floor)
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -408,95 +338,6 @@ def vector_text(query: str, limit: int = QUERY_VECTOR_CHARS) -> str:
     cut = query[:limit]
     space = cut.rfind(" ", limit // 2)
     return cut[:space] if space > 0 else cut
-
-
-def confidence(
-    legs: dict[str, dict[str, float]],
-    chunk_ids: Sequence[str],
-    vector_floor: float | None = None,
-) -> float:
-    """How well the returned chunks answer the query, comparable across queries.
-
-    The best BM25 coverage among the hits, or an exact-token match: measured on the
-    sample set, coverage separates real questions from off-topic ones, while cosine
-    similarity of the local LSA embedder does not (short off-topic texts score as high
-    as real ones). Without a lexical leg, the best cosine similarity is used.
-
-    A semantic embedder (e5) does separate them by cosine, so with `vector_floor` set the
-    best cosine, rescaled as (cos − floor) / (1 − floor), counts too: a paraphrase or a
-    misspelt ticket that shares few words with its page is not flagged as unanswered.
-    """
-    if not chunk_ids:
-        return 0.0
-    cosine = max((legs.get("vector", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
-    if "bm25" not in legs:
-        return cosine
-    lexical = max((legs["bm25"].get(cid, 0.0) for cid in chunk_ids), default=0.0)
-    exact = max((legs.get("exact", {}).get(cid, 0.0) for cid in chunk_ids), default=0.0)
-    best = max(lexical, exact)
-    if vector_floor is not None and "vector" in legs and vector_floor < 1.0:
-        best = max(best, (cosine - vector_floor) / (1.0 - vector_floor))
-    return best
-
-
-def leg_weights(cfg: RetrievalConfig) -> dict[str, float]:
-    return {
-        "vector": cfg.w_vector,
-        "bm25": cfg.w_bm25,
-        "exact": cfg.w_exact,
-        "trigram": cfg.w_trigram,
-    }
-
-
-def leg_matrix(
-    legs: dict[str, dict[str, float]], fusion: str, rrf_k: int = 60
-) -> tuple[list[str], list[str], np.ndarray]:
-    """Candidates (sorted by id), leg names and each leg's unweighted share per candidate.
-
-    `matrix @ weights` is the fused score of `fuse` (for `calibrated` up to one positive
-    factor, which does not change the ranking), so a weight grid re-ranks a query with a
-    matrix product instead of re-normalising its legs for every configuration.
-    """
-    ids = sorted({chunk_id for scores in legs.values() for chunk_id in scores})
-    index = {chunk_id: i for i, chunk_id in enumerate(ids)}
-    names = list(legs)
-    matrix = np.zeros((len(ids), len(names)))
-    for j, leg in enumerate(names):
-        scores = legs[leg]
-        if not scores:
-            continue
-        if fusion == "rrf":
-            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-            for rank, (chunk_id, _) in enumerate(ranked, start=1):
-                matrix[index[chunk_id], j] = 1.0 / (rrf_k + rank)
-        elif fusion == "minmax":
-            low, high = min(scores.values()), max(scores.values())
-            span = (high - low) or 1.0
-            for chunk_id, score in scores.items():
-                matrix[index[chunk_id], j] = (score - low) / span if high > low else 1.0
-        elif fusion == "calibrated":
-            for chunk_id, score in scores.items():
-                matrix[index[chunk_id], j] = score
-        else:
-            raise ConfigError(f"unknown fusion {fusion!r}; use calibrated, minmax or rrf")
-    return ids, names, matrix
-
-
-def fused_scores(
-    ids: list[str], names: list[str], matrix: np.ndarray, cfg: RetrievalConfig
-) -> np.ndarray:
-    weights = leg_weights(cfg)
-    return matrix @ np.array([weights[leg] for leg in names], dtype=float)
-
-
-def fuse(legs: dict[str, dict[str, float]], cfg: RetrievalConfig) -> dict[str, float]:
-    """chunk_id → fused score, by `cfg.fusion`."""
-    ids, names, matrix = leg_matrix(legs, cfg.fusion, cfg.rrf_k)
-    values = fused_scores(ids, names, matrix, cfg)
-    if cfg.fusion == "calibrated":  # normalised by the weights of the legs used
-        weights = leg_weights(cfg)
-        values = values / (sum(weights[leg] for leg in names if leg != "exact") or 1.0)
-    return dict(zip(ids, values.tolist(), strict=True))
 
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")

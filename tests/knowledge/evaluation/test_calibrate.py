@@ -9,16 +9,16 @@ import pytest
 from assistant.db import connect
 from assistant.knowledge.evaluation.beir import prepare_run
 from assistant.knowledge.evaluation.calibrate import (
+    CALIBRATION_GRID,
     FOLDS,
     SUFFIX,
     cross_validate,
     fold_of,
-    grid,
     report,
     with_degraded,
 )
 from assistant.knowledge.evaluation.degrade import degrade, degrade_queries, typo
-from assistant.knowledge.search.retrieval import (
+from assistant.knowledge.search.config import (
     E5_DEFAULTS,
     TFIDF_DEFAULTS,
     RetrievalConfig,
@@ -58,7 +58,7 @@ def test_twins_share_a_fold_and_the_grid_is_small() -> None:
     for qid in ("q001", "q017", "q105"):
         assert fold_of(qid) == fold_of(f"{qid}{SUFFIX}")
         assert 0 <= fold_of(qid) < FOLDS
-    configs = grid(RetrievalConfig())
+    configs = CALIBRATION_GRID.configs(RetrievalConfig())
     assert len(configs) < 120  # few parameters: the sample must not be memorised
     assert all(abs(c.w_vector + c.w_bm25 + c.w_trigram - 1) < 1e-9 for c in configs)
     assert {c.w_trigram for c in configs} == {0.0, 0.2, 0.3, 0.4}
@@ -83,7 +83,7 @@ def test_cross_validation_reports_held_out_figures(database_url: str) -> None:
     assert len(cv["folds"]) == FOLDS
     final = cv["final"]
     assert (final.fusion, final.w_vector, final.w_exact) in {
-        (c.fusion, c.w_vector, c.w_exact) for c in grid(RetrievalConfig())
+        (c.fusion, c.w_vector, c.w_exact) for c in CALIBRATION_GRID.configs(RetrievalConfig())
     }
     assert 0.0 < final.no_match_threshold < 1.0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,12 @@ from assistant.knowledge.evaluation.beir import (
     EvaluationError,
     format_table,
     load_beir,
-    mean_metrics,
-    query_metrics,
+    prepare_run,
     run_evaluation,
 )
+from assistant.knowledge.evaluation.metrics import mean_metrics, query_metrics
+from assistant.knowledge.search.config import default_config
+from assistant.knowledge.search.retrieval import Retriever
 from tests.knowledge.kb_helpers import FIXTURE, beir_mini, offline_settings
 
 
@@ -119,3 +122,22 @@ def test_cli_eval_retrieval_json(kb_env: str) -> None:
     assert table[0].split() == ["mode", "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"]
     assert table[1].startswith("hybrid ")
     assert table[2].startswith("hybrid (tuned")
+
+
+@pytest.mark.db
+def test_evaluation_scores_a_query_as_the_bot_does(database_url: str) -> None:
+    """The evaluation's ranking and no-match confidence are the bot's `Retriever.search`
+    ones (one scoring function), whatever k the bot asks for."""
+    beir = beir_mini()
+    with connect(database_url, autocommit=True) as conn:
+        run, store = prepare_run(conn, offline_settings(), beir)
+        try:
+            config = replace(default_config(run.retriever.embedder), vector_floor=0.3)
+            bot = Retriever(run.store, run.retriever.embedder, config)
+            for qid, text in beir.queries.items():
+                result = bot.search(text, k=3)
+                ranked = run.cache.ranked(qid, config)
+                assert [hit.chunk_id for hit in result.hits] == ranked[:3], qid
+                assert result.confidence == round(run.cache.confidence(qid, config), 6), qid
+        finally:
+            store.drop()

