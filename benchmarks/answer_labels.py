@@ -30,8 +30,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from assistant.knowledge.answer_overlap import OverlapIndex, OverlapMatch, Section
-from assistant.knowledge.chunking import KbDocument, chunk_document
+from assistant.knowledge.index.chunking import KbDocument, chunk_document
+from assistant.knowledge.learning.answer_overlap import OverlapIndex, OverlapMatch, Section
 from sample_data.emulators.dataset import load_dataset, page_as_of, parse_ts
 
 ROOT = Path(__file__).resolve().parents[1] / "sample_data" / "dataset"

@@ -1,8 +1,8 @@
 """Benchmark: Pyrus webhook received → internal comment posted, at 10k and 100k chunks.
 
 Everything is real except the data and the LLM: an embedded Postgres + pgvector with a
-synthetic knowledge index built by `assistant.knowledge.indexing`, the hybrid `Retriever`, the bot
-app served on 127.0.0.1 with its in-process inbox worker, the Pyrus emulator receiving
+synthetic knowledge index built by `assistant.knowledge.index.indexing`, the hybrid `Retriever`,
+the bot app served on 127.0.0.1 with its in-process inbox worker, the Pyrus emulator receiving
 the comment, and the fake OpenAI-compatible server answering instantly (so the figures
 are the bot's own overhead: retrieval, DB, HTTP, posting).
 
@@ -184,7 +184,7 @@ def _sentence(rng: random.Random, n: int) -> str:
 
 def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
     """Short pages and resolved tickets (one chunk each), plus the few real topics."""
-    from assistant.knowledge.chunking import KbDocument, chunk_document
+    from assistant.knowledge.index.chunking import KbDocument, chunk_document
 
     rng = random.Random(seed)
     docs: list[KbDocument] = []
@@ -231,11 +231,11 @@ def synthetic_documents(n_chunks: int, seed: int = 7) -> list[Any]:
 def build_index(url: str, n_chunks: int) -> float:
     """Index the synthetic corpus with a small local embedder; returns seconds."""
     from assistant.db import connect
-    from assistant.knowledge.indexing import LocalEmbedderParams, index_documents
-    from assistant.knowledge.store import KnowledgeStore
+    from assistant.knowledge.index.indexing import index_documents
+    from assistant.knowledge.index.store import KnowledgeStore
     from assistant.settings import AssistantSettings
 
-    LocalEmbedderParams.overrides = {
+    small_model = {
         "n_components": 64,
         "max_fit_texts": 5000,
         "char_max_features": 5000,
@@ -244,8 +244,11 @@ def build_index(url: str, n_chunks: int) -> float:
     started = time.perf_counter()
     with connect(url, autocommit=True) as conn:
         report = index_documents(
-            KnowledgeStore(conn), synthetic_documents(n_chunks), AssistantSettings(_env_file=None)
-        )  # type: ignore[call-arg]
+            KnowledgeStore(conn),
+            synthetic_documents(n_chunks),
+            AssistantSettings(_env_file=None),  # type: ignore[call-arg]
+            local_params=small_model,
+        )
     print(f"  indexed {report.chunks} chunks in {time.perf_counter() - started:.1f}s")
     return time.perf_counter() - started
 

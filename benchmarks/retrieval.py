@@ -49,7 +49,7 @@ def sentences() -> list[str]:
 
 
 def synthetic_chunks(n: int, pool: list[str], seed: int = 7) -> list:
-    from assistant.knowledge.chunking import Chunk, sha256
+    from assistant.knowledge.index.chunking import Chunk, sha256
 
     rng = random.Random(seed)
     clusters = [rng.sample(pool, min(40, len(pool))) for _ in range(max(1, n // 50))]
@@ -92,7 +92,7 @@ def e5_vectors(chunks: list, embedder, sample: int) -> tuple[np.ndarray, float]:
     e5 vectors of the sample embedding cache, each reused with a little noise, so the
     HNSW graph and the fused legs see a realistic vector distribution.
     """
-    from assistant.knowledge.embedding_cache import load_cache
+    from assistant.knowledge.index.embedding_cache import load_cache
     from assistant.settings import AssistantSettings
 
     started = time.perf_counter()
@@ -110,9 +110,10 @@ def e5_vectors(chunks: list, embedder, sample: int) -> tuple[np.ndarray, float]:
 
 def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample: int) -> None:
     from assistant.db import connect
-    from assistant.knowledge.embeddings import LocalEmbedder
-    from assistant.knowledge.retrieval import Retriever, default_config
-    from assistant.knowledge.store import KnowledgeStore
+    from assistant.knowledge.embedders.local import LocalEmbedder
+    from assistant.knowledge.index.store import KnowledgeStore
+    from assistant.knowledge.search.config import default_config
+    from assistant.knowledge.search.retrieval import Retriever
 
     pool = sentences()
     rng = random.Random(11)
@@ -124,7 +125,7 @@ def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample
             rss_before = rss_mb()
             started = time.perf_counter()
             if name == "e5":
-                from assistant.knowledge.neural import load_e5
+                from assistant.knowledge.embedders.factory import load_e5
 
                 model = load_e5()
                 fitted = time.perf_counter()
@@ -189,7 +190,7 @@ def run(url: str, sizes: list[int], n_queries: int, embedders: list[str], sample
 
 def leg_timings(retriever, queries: list[str]) -> dict[str, float]:
     """Median milliseconds of each part of a search, measured one part at a time."""
-    from assistant.knowledge.retrieval import vector_text
+    from assistant.knowledge.search.retrieval import vector_text
     from assistant.knowledge.text import exact_tokens, terms
 
     store, cfg, embedder = retriever.store, retriever.config, retriever.embedder
@@ -229,7 +230,7 @@ def leg_timings(retriever, queries: list[str]) -> dict[str, float]:
 def bot_rss(embedder: str) -> None:
     """RSS of a bot-like process: the imports the bot has, then the embedder, one query."""
     from assistant.bot import pipeline  # noqa: F401 - the bot's import footprint
-    from assistant.knowledge.neural import load_e5
+    from assistant.knowledge.embedders.factory import load_e5
 
     before = rss_mb()
     if embedder == "e5":

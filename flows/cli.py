@@ -391,14 +391,19 @@ def eval_retrieval(
     import json
 
     from assistant.db import connect
-    from assistant.knowledge.evaluation import format_table, load_beir, modes_for, run_evaluation
-    from assistant.knowledge.tuning import stored_config
+    from assistant.knowledge.evaluation.beir import (
+        format_table,
+        load_beir,
+        modes_for,
+        run_evaluation,
+    )
 
     beir = load_beir(corpus, queries, qrels)
     runtime = _runtime()
     with connect(runtime.database_url(), autocommit=True) as conn:
-        chosen = stored_config(conn, config) if config else None
-        result = run_evaluation(conn, runtime.settings, beir, modes_for(mode), config=chosen)
+        result = run_evaluation(
+            conn, runtime.settings, beir, modes_for(mode), config_version=config
+        )
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

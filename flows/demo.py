@@ -295,7 +295,7 @@ def run_demo(console: Console, *, verbose: bool = False) -> int:
     print_step(console, 1, "Embedded Postgres + pgvector ready; starting the emulators…", total)
     # The demo tunes retrieval on the newest 600 labelled tickets (production: 3000) so that
     # it stays within a few minutes on 2 cores; most of them were replayed, so their vectors
-    # are already stored (assistant/knowledge/query_vectors.py).
+    # are already stored (assistant/knowledge/search/query_vectors.py).
     os.environ.setdefault("KB_TUNE_MAX_TICKETS", "600")
     with start_sandbox() as sandbox:
         os.environ.update(sandbox.env())

@@ -15,9 +15,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
-from assistant.knowledge.chunking import KbDocument
-from assistant.knowledge.indexing import IndexReport, index_documents
-from assistant.knowledge.store import KnowledgeStore
+from assistant.knowledge.index.chunking import KbDocument
+from assistant.knowledge.index.indexing import IndexReport, index_documents
+from assistant.knowledge.index.store import KnowledgeStore
 from assistant.settings import AssistantSettings
 from flows.progress import NO_PROGRESS, Progress, progress_bar
 from flows.runtime import Runtime, current_runtime

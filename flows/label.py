@@ -2,7 +2,7 @@
 
 Runs after the `marts` stage (it reads int_ticket_dialogues, the staff texts and the
 Confluence sections of the index); writes `kb.answer_labels` through
-`assistant.knowledge.answer_labels`. Idempotent: a rerun finds nothing new to label
+`assistant.knowledge.learning.answer_labels`. Idempotent: a rerun finds nothing new to label
 and changes no row. Ends with a table artifact of the labels found.
 """
 
@@ -15,7 +15,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
-from assistant.knowledge.answer_labels import label_resolved
+from assistant.knowledge.learning.answer_labels import label_resolved
 from flows.runtime import Runtime, current_runtime
 
 ARTIFACT_KEY = "label-summary"

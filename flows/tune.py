@@ -2,7 +2,7 @@
 
 Runs after `label`. Fits on the oldest 80 % of labelled tickets, validates on the newest
 20 %, stores the result as a versioned configuration and activates it only when it beats
-the configuration in use on that split (assistant/knowledge/tuning.py). Below 100
+the configuration in use on that split (assistant/knowledge/learning/tuning.py). Below 100
 labelled tickets, or when it already ran today, nothing changes and the summary says
 why. Ends with a table artifact of the before / after validation figures.
 """
@@ -19,9 +19,9 @@ from prefect.cache_policies import NO_CACHE
 from assistant.bot.suggestion_log import ticket_queries
 from assistant.config import load_settings
 from assistant.db import connect
-from assistant.knowledge.query_vectors import prune as prune_query_vectors
-from assistant.knowledge.retrieval import Retriever
-from assistant.knowledge.tuning import tune
+from assistant.knowledge.learning.tuning import tune
+from assistant.knowledge.search.query_vectors import prune as prune_query_vectors
+from assistant.knowledge.search.retrieval import Retriever
 from assistant.settings import AssistantSettings
 from flows.runtime import Runtime, current_runtime
 

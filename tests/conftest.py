@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
             del os.environ[name]
     os.environ["KB_DATA_DIR"] = str(_SESSION_DIR / "kb-data")
     # Index-building tests use the fast TF-IDF/SVD embedder; the e5 default has its own
-    # tests (tests/knowledge/test_e5.py) that select it explicitly.
+    # tests (tests/knowledge/embedders/test_e5.py) that select it explicitly.
     os.environ["KB_EMBEDDER"] = "tfidf"
     os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
     from assistant.db import prepare_process_environment

@@ -26,7 +26,7 @@ Retrieval is opened as the bot opens it (`Retriever.open`: the embedder's calibr
 defaults), so the figures are the bot's, not those of another fusion. A baseline draft
 — the first source's reply-template section as is, else its first passage — is scored
 the same way, so the gain over "take the page's template" is visible. The questions are
-also run degraded by `assistant.knowledge.degrade` (typos, dropped words, cut-off text:
+also run degraded by `assistant.knowledge.evaluation.degrade` (typos, dropped words, cut-off text:
 the copy retrieval is calibrated on), a stand-in for real tickets that are sloppier than
 the sample's paraphrases.
 """
@@ -50,11 +50,11 @@ from assistant.bot.staff_text import leaks
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.errors import KbError
 from assistant.jsonl import json_objects
-from assistant.knowledge.chunking import KbDocument
-from assistant.knowledge.degrade import DEFAULT_SEED, degrade_queries
-from assistant.knowledge.indexing import index_documents
-from assistant.knowledge.retrieval import Retriever
-from assistant.knowledge.store import KnowledgeStore
+from assistant.knowledge.evaluation.degrade import DEFAULT_SEED, degrade_queries
+from assistant.knowledge.index.chunking import KbDocument
+from assistant.knowledge.index.indexing import index_documents
+from assistant.knowledge.index.store import KnowledgeStore
+from assistant.knowledge.search.retrieval import Retriever
 from assistant.llm.client import LLMClient
 from assistant.settings import AssistantSettings
 

@@ -33,8 +33,8 @@ from assistant.bot.staff_text import customer_safe
 from assistant.categorization.policy import Categorizer, CategoryDecision
 from assistant.email_text import latest_message
 from assistant.errors import KbError
-from assistant.knowledge.retrieval import Retriever, SearchHit, SearchResult
-from assistant.knowledge.store import KnowledgeStore
+from assistant.knowledge.index.store import KnowledgeStore
+from assistant.knowledge.search.retrieval import Retriever, SearchHit, SearchResult
 from assistant.llm.client import LLMClient, LLMReply, LLMUnavailable, llm_from_settings
 from assistant.llm.prompt import Prompt, load_prompt
 from assistant.redact import redact

@@ -24,10 +24,10 @@ import logging
 import time
 from pathlib import Path
 
-from assistant.knowledge.embedding_cache import EmbeddingCache, load_cache
-from assistant.knowledge.evaluation import load_beir
-from assistant.knowledge.indexing import chunk_documents
-from assistant.knowledge.neural import E5Embedder
+from assistant.knowledge.embedders.e5 import E5Embedder
+from assistant.knowledge.evaluation.beir import load_beir
+from assistant.knowledge.index.embedding_cache import EmbeddingCache, load_cache
+from assistant.knowledge.index.indexing import chunk_documents
 
 logger = logging.getLogger(__name__)
 

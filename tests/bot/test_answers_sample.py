@@ -19,10 +19,10 @@ import pytest
 from assistant.bot.answer_eval import draft_body, load_cases, load_corpus, run_answer_evaluation
 from assistant.bot.staff_text import leaks
 from assistant.bot.suggest import Suggester, Suggestion
-from assistant.knowledge.indexing import index_documents
-from assistant.knowledge.neural import cpu_lacks_avx2
-from assistant.knowledge.retrieval import Retriever
-from assistant.knowledge.store import KnowledgeStore
+from assistant.knowledge.embedders.e5 import cpu_lacks_avx2
+from assistant.knowledge.index.indexing import index_documents
+from assistant.knowledge.index.store import KnowledgeStore
+from assistant.knowledge.search.retrieval import Retriever
 from assistant.settings import AssistantSettings
 
 CORPUS = Path(__file__).resolve().parents[2] / "sample_data" / "dataset" / "eval" / "corpus.jsonl"

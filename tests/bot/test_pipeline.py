@@ -1,7 +1,7 @@
 """End to end: the Pyrus emulator signs and sends the webhook, the bot app (real HTTP on
 127.0.0.1) stores it, its worker suggests and posts an internal comment back to the
-emulator. Retrieval is the in-test fake with `assistant.knowledge.retrieval`'s interface; the LLM,
-where used, is the fake OpenAI-compatible server.
+emulator. Retrieval is the in-test fake with `assistant.knowledge.search.retrieval`'s interface;
+the LLM, where used, is the fake OpenAI-compatible server.
 """
 
 from __future__ import annotations

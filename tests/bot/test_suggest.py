@@ -2,7 +2,7 @@
 
 The LLM is the fake OpenAI-compatible server on 127.0.0.1 (the real `openai` client
 runs); retrieval is an in-test word-overlap search that returns the real `SearchHit` /
-`SearchResult` of `assistant.knowledge.retrieval`.
+`SearchResult` of `assistant.knowledge.search.retrieval`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from assistant.bot.drafts import resolution_text, steps_from_section
 from assistant.bot.suggest import Suggester, ticket_query
-from assistant.knowledge.retrieval import SearchHit, SearchResult
+from assistant.knowledge.search.retrieval import SearchHit, SearchResult
 from assistant.llm.client import LLMClient, LLMUnavailable, parse_reply
 from assistant.llm.prompt import load_prompt
 from tests.fakes.llm_server import ScriptedReply

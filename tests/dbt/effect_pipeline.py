@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from assistant.bot.suggest import Suggester
 from assistant.db import libpq_environment
-from assistant.knowledge.retrieval import SearchHit, SearchResult
+from assistant.knowledge.search.retrieval import SearchHit, SearchResult
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT / "sample_data" / "dataset"

@@ -7,11 +7,12 @@ from dataclasses import replace
 import pytest
 
 from assistant.db import connect
-from assistant.knowledge.chunking import KbDocument
-from assistant.knowledge.embeddings import EmbeddingError, OpenAIEmbedder
-from assistant.knowledge.indexing import index_documents
-from assistant.knowledge.retrieval import Retriever
-from assistant.knowledge.store import IndexStoreError, KnowledgeStore
+from assistant.knowledge.embedders.base import EmbeddingError
+from assistant.knowledge.embedders.remote import OpenAIEmbedder
+from assistant.knowledge.index.chunking import KbDocument
+from assistant.knowledge.index.indexing import index_documents
+from assistant.knowledge.index.store import IndexStoreError, KnowledgeStore
+from assistant.knowledge.search.retrieval import Retriever
 from flows.index import artifact_rows, index_chunks, load_documents
 from tests.knowledge.kb_helpers import beir_mini, offline_settings, write_mart
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.db import connect
-from assistant.knowledge.indexing import index_documents
-from assistant.knowledge.store import KnowledgeStore
+from assistant.knowledge.index.indexing import index_documents
+from assistant.knowledge.index.store import KnowledgeStore
 from flows.progress import NO_PROGRESS, progress_bar
 from tests.knowledge.kb_helpers import beir_mini, offline_settings
 

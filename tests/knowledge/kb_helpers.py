@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psycopg
 
-from assistant.knowledge.chunking import KbDocument
-from assistant.knowledge.evaluation import BeirSet, load_beir
+from assistant.knowledge.evaluation.beir import BeirSet, load_beir
+from assistant.knowledge.index.chunking import KbDocument
 from assistant.settings import AssistantSettings
 
 FIXTURE = Path(__file__).with_name("fixtures") / "beir_mini"

@@ -8,15 +8,7 @@ suggestions as (
 
 suggestion_log as (
 
-    {{ source_or_empty('assistant_effect', 'suggestions', [
-        ['task_id', 'bigint'],
-        ['mode', 'text'],
-        ['origin', 'text'],
-        ['retrieval', 'jsonb'],
-        ['no_good_match', 'boolean'],
-        ['cited_chunk_ids', 'jsonb'],
-        ['generated_at', 'timestamptz'],
-    ]) }}
+    select * from {{ ref('stg_assistant__suggestions') }}
 
 ),
 
@@ -89,7 +81,7 @@ shown_drafts as (
 retrieval_scores as (
 
     select
-        suggestion_log.task_id as ticket_id,
+        suggestion_log.ticket_id,
         max((hit ->> 'score')::double precision) as top1_score,
         count(hit) as retrieved_hits
     from suggestion_log
@@ -100,7 +92,7 @@ retrieval_scores as (
                 else '[]'::jsonb
             end
         ) as hit
-    group by suggestion_log.task_id
+    group by suggestion_log.ticket_id
 
 ),
 
@@ -150,7 +142,7 @@ final as (
         tickets.assistant_feedback
     from suggestions
     inner join tickets on suggestions.ticket_id = tickets.ticket_id
-    left join suggestion_log on suggestions.ticket_id = suggestion_log.task_id
+    left join suggestion_log on suggestions.ticket_id = suggestion_log.ticket_id
     left join retrieval_scores on suggestions.ticket_id = retrieval_scores.ticket_id
     left join first_replies on suggestions.ticket_id = first_replies.ticket_id
     left join staff_texts on suggestions.ticket_id = staff_texts.ticket_id

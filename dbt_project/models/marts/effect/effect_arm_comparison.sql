@@ -11,19 +11,7 @@ tickets as (
 
 estimates as (
 
-    {{ source_or_empty('kb_effect', 'effect_estimates', [
-        ['metric', 'text'],
-        ['segment', 'text'],
-        ['comparison', 'text'],
-        ['method', 'text'],
-        ['rel_change', 'double precision'],
-        ['ci95_low', 'double precision'],
-        ['ci95_high', 'double precision'],
-        ['mde_80', 'double precision'],
-        ['is_powered', 'boolean'],
-        ['category_standardised', 'boolean'],
-        ['estimated_at', 'timestamptz'],
-    ]) }}
+    select * from {{ ref('stg_kb__effect_estimates') }}
 
 ),
 

@@ -24,13 +24,7 @@ events as (
 
 turn_outcomes as (
 
-    {{ source_or_empty('assistant_effect', 'suggestion_turn_outcomes', [
-        ['turn_id', 'bigint'],
-        ['sim_char', 'double precision'],
-        ['draft_retention', 'double precision'],
-        ['usage_class', 'text'],
-        ['scored_at', 'timestamptz'],
-    ]) }}
+    select * from {{ ref('stg_assistant__suggestion_turn_outcomes') }}
 
 ),
 

@@ -12,20 +12,7 @@ pairs as (
 
 outcomes as (
 
-    {{ source_or_empty('assistant_effect', 'suggestion_outcomes', [
-        ['task_id', 'bigint'],
-        ['draft_source', 'text'],
-        ['sim_char', 'double precision'],
-        ['draft_retention', 'double precision'],
-        ['usage_class', 'text'],
-        ['chance_class', 'text'],
-        ['cited_sources', 'integer'],
-        ['cited_sources_used', 'integer'],
-        ['accepted_threshold', 'double precision'],
-        ['edited_threshold', 'double precision'],
-        ['calibration_pairs', 'integer'],
-        ['scored_at', 'timestamptz'],
-    ]) }}
+    select * from {{ ref('stg_assistant__suggestion_outcomes') }}
 
 ),
 
@@ -79,7 +66,7 @@ final as (
         outcomes.calibration_pairs,
         outcomes.scored_at
     from pairs
-    left join outcomes on pairs.ticket_id = outcomes.task_id
+    left join outcomes on pairs.ticket_id = outcomes.ticket_id
 
 )
 

@@ -12,6 +12,12 @@ suggestions as (
         ['draft_reply', 'text'],
         ['decided_at', 'timestamptz'],
         ['created_at', 'timestamptz'],
+        ['generated_at', 'timestamptz'],
+        ['origin', 'text'],
+        ['mode', 'text'],
+        ['retrieval', 'jsonb'],
+        ['no_good_match', 'boolean'],
+        ['cited_chunk_ids', 'jsonb'],
     ]) }}
 
 ),
@@ -26,7 +32,13 @@ renamed as (
         posted_at,
         comment_id,
         recommendation,
-        draft_reply
+        draft_reply,
+        generated_at,
+        origin,
+        mode,
+        retrieval,
+        no_good_match,
+        cited_chunk_ids
     from suggestions
     where task_id is not null
     order by task_id, coalesce(decided_at, created_at) desc nulls last

@@ -1,0 +1,1 @@
+"""Embedders behind one Protocol (base.py); factory.py alone chooses and builds one."""

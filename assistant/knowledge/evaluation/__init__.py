@@ -1,0 +1,1 @@
+"""Evaluation phase: BEIR runs, metrics, the fitting module, calibration, degraded queries."""

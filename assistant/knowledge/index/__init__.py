@@ -1,0 +1,1 @@
+"""Index phase: documents -> chunks -> vectors -> `kb.chunks` (store.py owns the SQL)."""

@@ -1,0 +1,1 @@
+"""Learning phase: answer labels from resolved tickets; the nightly re-fit (tuning.py)."""
