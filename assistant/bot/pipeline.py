@@ -5,8 +5,11 @@ written to `assistant.suggestions` at decision time, before anything can fail, s
 posting failure never turns a treated ticket into "control". Holdout tickets get the
 same suggestion generated and logged, but nothing is posted. A rerun of a job (after a
 crash or a retry) reuses the stored suggestion and posts at most once: a comment
-already recorded is never posted again, and after an interrupted post the task's
-comments are checked for ours before posting again.
+already recorded is never posted again; a POST passes the lease fence first
+(`inbox.begin_post`: a reclaimed job's old holder cannot post) and is bounded by the
+job's deadline; after a POST with an unknown outcome the job waits
+`BOT_POST_RECHECK_SECONDS` and searches the task for its marker before posting again
+(docs/reliability.md).
 
 The comment is posted without `channel` (docs/pyrus-api.md §5): it stays inside Pyrus and
 never reaches the customer.
@@ -21,14 +24,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from pydantic import ValidationError
 
 from assistant.bot.comment_format import CommentBody, category_names, format_comment
-from assistant.bot.inbox import Job, PermanentJobError
-from assistant.bot.pyrus_client import PyrusPoster, comment_marker
+from assistant.bot.inbox import (
+    Job,
+    PermanentJobError,
+    RetryLater,
+    TransientJobError,
+    begin_post,
+    clear_post_sent,
+    post_sent_at,
+)
+from assistant.bot.inbox_admin import revive_failed
+from assistant.bot.pyrus_client import PostOutcomeUnknown, PyrusPoster, comment_marker
 from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, safe_ticket, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.bot.suggestion_log import (
@@ -46,6 +59,14 @@ from assistant.settings import AssistantSettings
 logger = logging.getLogger(__name__)
 
 ACTED_EVENTS = frozenset({"comment", "task_created"})
+POST_MIN_SECONDS = 1.0
+"""A POST is not started with less of the job's deadline left than this."""
+
+
+class JobDeadline(TransientJobError):
+    """The job used up its deadline before posting; its rerun reuses what was generated."""
+
+
 # --- the pipeline -----------------------------------------------------------------------
 
 
@@ -92,6 +113,8 @@ class BotPipeline:
             and handled_by != job.id
             and not self.settings.bot_act_on_later_events
         ):
+            if revive_failed(conn, handled_by, access_token=job.access_token):
+                return f"the ticket's job {handled_by} never posted: revived it"
             return "a later event of a ticket already handled"
         return None
 
@@ -118,7 +141,7 @@ class BotPipeline:
             return "done", "holdout: suggestion logged, not posted"
         if row["posted_inbox_id"] == job.id:
             return "done", f"already posted as comment {row['comment_id']}"
-        return "done", self.post(conn, job, body, payload.user_id, row["post_attempts"])
+        return "done", self.post(conn, job, body, payload.user_id)
 
     def generate(
         self, conn: psycopg.Connection, task_id: int, task: PyrusTask, *, inbox_id: int | None
@@ -151,33 +174,53 @@ class BotPipeline:
         )
 
     def post(
-        self,
-        conn: psycopg.Connection,
-        job: Job,
-        body: CommentBody,
-        bot_id: int | None,
-        previous_attempts: int,
+        self, conn: psycopg.Connection, job: Job, body: CommentBody, bot_id: int | None
     ) -> str:
-        """Post once: an interrupted earlier attempt is looked up (by marker) first.
+        """Post at most once: an earlier POST of this job is looked up (by marker) first.
 
         The marker is the job's (`kb:<inbox id>`), so the comment of this very job is found
-        again whatever happened to the HTTP answer; the client also looks before each
-        retry of the POST (pyrus_client.py).
+        again whatever happened to the HTTP answer. A POST sent less than
+        `BOT_POST_RECHECK_SECONDS` ago may still be applied: the job waits instead.
         """
         comment_id = None
         marker = comment_marker(job.id)
-        if previous_attempts:  # a post may have reached Pyrus before a crash
+        sent_at = post_sent_at(conn, job)
+        if sent_at is not None:  # an earlier POST may have reached Pyrus, or still may
+            age = (datetime.now(UTC) - sent_at).total_seconds()
+            wait = self.settings.bot_post_recheck_seconds - age
+            if wait > 0:
+                raise RetryLater(
+                    f"an earlier POST's outcome is unknown: {marker} is looked for in {wait:.0f}s",
+                    delay_seconds=wait,
+                )
             comment_id = self.poster.find_own_comment(
-                job.task_id, job.access_token, bot_id, after_id=job.comment_id, marker=marker
+                job.task_id,
+                job.access_token,
+                bot_id,
+                after_id=job.comment_id,
+                marker=marker,
+                deadline=job.deadline,
             )
         started = time.perf_counter()
         if comment_id is None:
+            budget = min(job.remaining(), self.poster.max_call_seconds)
+            if budget < POST_MIN_SECONDS:
+                raise JobDeadline(f"inbox job {job.id} ran out of its deadline before posting")
+            begin_post(conn, job, budget)  # the fence: raises LeaseLost if reclaimed
             count_post_attempt(conn, job.task_id)
             try:
                 comment_id = self.poster.post_comment(
-                    job.task_id, body, job.access_token, marker=marker
+                    job.task_id,
+                    body,
+                    job.access_token,
+                    marker=marker,
+                    deadline=time.monotonic() + budget,
                 )
-            except KbError as exc:
+            except PostOutcomeUnknown as exc:
+                record_post_error(conn, job.task_id, str(exc))
+                raise
+            except KbError as exc:  # refused, rate-limited or never sent: not applied
+                clear_post_sent(conn, job)
                 record_post_error(conn, job.task_id, str(exc))
                 raise
         post_ms = int((time.perf_counter() - started) * 1000)
@@ -208,16 +251,9 @@ def build_pipeline(
 
 def drain_inbox(database_url: str, pipeline: BotPipeline) -> int:
     """Process every ready inbox job in this thread (demo, `kb worker --once`, tests)."""
-    from assistant.bot.inbox import InboxWorker
+    from assistant.bot.inbox_worker import InboxWorker
 
-    settings = pipeline.settings
-    worker = InboxWorker(
-        database_url,
-        pipeline.handle_job,
-        claim_timeout_seconds=settings.bot_claim_timeout_seconds,
-        max_attempts=settings.bot_max_attempts,
-        backoff_seconds=settings.bot_retry_backoff_seconds,
-    )
+    worker = InboxWorker.from_settings(database_url, pipeline.handle_job, pipeline.settings)
     try:
         return worker.run_pending()
     finally:
