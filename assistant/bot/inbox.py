@@ -321,11 +321,17 @@ def begin_post(conn: psycopg.Connection, job: Job, budget_seconds: float) -> Non
 
 
 def post_sent_at(conn: psycopg.Connection, job: Job) -> datetime | None:
-    """When this job last sent its POST (None: never, or known not to have been applied)."""
+    """When this job last sent its POST (None: never, or known not to have been applied).
+
+    Read under the fence: `LeaseLost` if another worker holds the job now.
+    """
     row = conn.execute(
-        "select post_sent_at from assistant.inbox where id = %s", (job.id,)
+        "select post_sent_at from assistant.inbox where id = %s and lease = %s",
+        (job.id, job.lease),
     ).fetchone()
-    return row[0] if row else None
+    if row is None:
+        raise LeaseLost(f"inbox job {job.id}: lease {job.lease} is no longer ours")
+    return row[0]
 
 
 def clear_post_sent(conn: psycopg.Connection, job: Job) -> None:
