@@ -173,7 +173,9 @@ set status = 'processing', claimed_at = now(), attempts = inbox.attempts + 1,
 where inbox.id = (
     select id from assistant.inbox
     where (status = 'pending' and available_at <= now())
-       or (status = 'processing' and coalesce(lease_until, claimed_at) < now())
+       -- a row claimed before leases existed (lease_until null) keeps the old timeout
+       or (status = 'processing' and coalesce(
+           lease_until, claimed_at + make_interval(secs => %(timeout)s)) < now())
     order by id
     for update skip locked
     limit 1

@@ -62,7 +62,12 @@ def _stop(server: object) -> None:
 def test_database_stopped_mid_burst_loses_nothing(sandbox: Sandbox, own_server: object) -> None:
     url = own_server.get_uri()  # type: ignore[attr-defined]
     migrate(url)
-    settings = make_settings(sandbox, assistant_holdout=HOLDOUT, bot_claim_timeout_seconds=5.0)
+    settings = make_settings(  # a short lease: a loaded machine may hit the job deadline, so
+        sandbox,  # a POST cut short waits for the recheck instead of being sent again at once
+        assistant_holdout=HOLDOUT,
+        bot_claim_timeout_seconds=5.0,
+        bot_post_recheck_seconds=3.0,
+    )
     bot = Bot(sandbox, url, settings)  # on this test's own server, not the module database
     try:
         task_ids = [new_task(sandbox) for _ in range(TICKETS // 2)]
