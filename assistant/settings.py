@@ -85,7 +85,7 @@ class AssistantSettings(BaseSettings):
     bot_poll_seconds: float = Field(default=1.0, gt=0)
     # A claimed job is leased for this long; the job itself must end within
     # BOT_JOB_DEADLINE_SECONDS (checked below), so a lease never expires under a live holder.
-    bot_claim_timeout_seconds: float = Field(default=300.0, ge=0)
+    bot_claim_timeout_seconds: float = Field(default=300.0, gt=0)
     bot_job_deadline_seconds: float = Field(default=120.0, gt=0)
     # Failures that are not transient (a bug, a bad stored payload) end after this many tries.
     bot_max_attempts: int = Field(default=5, ge=1)

@@ -113,8 +113,8 @@ def enqueue(
     """Store an event, or count a redelivery of one already stored.
 
     A redelivery of a job that `failed` (it never posted: posting finishes a job) puts it
-    back to `pending` with a fresh retry horizon: Pyrus delivering again means the ticket
-    still waits for us.
+    back to `pending` with a fresh retry horizon, and one waiting out a backoff is made
+    ready now: Pyrus delivering again means the ticket still waits for us.
     """
     row = conn.execute(
         """
@@ -137,7 +137,10 @@ def enqueue(
                     else assistant.inbox.attempts end,
                 retry_until = case when assistant.inbox.status = 'failed' then null
                     else assistant.inbox.retry_until end,
-                available_at = case when assistant.inbox.status = 'failed' then now()
+                -- a job waiting out a backoff is tried again now (the pipeline still
+                -- honours a pending POST recheck)
+                available_at = case when assistant.inbox.status in ('failed', 'pending')
+                    then least(assistant.inbox.available_at, now())
                     else assistant.inbox.available_at end,
                 finished_at = case when assistant.inbox.status = 'failed' then null
                     else assistant.inbox.finished_at end

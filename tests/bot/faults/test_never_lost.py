@@ -69,6 +69,25 @@ def test_a_redelivery_revives_a_failed_job(sandbox: Sandbox, start_bot: Callable
     assert len(bot_comments(sandbox, task_id)) == 1
 
 
+def test_a_redelivery_makes_a_job_waiting_out_its_backoff_ready(
+    sandbox: Sandbox, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(bot_retry_backoff_seconds=3600.0, bot_retry_backoff_max_seconds=3600.0)
+    task_id = new_task(sandbox)
+    sandbox.pyrus.faults.fail_next(1, status=503, path_prefix=f"/v4/tasks/{task_id}/comments")
+    assert sandbox.send_webhook(bot.url, task_id).ok
+    for _ in range(100):
+        if sandbox.pyrus.log.count("POST", f"/v4/tasks/{task_id}/comments"):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    [(_id, status, _attempts, _outcome)] = _inbox(bot.database_url, task_id)
+    assert status == "pending"  # an hour of backoff ahead
+    assert sandbox.send_webhook(bot.url, task_id).ok  # Pyrus's retry
+    assert wait_finished(bot.database_url, task_id)[0][0] == "done"
+    assert len(bot_comments(sandbox, task_id)) == 1
+
+
 def test_the_customers_next_message_revives_a_failed_job(
     sandbox: Sandbox, start_bot: Callable[..., Bot]
 ) -> None:
