@@ -325,13 +325,15 @@ def begin_post(conn: psycopg.Connection, job: Job, budget_seconds: float) -> Non
         raise LeaseLost(f"inbox job {job.id}: lease {job.lease} is no longer ours; not posting")
 
 
-def post_sent_at(conn: psycopg.Connection, job: Job) -> datetime | None:
-    """When this job last sent its POST (None: never, or known not to have been applied).
+def post_sent_age(conn: psycopg.Connection, job: Job) -> float | None:
+    """Seconds since this job last sent its POST (None: never, or known not applied).
 
-    Read under the fence: `LeaseLost` if another worker holds the job now.
+    Measured on the database's clock, which every replica shares. Read under the fence:
+    `LeaseLost` if another worker holds the job now.
     """
     row = conn.execute(
-        "select post_sent_at from assistant.inbox where id = %s and lease = %s",
+        "select extract(epoch from now() - post_sent_at)::float8 from assistant.inbox"
+        " where id = %s and lease = %s",
         (job.id, job.lease),
     ).fetchone()
     if row is None:

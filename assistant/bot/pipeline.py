@@ -24,7 +24,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -38,7 +37,7 @@ from assistant.bot.inbox import (
     TransientJobError,
     begin_post,
     clear_post_sent,
-    post_sent_at,
+    post_sent_age,
 )
 from assistant.bot.inbox_admin import revive_failed
 from assistant.bot.pyrus_client import PostOutcomeUnknown, PyrusPoster, comment_marker
@@ -184,9 +183,8 @@ class BotPipeline:
         """
         comment_id = None
         marker = comment_marker(job.id)
-        sent_at = post_sent_at(conn, job)
-        if sent_at is not None:  # an earlier POST may have reached Pyrus, or still may
-            age = (datetime.now(UTC) - sent_at).total_seconds()
+        age = post_sent_age(conn, job)
+        if age is not None:  # an earlier POST may have reached Pyrus, or still may
             wait = self.settings.bot_post_recheck_seconds - age
             if wait > 0:
                 raise RetryLater(

@@ -267,8 +267,8 @@ class PyrusPoster:
         """
         try:
             comments = self._task_comments(task_id, token, deadline)
-        except PyrusRateLimited:
-            raise
+        except (PyrusRateLimited, PermanentJobError):
+            raise  # a wait, or a refusal (the task is gone or closed to the bot): not an outage
         except KbError as exc:
             raise PyrusUnavailable(
                 f"cannot check task {task_id} for an earlier comment: {exc}"
