@@ -198,6 +198,7 @@ def create_app(
     )
     app.state.bot = service
     reading = asyncio.Semaphore(settings.webhook_max_concurrency)
+    app.state.webhook_slots = reading  # for health checks and tests: `.locked()` when full
 
     @app.exception_handler(KbError)
     async def _kb_error(_: Request, exc: KbError) -> JSONResponse:

@@ -191,23 +191,33 @@ def test_a_stalled_body_is_timed_out(serve: object) -> None:
     assert time.monotonic() - started < 3
 
 
-def test_concurrency_is_bounded(serve: object, clean: str) -> None:
+def test_concurrency_is_bounded(clean: str) -> None:
     """Two stalled bodies fill a house of two: the third request is 503 at once."""
-    url = serve(webhook_max_concurrency=2, webhook_body_timeout_seconds=10)  # type: ignore[operator]
+    settings = _settings(webhook_max_concurrency=2, webhook_body_timeout_seconds=10)
+    app = create_app(settings, clean)
+    handle = run_in_thread(app)
     stalled = [
-        _open(url, {"Content-Length": "1000", "X-Pyrus-Sig": "0" * 40}, b"{") for _ in range(2)
+        _open(handle.url, {"Content-Length": "1000", "X-Pyrus-Sig": "0" * 40}, b"{")
+        for _ in range(2)
     ]
     try:
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while not app.state.webhook_slots.locked() and time.monotonic() < deadline:
+            time.sleep(0.02)
         started = time.monotonic()
-        response = _post(url, _event({"id": 5}))
+        response = _post(handle.url, _event({"id": 5}))
         assert response.status_code == 503
         assert time.monotonic() - started < 2
+        for sock in stalled:
+            sock.close()
+        while app.state.webhook_slots.locked() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _post(handle.url, _event({"id": 5})).status_code == 200  # free again
     finally:
         for sock in stalled:
             sock.close()
-    time.sleep(0.3)
-    assert _post(url, _event({"id": 5})).status_code == 200  # the house is free again
+        handle.server.force_exit = True
+        handle.stop()
 
 
 def test_a_client_disconnect_is_one_line_without_a_traceback(
@@ -220,8 +230,11 @@ def test_a_client_disconnect_is_one_line_without_a_traceback(
         sock = _open(url, {"Content-Length": "5000", "X-Pyrus-Sig": "0" * 40}, b'{"task"')
         time.sleep(0.1)
         sock.close()
-    time.sleep(0.5)
-    gone = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    deadline = time.monotonic() + 10
+    gone: list[logging.LogRecord] = []
+    while len(gone) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        gone = [r for r in caplog.records if "disconnected" in r.getMessage()]
     assert len(gone) == 3
     assert all(r.exc_info is None and r.levelno < logging.WARNING for r in gone)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
