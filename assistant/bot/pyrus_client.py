@@ -119,19 +119,26 @@ class PyrusPoster:
         """The longest one `request` can take: every try timing out, every sleep taken."""
         return (self.retries + 1) * self.timeout + self.retries * self.max_sleep_seconds
 
-    def _authenticate(self) -> str:
+    def _authenticate(self, deadline: float = math.inf) -> str:
         """A token from the bot's own login and key (when the payload token is missing)."""
         if not self.settings.pyrus_login or not self.settings.pyrus_security_key:
             raise PermanentJobError(
                 "no access token in the webhook and PYRUS_LOGIN/PYRUS_SECURITY_KEY are unset"
             )
-        response = self._client.post(
-            self.settings.pyrus_auth_url,
-            json={
-                "login": self.settings.pyrus_login,
-                "security_key": self.settings.pyrus_security_key.get_secret_value(),
-            },
-        )
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise PyrusUnavailable("no time left of the job's deadline to authenticate")
+        try:
+            response = self._client.post(
+                self.settings.pyrus_auth_url,
+                timeout=min(self.timeout, left),
+                json={
+                    "login": self.settings.pyrus_login,
+                    "security_key": self.settings.pyrus_security_key.get_secret_value(),
+                },
+            )
+        except httpx.TransportError as exc:  # the auth host is unreachable: an outage
+            raise PyrusUnavailable(f"Pyrus auth failed: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise PyrusUnavailable(f"Pyrus auth failed with HTTP {response.status_code}")
         data = response.json()
@@ -170,7 +177,7 @@ class PyrusPoster:
         whole call: each try's timeout and each sleep are cut to what is left. A 429
         raises `PyrusRateLimited`.
         """
-        token = token or self._own_token or self._authenticate()
+        token = token or self._own_token or self._authenticate(deadline)
         reauthenticated = False
         last = "no attempt"
         for attempt in range(self.retries + 1):
@@ -196,7 +203,7 @@ class PyrusPoster:
                 last = f"HTTP {response.status_code} {response.text[:200]}"
                 can_reauth = not reauthenticated and bool(self.settings.pyrus_login)
                 if response.status_code == 401 and can_reauth:
-                    token, reauthenticated = self._authenticate(), True
+                    token, reauthenticated = self._authenticate(deadline), True
                     continue
                 if response.status_code == 429:
                     raise PyrusRateLimited(
