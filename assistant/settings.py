@@ -84,13 +84,27 @@ class AssistantSettings(BaseSettings):
     assistant_holdout: float = Field(default=0.2, ge=0.0, le=1.0)
 
     # The Pyrus bot (webhook, inbox worker, posting).
-    webhook_max_body_bytes: int = Field(default=1_048_576, gt=0)  # Pyrus bodies are small
+    # Limits and guarantees: docs/reliability.md. Pyrus bodies can reach 16 MiB
+    # (docs/pyrus-api.md §7); a signed body over the limit is kept as a dead letter.
+    webhook_max_body_bytes: int = Field(default=16_777_216, gt=0)
+    webhook_body_timeout_seconds: float = Field(default=30.0, gt=0)  # the whole body, not a read
+    webhook_max_concurrency: int = Field(default=64, ge=1)  # bodies read at once; more: 503
+    webhook_api_docs: bool = False  # /docs, /redoc, /openapi.json
     bot_act_on_later_events: bool = False
     bot_worker_in_app: bool = True
     bot_poll_seconds: float = Field(default=1.0, gt=0)
-    bot_claim_timeout_seconds: float = Field(default=300.0, ge=0)
+    # A claimed job is leased for this long; the job itself must end within
+    # BOT_JOB_DEADLINE_SECONDS (checked below), so a lease never expires under a live holder.
+    bot_claim_timeout_seconds: float = Field(default=300.0, gt=0)
+    bot_job_deadline_seconds: float = Field(default=120.0, gt=0)
+    # Failures that are not transient (a bug, a bad stored payload) end after this many tries.
     bot_max_attempts: int = Field(default=5, ge=1)
     bot_retry_backoff_seconds: float = Field(default=30.0, ge=0)
+    bot_retry_backoff_max_seconds: float = Field(default=900.0, ge=0)
+    # Pyrus or the database unreachable: the job keeps retrying this long (default a day).
+    bot_retry_horizon_seconds: float = Field(default=86_400.0, ge=0)
+    # After a POST whose outcome is unknown, wait this long before looking for its marker.
+    bot_post_recheck_seconds: float = Field(default=120.0, ge=0)
     pyrus_post_retries: int = Field(default=3, ge=0)
     pyrus_timeout_seconds: float = Field(default=15.0, gt=0)
     # A 429 puts the job back for Retry-After/X-RateLimit-Reset seconds, at most this.
@@ -120,6 +134,15 @@ class AssistantSettings(BaseSettings):
                 return json.loads(text)
             return [int(part) for part in text.split(",") if part.strip()]
         return value
+
+    @property
+    def bot_job_budget_seconds(self) -> float:
+        """A job's overall deadline: BOT_JOB_DEADLINE_SECONDS, at most half the claim timeout.
+
+        Half, so that a job that used its whole budget (a POST included) has ended well
+        before another worker may take its lease (docs/reliability.md).
+        """
+        return min(self.bot_job_deadline_seconds, self.bot_claim_timeout_seconds / 2)
 
     @property
     def pyrus_web_base(self) -> str:

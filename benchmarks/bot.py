@@ -13,7 +13,14 @@ are the bot's own overhead: retrieval, DB, HTTP, posting).
 `--burst N` sends N new tickets at once from 20 concurrent senders (2,000-chunk index,
 30% holdout) and prints webhook answers/s, webhook p50/p95/p99, the drain time (first
 send → every inbox job finished) and the process's peak RSS, then the RSS growth while
-20 unsigned 15.9 MB bodies are posted at once (they must be refused at the 1 MB limit).
+20 unsigned 15.9 MB bodies are posted at once (refused before their body is read).
+
+`--stall N` opens N connections that send a signature header and 1 MiB of a 2 MB body,
+then stall (docs/reliability.md §4): it prints their answers and the bot process's RSS
+before, at peak and after (bodies spool to disk past 64 KiB; more than
+WEBHOOK_MAX_CONCURRENCY get 503; the rest get 408 at WEBHOOK_BODY_TIMEOUT_SECONDS).
+
+    .venv/bin/python -m benchmarks.bot --sizes '' --stall 100
 """
 
 from __future__ import annotations
@@ -366,6 +373,65 @@ def _sample_peak_rss(action: Any, *args: Any) -> float:
     return max(peak)
 
 
+_STALL = """
+import socket, sys, time
+from concurrent.futures import ThreadPoolExecutor
+host, port = sys.argv[1], int(sys.argv[2])
+head = (f"POST /pyrus/webhook HTTP/1.1\\r\\nHost: {host}\\r\\nX-Pyrus-Sig: {'0' * 40}\\r\\n"
+        "Content-Length: 2000000\\r\\n\\r\\n").encode()
+def stall(_):
+    sock = socket.create_connection((host, port), timeout=30)
+    try:
+        sock.sendall(head + b"x" * 1_048_576)
+        return sock.recv(64).split(b" ")[1].decode()
+    except OSError as exc:
+        return type(exc).__name__
+    finally:
+        sock.close()
+with ThreadPoolExecutor(max_workers=int(sys.argv[3])) as pool:
+    answers = list(pool.map(stall, range(int(sys.argv[3]))))
+print({a: answers.count(a) for a in sorted(set(answers))})
+"""
+
+
+def run_stall(pg_url: str, connections: int) -> None:
+    """Stalled signed-looking bodies: the webhook's memory and time bounds."""
+    import subprocess
+    import sys
+
+    from assistant.bot.webhook import create_app
+    from assistant.servers import run_in_thread
+    from assistant.settings import AssistantSettings
+
+    settings = AssistantSettings(  # type: ignore[call-arg]
+        _env_file=None, pyrus_bot_secret="s", webhook_body_timeout_seconds=5.0
+    )
+    server = run_in_thread(create_app(settings, pg_url))
+    host, port = server.url.removeprefix("http://").split(":")
+    try:
+        before = _rss_mb()
+
+        def storm() -> None:
+            done = subprocess.run(
+                [sys.executable, "-c", _STALL, host, port, str(connections)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            print(f"  answers (status: count): {done.stdout.strip()}")
+
+        started = time.perf_counter()
+        peak = _sample_peak_rss(storm)
+        took = time.perf_counter() - started
+        time.sleep(1.0)
+        print(
+            f"  {connections} stalled 1 MiB bodies: RSS of the bot process {before:.0f} → "
+            f"peak {peak:.0f} → after {_rss_mb():.0f} MB; all answered within {took:.1f} s"
+        )
+    finally:
+        server.stop()
+
+
 def run_burst(pg_url: str, tickets: int, senders: int, sandbox: Any, fake_llm: Any) -> None:
     """The burst figures of the README's bot section."""
     from assistant.bot.pipeline import build_pipeline
@@ -433,6 +499,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=40)
     parser.add_argument("--burst", type=int, default=0, help="tickets in the burst (0: none)")
     parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--stall", type=int, default=0, help="stalled bodies (0: none)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -464,6 +531,9 @@ def main() -> None:
         if args.burst:
             print("burst")
             run_burst(server.get_uri(), args.burst, args.senders, sandbox, fake_llm)
+        if args.stall:
+            print("stalled bodies")
+            run_stall(server.get_uri(), args.stall)
     finally:
         fake_llm.stop()
         sandbox.stop()

@@ -39,6 +39,10 @@ app.add_typer(report_app, name="report")
 from flows.cli_taxonomy import taxonomy_app  # noqa: E402
 
 app.add_typer(taxonomy_app, name="taxonomy")
+# `kb inbox [retry]` (issue #25): its own module, registered here.
+from flows.cli_inbox import inbox_app  # noqa: E402
+
+app.add_typer(inbox_app, name="inbox")
 
 console = Console()
 # set by commands with --verbose (or KB_VERBOSE=1); main() then prints tracebacks too
@@ -297,7 +301,7 @@ def worker(
     """Process the bot's inbox in a separate process; Ctrl-C or SIGTERM stops it."""
     import logging
 
-    from assistant.bot.inbox import InboxWorker
+    from assistant.bot.inbox_worker import InboxWorker
     from assistant.bot.pipeline import build_pipeline
     from assistant.bot.worker_process import GRACE_SECONDS, run_until_signalled
 
@@ -305,13 +309,8 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     runtime = _runtime()
     settings = runtime.settings
-    inbox = InboxWorker(
-        runtime.database_url(),
-        build_pipeline(settings).handle_job,
-        poll_seconds=settings.bot_poll_seconds,
-        claim_timeout_seconds=settings.bot_claim_timeout_seconds,
-        max_attempts=settings.bot_max_attempts,
-        backoff_seconds=settings.bot_retry_backoff_seconds,
+    inbox = InboxWorker.from_settings(
+        runtime.database_url(), build_pipeline(settings).handle_job, settings
     )
     if once:
         console.print(f"processed {inbox.run_pending()} inbox job(s)")

@@ -4,9 +4,14 @@ The webhook only inserts a row and answers 200, so Pyrus's 60-second limit never
 depends on the LLM. Duplicate deliveries (an `X-Pyrus-Retry` attempt, or the same
 event sent twice) share a dedupe key and only bump `deliveries`. Workers, in the
 app's background thread or in `kb worker` processes, claim one row at a time with
-`SELECT … FOR UPDATE SKIP LOCKED`; a claim older than the claim timeout (a worker
-that crashed or was killed) is taken again, so a restart loses nothing. Failures are
-retried with backoff up to `max_attempts`, keeping `attempts` and `last_error`.
+`SELECT … FOR UPDATE SKIP LOCKED`. A claim is a lease: it lasts the claim timeout and
+carries a fencing token (`lease`, +1 per claim); a job whose lease ran out (its worker
+crashed, was killed or hung) is taken again, so a restart loses nothing, and its old
+holder can no longer post (`begin_post` checks the token). Transient failures (Pyrus or
+the database unreachable) are retried with capped backoff until a horizon (a day by
+default); other failures up to `max_attempts`. A failed job comes back with a
+redelivery of its event (`enqueue`) or `requeue`. One log line per state change.
+Guarantees and limits: docs/reliability.md.
 
 All functions expect an autocommit connection: each statement is its own commit, and
 nothing holds a transaction open while the LLM or Pyrus is being called.
@@ -15,15 +20,15 @@ nothing holds a transaction open while the LLM or Pyrus is being called.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
+import math
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from assistant.db import connect
 from assistant.errors import KbError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +36,20 @@ logger = logging.getLogger(__name__)
 
 class PermanentJobError(KbError):
     """A job that must not be retried (bad payload, a 4xx from Pyrus other than 429)."""
+
+
+class TransientJobError(KbError):
+    """Pyrus or a service it needs is unreachable: retried until the retry horizon.
+
+    `min_delay_seconds` is the earliest retry (a POST whose outcome is unknown must not be
+    checked for before Pyrus had time to apply it).
+    """
+
+    min_delay_seconds: float = 0.0
+
+
+class LeaseLost(KbError):
+    """The job was reclaimed by another worker: this holder must stop without posting."""
 
 
 class RetryLater(KbError):
@@ -50,6 +69,7 @@ class EnqueueResult:
     inbox_id: int
     duplicate: bool
     deliveries: int
+    revived: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,13 @@ class Job:
     access_token: str | None
     attempts: int
     deliveries: int
+    lease: int = 0
+    retry_until: datetime | None = None
+    deadline: float = math.inf  # time.monotonic() by which the job must be over
+
+    def remaining(self) -> float:
+        """Seconds left of the job's overall deadline (not per read)."""
+        return self.deadline - time.monotonic()
 
 
 def dedupe_key(task_id: int, event: str, comment_id: int | None) -> str:
@@ -83,7 +110,12 @@ def enqueue(
     access_token: str | None,
     retry_header: str | None,
 ) -> EnqueueResult:
-    """Store an event, or count a redelivery of one already stored."""
+    """Store an event, or count a redelivery of one already stored.
+
+    A redelivery of a job that `failed` (it never posted: posting finishes a job) puts it
+    back to `pending` with a fresh retry horizon, and one waiting out a backoff is made
+    ready now: Pyrus delivering again means the ticket still waits for us.
+    """
     row = conn.execute(
         """
         insert into assistant.inbox
@@ -96,10 +128,26 @@ def enqueue(
                 -- a fresh token helps a job that is still waiting; a finished job
                 -- keeps none (tokens live only as long as a job needs them)
                 access_token = case
-                    when assistant.inbox.status in ('pending', 'processing')
+                    when assistant.inbox.status in ('pending', 'processing', 'failed')
                         then coalesce(excluded.access_token, assistant.inbox.access_token)
-                end
-        returning id, (xmax = 0) as inserted, deliveries
+                end,
+                status = case when assistant.inbox.status = 'failed' then 'pending'
+                    else assistant.inbox.status end,
+                attempts = case when assistant.inbox.status = 'failed' then 0
+                    else assistant.inbox.attempts end,
+                retry_until = case when assistant.inbox.status = 'failed' then null
+                    else assistant.inbox.retry_until end,
+                -- a job waiting out a backoff is tried again now (the pipeline still
+                -- honours a pending POST recheck)
+                available_at = case when assistant.inbox.status in ('failed', 'pending')
+                    then least(assistant.inbox.available_at, now())
+                    else assistant.inbox.available_at end,
+                finished_at = case when assistant.inbox.status = 'failed' then null
+                    else assistant.inbox.finished_at end
+        returning id, (xmax = 0) as inserted, deliveries,
+            -- the row before this statement: was it failed?
+            (select prev.status = 'failed' from assistant.inbox as prev
+             where prev.id = assistant.inbox.id)
         """,
         (
             dedupe_key(task_id, event, comment_id),
@@ -113,27 +161,36 @@ def enqueue(
         ),
     ).fetchone()
     assert row is not None
-    return EnqueueResult(inbox_id=int(row[0]), duplicate=not row[1], deliveries=int(row[2]))
+    result = EnqueueResult(
+        inbox_id=int(row[0]), duplicate=not row[1], deliveries=int(row[2]), revived=bool(row[3])
+    )
+    if result.revived:
+        logger.info("inbox job %d failed -> pending: revived by a redelivery", result.inbox_id)
+    return result
 
 
 _CLAIM_SQL = """
 update assistant.inbox as inbox
-set status = 'processing', claimed_at = now(), attempts = inbox.attempts + 1
+set status = 'processing', claimed_at = now(), attempts = inbox.attempts + 1,
+    lease = inbox.lease + 1, lease_until = now() + make_interval(secs => %(timeout)s)
 where inbox.id = (
     select id from assistant.inbox
     where (status = 'pending' and available_at <= now())
-       or (status = 'processing' and claimed_at < now() - make_interval(secs => %s))
+       -- a row claimed before leases existed (lease_until null) keeps the old timeout
+       or (status = 'processing' and coalesce(
+           lease_until, claimed_at + make_interval(secs => %(timeout)s)) < now())
     order by id
     for update skip locked
     limit 1
 )
-returning id, task_id, event, form_id, comment_id, payload, access_token, attempts, deliveries
+returning id, task_id, event, form_id, comment_id, payload, access_token, attempts, deliveries,
+    lease, retry_until
 """
 
 
 def claim_next(conn: psycopg.Connection, *, claim_timeout_seconds: float) -> Job | None:
-    """Claim the oldest ready job (or one whose worker died), or None."""
-    row = conn.execute(_CLAIM_SQL, (claim_timeout_seconds,)).fetchone()
+    """Lease the oldest ready job (or one whose lease ran out), or None."""
+    row = conn.execute(_CLAIM_SQL, {"timeout": claim_timeout_seconds}).fetchone()
     if row is None:
         return None
     return Job(
@@ -146,16 +203,40 @@ def claim_next(conn: psycopg.Connection, *, claim_timeout_seconds: float) -> Job
         access_token=row[6],
         attempts=row[7],
         deliveries=row[8],
+        lease=row[9],
+        retry_until=row[10],
     )
 
 
-def finish(conn: psycopg.Connection, job_id: int, *, status: str, outcome: str) -> None:
-    """Close a job (`done` or `skipped`); the stored token is dropped."""
-    conn.execute(
-        "update assistant.inbox set status = %s, outcome = %s, finished_at = now(), "
-        "access_token = null where id = %s",
-        (status, outcome, job_id),
+def finish(
+    conn: psycopg.Connection, job_id: int, *, status: str, outcome: str, lease: int | None = None
+) -> bool:
+    """Close a job (`done` or `skipped`); the stored token is dropped. False: not ours.
+
+    With `lease`, only the current lease holder may close it (None: an operator or a test).
+    """
+    cursor = conn.execute(
+        "update assistant.inbox set status = %(status)s, outcome = %(outcome)s,"
+        " finished_at = now(), access_token = null, lease_until = null"
+        " where id = %(id)s and (%(lease)s::bigint is null or lease = %(lease)s)",
+        {"status": status, "outcome": outcome, "id": job_id, "lease": lease},
     )
+    return cursor.rowcount == 1
+
+
+@dataclass(frozen=True)
+class JobRetry:
+    """How failures are retried (settings BOT_MAX_ATTEMPTS, BOT_RETRY_*)."""
+
+    max_attempts: int = 5
+    backoff_seconds: float = 30.0
+    backoff_max_seconds: float = 900.0
+    horizon_seconds: float = 86_400.0
+
+    def delay(self, attempts: int, floor: float = 0.0) -> float:
+        """Doubling backoff from the first attempt, capped; never below `floor`."""
+        raw = self.backoff_seconds * (2 ** min(max(attempts - 1, 0), 30))
+        return max(floor, min(self.backoff_max_seconds, raw))
 
 
 def fail(
@@ -164,54 +245,125 @@ def fail(
     error: str,
     *,
     permanent: bool,
-    max_attempts: int,
-    backoff_seconds: float,
+    policy: JobRetry,
+    transient: bool = False,
+    min_delay_seconds: float = 0.0,
 ) -> str:
-    """Record a failure: back to `pending` after a backoff, or `failed` for good."""
-    final = permanent or job.attempts >= max_attempts
-    delay = backoff_seconds * (2 ** max(job.attempts - 1, 0))
-    conn.execute(
+    """Record a failure: back to `pending` after a backoff, or `failed` for good.
+
+    Transient failures end only at the retry horizon, counted from the first of them;
+    others after `max_attempts` tries; permanent ones at once.
+    """
+    now = datetime.now(UTC)
+    until = job.retry_until
+    if transient and until is None:
+        until = datetime.fromtimestamp(now.timestamp() + policy.horizon_seconds, UTC)
+    if permanent:
+        final = True
+    elif transient:
+        final = until is not None and now >= until
+    else:
+        final = job.attempts >= policy.max_attempts
+    status = "failed" if final else "pending"
+    cursor = conn.execute(
         """
         update assistant.inbox
-        set status = %s, last_error = %s, claimed_at = null,
-            available_at = now() + make_interval(secs => %s),
-            finished_at = case when %s then now() end,
-            access_token = case when %s then null else access_token end
-        where id = %s
+        set status = %(status)s, last_error = %(error)s, claimed_at = null, lease_until = null,
+            available_at = now() + make_interval(secs => %(delay)s),
+            retry_until = %(until)s,
+            finished_at = case when %(final)s then now() end,
+            access_token = case when %(final)s then null else access_token end
+        where id = %(id)s and status = 'processing'
+          and (%(lease)s::bigint is null or lease = %(lease)s)
         """,
-        ("failed" if final else "pending", error[:2000], delay, final, final, job.id),
+        {
+            "status": status,
+            "error": error[:2000],
+            "delay": policy.delay(job.attempts, min_delay_seconds),
+            "until": until,
+            "final": final,
+            "id": job.id,
+            "lease": job.lease,
+        },
     )
-    return "failed" if final else "pending"
+    return status if cursor.rowcount == 1 else "reclaimed"
 
 
-def reschedule(conn: psycopg.Connection, job: Job, delay_seconds: float, reason: str) -> None:
+def reschedule(conn: psycopg.Connection, job: Job, delay_seconds: float, reason: str) -> bool:
     """Put a job back to `pending` after `delay_seconds`, not counting the attempt."""
-    conn.execute(
+    cursor = conn.execute(
         """
         update assistant.inbox
-        set status = 'pending', last_error = %s, claimed_at = null,
+        set status = 'pending', last_error = %(reason)s, claimed_at = null, lease_until = null,
             attempts = greatest(attempts - 1, 0),
-            available_at = now() + make_interval(secs => %s)
-        where id = %s
+            available_at = now() + make_interval(secs => %(delay)s)
+        where id = %(id)s and status = 'processing'
+          and (%(lease)s::bigint is null or lease = %(lease)s)
         """,
-        (reason[:2000], delay_seconds, job.id),
+        {"reason": reason[:2000], "delay": delay_seconds, "id": job.id, "lease": job.lease},
+    )
+    return cursor.rowcount == 1
+
+
+def begin_post(conn: psycopg.Connection, job: Job, budget_seconds: float) -> None:
+    """The fence before a POST: record it as sent, if this worker still holds the job.
+
+    Succeeds only while the job carries this worker's lease token and the lease outlasts
+    the POST's whole budget, so no other worker has claimed it, nor can claim it before
+    the POST is over. Raises `LeaseLost` otherwise.
+    """
+    row = conn.execute(
+        """
+        update assistant.inbox set post_sent_at = now()
+        where id = %(id)s and status = 'processing' and lease = %(lease)s
+          and lease_until > now() + make_interval(secs => %(budget)s)
+        returning id
+        """,
+        {"id": job.id, "lease": job.lease, "budget": budget_seconds},
+    ).fetchone()
+    if row is None:
+        raise LeaseLost(f"inbox job {job.id}: lease {job.lease} is no longer ours; not posting")
+
+
+def post_sent_age(conn: psycopg.Connection, job: Job) -> float | None:
+    """Seconds since this job last sent its POST (None: never, or known not applied).
+
+    Measured on the database's clock, which every replica shares. Read under the fence:
+    `LeaseLost` if another worker holds the job now.
+    """
+    row = conn.execute(
+        "select extract(epoch from now() - post_sent_at)::float8 from assistant.inbox"
+        " where id = %s and lease = %s",
+        (job.id, job.lease),
+    ).fetchone()
+    if row is None:
+        raise LeaseLost(f"inbox job {job.id}: lease {job.lease} is no longer ours")
+    return row[0]
+
+
+def clear_post_sent(conn: psycopg.Connection, job: Job) -> None:
+    """The POST is known not to be applied (refused, rate-limited, never connected)."""
+    conn.execute(
+        "update assistant.inbox set post_sent_at = null where id = %(id)s and lease = %(lease)s",
+        {"id": job.id, "lease": job.lease},
     )
 
 
-def release(conn: psycopg.Connection, job_id: int) -> bool:
+def release(conn: psycopg.Connection, job: Job) -> bool:
     """Give a claimed job back at once, attempt not counted (a worker told to stop).
 
-    Only while still `processing`: a job its worker finished meanwhile stays finished.
+    Only while still `processing` under this holder's lease: a job its worker finished
+    meanwhile stays finished, and one reclaimed by another worker stays theirs.
     """
     row = conn.execute(
         """
         update assistant.inbox
-        set status = 'pending', claimed_at = null, available_at = now(),
+        set status = 'pending', claimed_at = null, lease_until = null, available_at = now(),
             attempts = greatest(attempts - 1, 0), last_error = 'released: the worker stopped'
-        where id = %s and status = 'processing'
+        where id = %s and status = 'processing' and lease = %s
         returning id
         """,
-        (job_id,),
+        (job.id, job.lease),
     ).fetchone()
     return row is not None
 
@@ -232,125 +384,3 @@ def inbox_counts(conn: psycopg.Connection) -> dict[str, int]:
         row[0]: int(row[1])
         for row in conn.execute("select status, count(*) from assistant.inbox group by status")
     }
-
-
-JobHandler = Callable[[psycopg.Connection, Job], tuple[str, str]]
-"""Processes one job and returns (status, outcome), status being `done` or `skipped`."""
-
-
-class InboxWorker:
-    """Claims and processes inbox jobs until stopped; one instance per thread."""
-
-    def __init__(
-        self,
-        database_url: str,
-        handler: JobHandler,
-        *,
-        poll_seconds: float = 1.0,
-        claim_timeout_seconds: float = 300.0,
-        max_attempts: int = 5,
-        backoff_seconds: float = 30.0,
-    ) -> None:
-        self.database_url = database_url
-        self.handler = handler
-        self.poll_seconds = poll_seconds
-        self.claim_timeout_seconds = claim_timeout_seconds
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn: psycopg.Connection | None = None
-        self.current: Job | None = None  # the job being handled (for release on stop)
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self.database_url, autocommit=True)
-        return self._conn
-
-    def run_once(self) -> bool:
-        """Process one job if one is ready; True when a job was taken."""
-        conn = self._connection()
-        job = claim_next(conn, claim_timeout_seconds=self.claim_timeout_seconds)
-        if job is None:
-            return False
-        logger.info(
-            "inbox job %d: task %d, event %s, attempt %d",
-            job.id,
-            job.task_id,
-            job.event,
-            job.attempts,
-        )
-        self.current = job
-        try:
-            status, outcome = self.handler(conn, job)
-        except RetryLater as exc:
-            reschedule(conn, job, exc.delay_seconds, f"{type(exc).__name__}: {exc}")
-            logger.info("inbox job %d waits %.1fs: %s", job.id, exc.delay_seconds, exc)
-            return True
-        except Exception as exc:  # every job error is recorded, never lost
-            permanent = isinstance(exc, PermanentJobError)
-            message = f"{type(exc).__name__}: {exc}"
-            new_status = fail(
-                conn,
-                job,
-                message,
-                permanent=permanent,
-                max_attempts=self.max_attempts,
-                backoff_seconds=self.backoff_seconds,
-            )
-            logger.warning("inbox job %d failed (%s, now %s)", job.id, message, new_status)
-            return True
-        finally:
-            self.current = None
-        finish(conn, job.id, status=status, outcome=outcome)
-        logger.info("inbox job %d %s: %s", job.id, status, outcome)
-        return True
-
-    def run_pending(self, max_jobs: int | None = None) -> int:
-        """Process ready jobs until none is left (or `max_jobs`); returns how many."""
-        done = 0
-        while (max_jobs is None or done < max_jobs) and not self._stop.is_set() and self.run_once():
-            done += 1
-        return done
-
-    def run_forever(self) -> None:
-        """Loop until `stop()`: drain, then sleep until woken or the poll interval passes."""
-        while not self._stop.is_set():
-            try:
-                self.run_pending()
-            except (KbError, psycopg.Error) as exc:  # DB down: keep the loop alive
-                logger.warning("inbox worker: %s; retrying in %.1fs", exc, self.poll_seconds)
-                self._close()
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
-        self._close()
-
-    def wake(self) -> None:
-        """Tell a sleeping loop that a job arrived."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Run the loop in a daemon thread (idempotent)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run_forever, name="kb-inbox", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Ask the loop to finish its current job and exit; False if it is still busy."""
-        self._stop.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=timeout)
-            return not thread.is_alive()
-        return True
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None

@@ -5,8 +5,11 @@ written to `assistant.suggestions` at decision time, before anything can fail, s
 posting failure never turns a treated ticket into "control". Holdout tickets get the
 same suggestion generated and logged, but nothing is posted. A rerun of a job (after a
 crash or a retry) reuses the stored suggestion and posts at most once: a comment
-already recorded is never posted again, and after an interrupted post the task's
-comments are checked for ours before posting again.
+already recorded is never posted again; a POST passes the lease fence first
+(`inbox.begin_post`: a reclaimed job's old holder cannot post) and is bounded by the
+job's deadline; after a POST with an unknown outcome the job waits
+`BOT_POST_RECHECK_SECONDS` and searches the task for its marker before posting again
+(docs/reliability.md).
 
 The comment is posted without `channel` (docs/pyrus-api.md §5): it stays inside Pyrus and
 never reaches the customer.
@@ -18,7 +21,6 @@ Pyrus HTTP client in `pyrus_client`, and the suggestion-log SQL in `suggestion_l
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +30,9 @@ from pydantic import ValidationError
 
 from assistant.bot.comment_format import CommentBody, category_names, format_comment
 from assistant.bot.inbox import Job, PermanentJobError
-from assistant.bot.pyrus_client import PyrusPoster, comment_marker
+from assistant.bot.inbox_admin import revive_failed
+from assistant.bot.posting import post_once
+from assistant.bot.pyrus_client import PyrusPoster
 from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, safe_ticket, ticket_from_task
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.bot.suggestion_log import (
@@ -41,7 +45,6 @@ from assistant.bot.suggestion_log import (
     save_suggestion,
 )
 from assistant.bot.turn_job import handle_turn
-from assistant.errors import KbError
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
@@ -94,7 +97,9 @@ class BotPipeline:
             and handled_by != job.id
             and not self.settings.bot_act_on_later_events
         ):
-            return "a later event of a ticket already handled"
+            if revive_failed(conn, handled_by, access_token=job.access_token):
+                return f"the ticket's job {handled_by} never posted: revived it"
+            return LATER_EVENT
         return None
 
     def handle_job(self, conn: psycopg.Connection, job: Job) -> tuple[str, str]:
@@ -124,7 +129,7 @@ class BotPipeline:
             return "done", "holdout: suggestion logged, not posted"
         if row["posted_inbox_id"] == job.id:
             return "done", f"already posted as comment {row['comment_id']}"
-        return "done", self.post(conn, job, body, payload.user_id, row["post_attempts"])
+        return "done", self.post(conn, job, body, payload.user_id)
 
     def generate(
         self, conn: psycopg.Connection, task_id: int, task: PyrusTask, *, inbox_id: int | None
@@ -157,36 +162,19 @@ class BotPipeline:
         )
 
     def post(
-        self,
-        conn: psycopg.Connection,
-        job: Job,
-        body: CommentBody,
-        bot_id: int | None,
-        previous_attempts: int,
+        self, conn: psycopg.Connection, job: Job, body: CommentBody, bot_id: int | None
     ) -> str:
-        """Post once: an interrupted earlier attempt is looked up (by marker) first.
-
-        The marker is the job's (`kb:<inbox id>`), so the comment of this very job is found
-        again whatever happened to the HTTP answer; the client also looks before each
-        retry of the POST (pyrus_client.py).
-        """
-        comment_id = None
-        marker = comment_marker(job.id)
-        if previous_attempts:  # a post may have reached Pyrus before a crash
-            comment_id = self.poster.find_own_comment(
-                job.task_id, job.access_token, bot_id, after_id=job.comment_id, marker=marker
-            )
-        started = time.perf_counter()
-        if comment_id is None:
-            count_post_attempt(conn, job.task_id)
-            try:
-                comment_id = self.poster.post_comment(
-                    job.task_id, body, job.access_token, marker=marker
-                )
-            except KbError as exc:
-                record_post_error(conn, job.task_id, str(exc))
-                raise
-        post_ms = int((time.perf_counter() - started) * 1000)
+        """Post the ticket's first suggestion at most once (`posting.post_once`)."""
+        comment_id, post_ms = post_once(
+            self.poster,
+            self.settings,
+            conn,
+            job,
+            body,
+            bot_id,
+            on_attempt=lambda: count_post_attempt(conn, job.task_id),
+            on_error=lambda error: record_post_error(conn, job.task_id, error),
+        )
         record_posted(conn, job.task_id, comment_id, inbox_id=job.id, post_ms=post_ms)
         return f"posted as comment {comment_id}"
 
@@ -214,16 +202,9 @@ def build_pipeline(
 
 def drain_inbox(database_url: str, pipeline: BotPipeline) -> int:
     """Process every ready inbox job in this thread (demo, `kb worker --once`, tests)."""
-    from assistant.bot.inbox import InboxWorker
+    from assistant.bot.inbox_worker import InboxWorker
 
-    settings = pipeline.settings
-    worker = InboxWorker(
-        database_url,
-        pipeline.handle_job,
-        claim_timeout_seconds=settings.bot_claim_timeout_seconds,
-        max_attempts=settings.bot_max_attempts,
-        backoff_seconds=settings.bot_retry_backoff_seconds,
-    )
+    worker = InboxWorker.from_settings(database_url, pipeline.handle_job, pipeline.settings)
     try:
         return worker.run_pending()
     finally:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from assistant.redact import greeting_name, mask_person
 
@@ -22,8 +22,13 @@ DESCRIPTION_MAX_CHARS = 8000
 # --- the webhook payload (pydantic at the boundary) ----------------------------------
 
 
-PgBigInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
-"""An id Postgres can store (`bigint`): a larger one is a payload error, not a 503."""
+PyrusId = Annotated[StrictInt, Field(gt=0, le=2**63 - 1)]
+"""A Pyrus id: a positive integer Postgres can store (`bigint`), given as a JSON number.
+
+Strict: `true`, `"5"` and `5.0` are refused (pydantic would turn them into 1, 5, 5), as
+are 0 and negative numbers (no Pyrus object has one). A refused id is a payload error
+(400 and a dead letter), never a post to the wrong task.
+"""
 
 
 class _Open(BaseModel):
@@ -31,14 +36,14 @@ class _Open(BaseModel):
 
 
 class PyrusPerson(_Open):
-    id: PgBigInt | None = None
+    id: PyrusId | None = None
     first_name: str | None = None
     last_name: str | None = None
     type: str | None = None
 
 
 class PyrusComment(_Open):
-    id: PgBigInt
+    id: PyrusId
     text: str | None = None
     create_date: str | None = None
     author: PyrusPerson | None = None
@@ -46,8 +51,8 @@ class PyrusComment(_Open):
 
 
 class PyrusTask(_Open):
-    id: PgBigInt
-    form_id: PgBigInt | None = None
+    id: PyrusId
+    form_id: PyrusId | None = None
     text: str | None = None
     subject: str | None = None
     create_date: str | None = None
@@ -62,8 +67,8 @@ class WebhookPayload(_Open):
 
     event: str = "comment"
     access_token: str | None = None
-    task_id: PgBigInt | None = None
-    user_id: PgBigInt | None = None
+    task_id: PyrusId | None = None
+    user_id: PyrusId | None = None
     bot_settings: str | None = None
     task: PyrusTask
 

@@ -4,13 +4,13 @@ Called by `pipeline.BotPipeline.handle_job` for a later comment of a ticket that
 has its arm (docs/conversation.md). The turn row's unique (ticket, comment) key decides
 which job answers a message (`turn_log.claim_turn`); the holdout arm is the ticket's, so
 a holdout ticket's turns are logged and never posted; the post is marked with the job
-(`kb:<inbox id>`) and looked up before any retry, as the first comment is.
+(`kb:<inbox id>`) and goes through the same fenced path as the first comment
+(`posting.post_once`, docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Protocol
 
 import psycopg
@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from assistant.bot.comment_format import CommentBody
 from assistant.bot.conversation import classify_turn, thread_context
 from assistant.bot.inbox import Job, RetryLater
-from assistant.bot.pyrus_client import PyrusPoster, comment_marker
+from assistant.bot.posting import post_once
+from assistant.bot.pyrus_client import PyrusPoster
 from assistant.bot.pyrus_models import PyrusTask, WebhookPayload
 from assistant.bot.suggest import Suggester
 from assistant.bot.suggestion_log import decide_arm, deciding_inbox_id
@@ -99,7 +100,7 @@ def handle_turn(
         return "done", f"holdout: {turn.kind} suggestion logged, not posted"
     if row["posted_at"] is not None:
         return "done", f"already posted as comment {row['comment_id']}"
-    return "done", _post(host.poster, conn, job, row, body, payload.user_id)
+    return "done", _post(host, conn, job, row, body, payload.user_id)
 
 
 def with_thread(poster: PyrusPoster, job: Job, task: PyrusTask) -> PyrusTask:
@@ -140,28 +141,24 @@ def _stored_body(row: dict[str, Any], field_id: int | None) -> CommentBody:
 
 
 def _post(
-    poster: PyrusPoster,
+    host: TurnHost,
     conn: psycopg.Connection,
     job: Job,
     row: dict[str, Any],
     body: CommentBody,
     bot_id: int | None,
 ) -> str:
-    """Post once, marked with the job (`kb:<inbox id>`); an earlier attempt is looked up."""
-    marker = comment_marker(job.id)
-    comment_id = None
-    if row["post_attempts"]:  # a post may have reached Pyrus before a crash
-        comment_id = poster.find_own_comment(
-            job.task_id, job.access_token, bot_id, after_id=job.comment_id, marker=marker
-        )
-    started = time.perf_counter()
-    if comment_id is None:
-        count_turn_post_attempt(conn, row["id"])
-        try:
-            comment_id = poster.post_comment(job.task_id, body, job.access_token, marker=marker)
-        except KbError as exc:
-            record_turn_post_error(conn, row["id"], str(exc))
-            raise
+    """Post once through the bot's one posting path (`posting.post_once`)."""
+    comment_id, post_ms = post_once(
+        host.poster,
+        host.settings,
+        conn,
+        job,
+        body,
+        bot_id,
+        on_attempt=lambda: count_turn_post_attempt(conn, row["id"]),
+        on_error=lambda error: record_turn_post_error(conn, row["id"], error),
+    )
     record_turn_posted(conn, row["id"], comment_id)
     logger.info(
         "task %d: %s turn for comment %d posted as %s in %d ms",
@@ -169,6 +166,6 @@ def _post(
         row["kind"],
         row["trigger_comment_id"],
         comment_id,
-        int((time.perf_counter() - started) * 1000),
+        post_ms,
     )
     return f"{row['kind']} posted as comment {comment_id}"

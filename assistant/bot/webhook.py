@@ -1,24 +1,26 @@
 """The Pyrus bot's HTTP side: verify, store in the inbox, answer 200 fast.
 
-`POST /pyrus/webhook` reads the body up to `WEBHOOK_MAX_BODY_BYTES` (streamed: a larger
-body is refused before it is buffered whole), checks `X-Pyrus-Sig` (hex HMAC-SHA1 of
-the raw body keyed with the bot secret, compared case-insensitively in constant time),
-then the JSON, and only then writes the event to `assistant.inbox`. Nothing is stored
-for an unsigned request. A signed one is never lost: if it is not a valid payload, or
-the database refuses its values, it is answered 4xx and kept in `assistant.dead_letters`
-with the reason; text Postgres cannot hold (NUL, lone surrogates) is cleaned, stored,
-and noted there too (payload_check.py). Only an outage answers 503, so that Pyrus
-delivers again later. The slow part (retrieval, LLM, posting) happens in the inbox
-worker, so Pyrus's 60-second limit is never at risk. Every error is a `KbError`
-subclass mapped to an HTTP status in `STATUS_BY_ERROR`; a 5xx answer and `/healthz`
-never carry internals (socket paths, server messages): those go to the log only.
+`POST /pyrus/webhook` checks that `X-Pyrus-Sig` is there before reading the body, reads
+the body within a deadline and a size bound while computing its HMAC (webhook_body.py),
+then checks the JSON, and only then writes the event to `assistant.inbox`. Nothing is
+stored for an unsigned request. A signed one is never lost: if it is over the body
+limit, not a valid payload, or the database refuses its values, it is answered 4xx and
+kept in `assistant.dead_letters` with the reason; text Postgres cannot hold (NUL, lone
+surrogates) is cleaned, stored, and noted there too (payload_check.py). Only an outage
+answers 503, so that Pyrus delivers again later; so does a full house (more than
+`WEBHOOK_MAX_CONCURRENCY` bodies being read). The slow part (retrieval, LLM, posting)
+happens in the inbox worker, so Pyrus's 60-second limit is never at risk. Every error is
+a `KbError` subclass mapped to an HTTP status in `STATUS_BY_ERROR`; an answer never
+carries internals (database text, socket paths): those go to the log and the dead letter
+only. The interactive docs (/docs, /redoc, /openapi.json) are off unless
+`WEBHOOK_API_DOCS` is set. Limits: docs/reliability.md.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,10 +32,21 @@ from fastapi.responses import JSONResponse, Response
 
 from assistant.bot import dead_letters
 from assistant.bot.dead_letters import DeadLetter
-from assistant.bot.inbox import EnqueueResult, InboxWorker, enqueue, inbox_counts
+from assistant.bot.inbox import EnqueueResult, enqueue, inbox_counts
+from assistant.bot.inbox_worker import InboxWorker
 from assistant.bot.payload_check import InvalidPayload, check_payload, parse_payload
 from assistant.bot.pipeline import BotPipeline
 from assistant.bot.pyrus_models import WebhookPayload
+from assistant.bot.webhook_body import (
+    BodyTimeout,
+    ClientGone,
+    InvalidSignature,
+    PayloadTooLarge,
+    WebhookError,
+    read_signed_body,
+    sign,
+    verify_signature,
+)
 from assistant.db import connect
 from assistant.errors import ConfigError, DatabaseError, KbError
 from assistant.settings import AssistantSettings
@@ -41,28 +54,40 @@ from assistant.settings import AssistantSettings
 logger = logging.getLogger(__name__)
 
 
-class WebhookError(KbError):
-    """A webhook request we refuse."""
-
-
-class InvalidSignature(WebhookError):
-    """`X-Pyrus-Sig` is missing or does not match the body."""
-
-
-class PayloadTooLarge(WebhookError):
-    """The body is over `WEBHOOK_MAX_BODY_BYTES`."""
-
-
 class UnstorablePayload(WebhookError):
-    """A valid payload whose values the database refuses (kept as a dead letter)."""
+    """A valid payload whose values the database refuses (kept as a dead letter).
+
+    The message is what the sender reads; `detail` (the database's words) goes to the
+    dead letter and the log only.
+    """
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
-__all__ = ["InvalidPayload", "create_app", "parse_payload", "sign", "verify_signature"]
+class Busy(WebhookError):
+    """More than `WEBHOOK_MAX_CONCURRENCY` requests at once: Pyrus retries later."""
+
+
+__all__ = [
+    "InvalidPayload",
+    "InvalidSignature",
+    "PayloadTooLarge",
+    "create_app",
+    "parse_payload",
+    "sign",
+    "verify_signature",
+]
+_UNSTORABLE = "the event could not be stored as it came; it is kept as a dead letter"
 
 # The one place where errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
     (InvalidSignature, 401),
     (PayloadTooLarge, 413),
+    (BodyTimeout, 408),
+    (ClientGone, 400),
+    (Busy, 503),
     (InvalidPayload, 400),
     (UnstorablePayload, 422),
     (DatabaseError, 503),
@@ -77,20 +102,6 @@ def status_for(exc: Exception) -> int:
         if isinstance(exc, error_type):
             return status
     return 500
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature Pyrus sends: upper-case hex HMAC-SHA1 of the raw body."""
-    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest().upper()
-
-
-def verify_signature(secret: str, body: bytes, header: str | None) -> None:
-    """Raise `InvalidSignature` unless `header` signs `body` with `secret`."""
-    if not header:
-        raise InvalidSignature("X-Pyrus-Sig header is missing")
-    expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-    if not hmac.compare_digest(expected.encode(), header.strip().lower().encode()):
-        raise InvalidSignature("X-Pyrus-Sig does not match the body")
 
 
 @dataclass
@@ -120,9 +131,11 @@ class BotService:
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             if _is_outage(exc):
                 raise DatabaseError(f"cannot store the webhook: {_one_line(exc)}") from exc
-            raise UnstorablePayload(f"the database refused the event: {_one_line(exc)}") from exc
+            detail = f"the database refused the event: {_one_line(exc)}"
+            raise UnstorablePayload(_UNSTORABLE, detail=detail) from exc
         except (psycopg.Error, ValueError) as exc:  # DataError, UnicodeEncodeError, …
-            raise UnstorablePayload(f"the database refused the event: {_one_line(exc)}") from exc
+            detail = f"the database refused the event: {_one_line(exc)}"
+            raise UnstorablePayload(_UNSTORABLE, detail=detail) from exc
 
     def dead_letter(self, body: bytes, letter: DeadLetter, retry_header: str | None) -> None:
         """Keep a refused or sanitized signed event; an outage here is `DatabaseError`."""
@@ -141,6 +154,12 @@ class BotService:
             self.worker.stop()
 
 
+def _peek_task_id(body: bytes) -> int | None:
+    """The task id of a body too large to parse whole (a dead letter's label only)."""
+    match = re.search(rb'"task_id"\s*:\s*(\d{1,18})\b', body[:65536])
+    return int(match.group(1)) if match else None
+
+
 def _one_line(exc: BaseException) -> str:
     return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
 
@@ -149,19 +168,6 @@ def _is_outage(exc: psycopg.Error) -> bool:
     """Connection, shutdown or resource trouble (retry later), not a refused value."""
     state = getattr(exc, "sqlstate", None)
     return state is None or state.startswith(("08", "53", "57", "58"))
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_app(
@@ -173,14 +179,7 @@ def create_app(
     """The bot app; with a pipeline and `BOT_WORKER_IN_APP`, it also runs the worker."""
     worker = None
     if pipeline is not None and settings.bot_worker_in_app:
-        worker = InboxWorker(
-            database_url,
-            pipeline.handle_job,
-            poll_seconds=settings.bot_poll_seconds,
-            claim_timeout_seconds=settings.bot_claim_timeout_seconds,
-            max_attempts=settings.bot_max_attempts,
-            backoff_seconds=settings.bot_retry_backoff_seconds,
-        )
+        worker = InboxWorker.from_settings(database_url, pipeline.handle_job, settings)
     service = BotService(settings=settings, database_url=database_url, worker=worker)
 
     @asynccontextmanager
@@ -189,12 +188,24 @@ def create_app(
         yield
         await run_in_threadpool(service.stop)
 
-    app = FastAPI(title="kb Pyrus bot", lifespan=lifespan)
+    docs = settings.webhook_api_docs
+    app = FastAPI(
+        title="kb Pyrus bot",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.bot = service
+    reading = asyncio.Semaphore(settings.webhook_max_concurrency)
+    app.state.webhook_slots = reading  # for health checks and tests: `.locked()` when full
 
     @app.exception_handler(KbError)
     async def _kb_error(_: Request, exc: KbError) -> JSONResponse:
         status = status_for(exc)
+        if isinstance(exc, ClientGone):  # nobody to answer: one line, no traceback
+            logger.info("webhook: %s", exc)
+            return JSONResponse({"error": "client disconnected"}, status)
         logger.log(
             logging.WARNING if status < 500 else logging.ERROR, "webhook %d: %s", status, exc
         )
@@ -211,7 +222,8 @@ def create_app(
             result = await run_in_threadpool(service.store, checked.payload, retry)
         except (InvalidPayload, UnstorablePayload) as exc:
             task_id = getattr(exc, "task_id", None) or task_id
-            letter = DeadLetter("rejected", str(exc), status_for(exc), task_id=task_id)
+            reason = getattr(exc, "detail", None) or str(exc)
+            letter = DeadLetter("rejected", reason, status_for(exc), task_id=task_id)
             await run_in_threadpool(service.dead_letter, body, letter, retry)
             raise
         except (DatabaseError, ConfigError):
@@ -221,7 +233,7 @@ def create_app(
             reason = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
             letter = DeadLetter("rejected", reason, 422, task_id=task_id)
             await run_in_threadpool(service.dead_letter, body, letter, retry)
-            raise UnstorablePayload(f"the event could not be stored ({reason})") from exc
+            raise UnstorablePayload(_UNSTORABLE, detail=reason) from exc
         if checked.notes:
             note = "stored sanitized: " + "; ".join(checked.notes)
             letter = DeadLetter("sanitized", note, 200, task_id=task_id, inbox_id=result.inbox_id)
@@ -230,12 +242,31 @@ def create_app(
 
     @app.post("/pyrus/webhook")
     async def pyrus_webhook(request: Request) -> Response:
-        body = await _read_limited(request, settings.webhook_max_body_bytes)
         if settings.pyrus_bot_secret is None:
             raise ConfigError("PYRUS_BOT_SECRET is not set: cannot verify webhooks")
-        verify_signature(
-            settings.pyrus_bot_secret.get_secret_value(), body, request.headers.get("x-pyrus-sig")
+        if reading.locked():
+            raise Busy(f"over {settings.webhook_max_concurrency} requests at once; retry later")
+        async with reading:
+            return await _handle(request, settings.pyrus_bot_secret.get_secret_value())
+
+    async def _keep_oversize(body: bytes, retry: str | None) -> None:
+        """A signed body over the limit: kept whole as a dead letter, then 413."""
+        limit = settings.webhook_max_body_bytes
+        reason = f"body of {len(body)} bytes is over the {limit}-byte WEBHOOK_MAX_BODY_BYTES"
+        letter = DeadLetter("rejected", reason, 413, task_id=_peek_task_id(body))
+        await run_in_threadpool(service.dead_letter, body, letter, retry)
+        raise PayloadTooLarge(f"{reason}; it is kept as a dead letter")
+
+    async def _handle(request: Request, secret: str) -> Response:
+        signed = await read_signed_body(
+            request,
+            secret,
+            limit=settings.webhook_max_body_bytes,
+            timeout_seconds=settings.webhook_body_timeout_seconds,
         )
+        body = signed.data
+        if signed.oversize:
+            await _keep_oversize(body, request.headers.get("x-pyrus-retry"))
         retry = request.headers.get("x-pyrus-retry")
         result, payload = await _store_signed(body, retry)
         if service.worker is not None:

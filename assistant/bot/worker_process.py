@@ -19,7 +19,8 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from assistant.bot.inbox import InboxWorker, release
+from assistant.bot.inbox import release
+from assistant.bot.inbox_worker import InboxWorker
 from assistant.db import connect
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def run_until_signalled(
         if job is None:
             return f"stopped on {received[0]}; the loop did not end in {grace_seconds:.0f} s"
         with connect(inbox.database_url, autocommit=True) as conn:
-            released = release(conn, job.id)
+            released = release(conn, job)
         logger.info("inbox job %d released on %s", job.id, received[0])
         return f"stopped on {received[0]}; inbox job {job.id} " + (
             "released for another worker" if released else "finished meanwhile"

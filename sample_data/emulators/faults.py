@@ -31,6 +31,7 @@ class Fault:
     delay: float = 0.0  # sleep before answering (client timeouts)
     truncate: bool = False  # cut the JSON body in half
     path_prefix: str = ""  # only requests whose path starts with this
+    apply_after: float = 0.0  # a write lands this long after it arrived (answer: `delay`)
 
 
 @dataclass
@@ -72,6 +73,15 @@ class Faults:
     def delay_next(self, n: int = 1, seconds: float = 1.0, path_prefix: str = "") -> None:
         """The next `n` matching requests are answered after `seconds`."""
         self._push(n, Fault(delay=seconds, path_prefix=path_prefix))
+
+    def apply_late_next(
+        self, n: int = 1, *, apply_after: float, answer_after: float, path_prefix: str = ""
+    ) -> None:
+        """The next `n` matching writes are applied `apply_after` seconds after they arrived
+        and answered after `answer_after`: a client that timed out meanwhile finds nothing
+        when it looks at once, and the write shows up later (a slow Pyrus backend).
+        """
+        self._push(n, Fault(delay=answer_after, apply_after=apply_after, path_prefix=path_prefix))
 
     def truncate_next(self, n: int = 1, path_prefix: str = "") -> None:
         """The next `n` matching requests get a 200 with half a JSON body."""
@@ -137,9 +147,17 @@ def apply_fault_request(faults: Faults, body: dict[str, object]) -> int:
     """The `POST /_emulator/faults` hook, for clients in another process (`kb sandbox`).
 
     Body: `{"fail": n, "status": 503, "delay": seconds, "truncate": n, "path_prefix": "/v4"}`
-    (`delay` applies to `n` = `count`, default 1). Returns how many faults are queued.
+    (`delay` applies to `n` = `count`, default 1); `{"apply_late": n, "apply_after": s,
+    "answer_after": s}` queues late writes. Returns how many faults are queued.
     """
     prefix = str(body.get("path_prefix", ""))
+    if body.get("apply_late"):
+        faults.apply_late_next(
+            int(str(body["apply_late"])),
+            apply_after=float(str(body.get("apply_after", 2.0))),
+            answer_after=float(str(body.get("answer_after", 0.0))),
+            path_prefix=prefix,
+        )
     if body.get("fail"):
         faults.fail_next(int(str(body["fail"])), int(str(body.get("status", 500))), prefix)
     if body.get("delay"):

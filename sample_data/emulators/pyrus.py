@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -77,7 +78,9 @@ def create_pyrus_app(state: PyrusState) -> FastAPI:
             if not allowed:
                 return _finish(request, _json(TOO_MANY, 429), headers, user)
         fault = state.faults.take(path)
-        if fault is not None and fault.delay:
+        if fault is not None and fault.apply_after:
+            request.state.late = fault  # the route applies it late (`_comment`)
+        elif fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.status:
             return _finish(request, _json(SERVER_ERROR, fault.status), headers, user)
@@ -152,6 +155,12 @@ def create_pyrus_app(state: PyrusState) -> FastAPI:
     async def _comment(task_id: int, request: Request) -> Response:
         token = _token(request)
         body = await _read_json(request)
+        late = getattr(request.state, "late", None)
+        if late is not None:  # accepted now, applied later, whatever the client does
+            view = state.get_task(task_id)
+            threading.Timer(late.apply_after, state.post_comment, (task_id, body, token)).start()
+            await asyncio.sleep(late.delay)
+            return _json({"task": view})
         return _json({"task": state.post_comment(task_id, body, token)})
 
     @app.get("/v4/members")

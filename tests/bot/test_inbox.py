@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from assistant.bot.inbox import (
-    InboxWorker,
     Job,
+    JobRetry,
     PermanentJobError,
     claim_next,
     enqueue,
@@ -18,6 +18,7 @@ from assistant.bot.inbox import (
     finish,
     inbox_counts,
 )
+from assistant.bot.inbox_worker import InboxWorker
 from assistant.db import connect
 
 pytestmark = pytest.mark.db
@@ -85,14 +86,16 @@ def test_claims_skip_rows_locked_by_another_worker(
 
 def test_a_crashed_claim_is_taken_again_after_the_timeout(conn: psycopg.Connection) -> None:
     job_id, _, _ = put(conn, 20)
-    crashed = claim_next(conn, claim_timeout_seconds=300)
+    crashed = claim_next(conn, claim_timeout_seconds=0.3)
     assert crashed is not None
     assert crashed.attempts == 1
-    assert claim_next(conn, claim_timeout_seconds=300) is None  # still fresh
-    resumed = claim_next(conn, claim_timeout_seconds=0)
+    assert claim_next(conn, claim_timeout_seconds=300) is None  # its lease still runs
+    time.sleep(0.4)
+    resumed = claim_next(conn, claim_timeout_seconds=300)
     assert resumed is not None
     assert resumed.id == job_id
     assert resumed.attempts == 2
+    assert resumed.lease == crashed.lease + 1  # a new fencing token
     assert resumed.access_token == "tok"
     finish(conn, job_id, status="done", outcome="ok")
     assert claim_next(conn, claim_timeout_seconds=0) is None
@@ -106,18 +109,13 @@ def test_failures_back_off_then_give_up(conn: psycopg.Connection) -> None:
     put(conn, 30)
     job = claim_next(conn, claim_timeout_seconds=300)
     assert job is not None
-    assert (
-        fail(conn, job, "boom", permanent=False, max_attempts=2, backoff_seconds=3600) == "pending"
-    )
+    assert fail(conn, job, "boom", permanent=False, policy=JobRetry(2, 3600)) == "pending"
     assert claim_next(conn, claim_timeout_seconds=300) is None  # waiting for its backoff
     conn.execute("update assistant.inbox set available_at = now() where id = %s", (job.id,))
     job = claim_next(conn, claim_timeout_seconds=300)
     assert job is not None
     assert job.attempts == 2
-    assert (
-        fail(conn, job, "boom again", permanent=False, max_attempts=2, backoff_seconds=0)
-        == "failed"
-    )
+    assert fail(conn, job, "boom again", permanent=False, policy=JobRetry(2, 0)) == "failed"
     row = conn.execute(
         "select status, attempts, last_error from assistant.inbox where id = %s", (job.id,)
     ).fetchone()
@@ -138,7 +136,7 @@ def test_worker_records_errors_and_outcomes(database_url: str, conn: psycopg.Con
             raise RuntimeError("temporary")
         return "done", "posted"
 
-    worker = InboxWorker(database_url, handler, max_attempts=3, backoff_seconds=3600)
+    worker = InboxWorker(database_url, handler, policy=JobRetry(3, 3600))
     assert worker.run_pending() == 3
     assert seen == [40, 41, 42]
     rows = dict(

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from assistant.bot.comment_format import HEADING
-from assistant.bot.inbox import InboxWorker
+from assistant.bot.inbox_worker import InboxWorker
 from assistant.bot.pipeline import BotPipeline, build_pipeline, drain_inbox
 from assistant.bot.pyrus_client import PyrusPoster
 from assistant.bot.suggest import ticket_query
@@ -137,6 +137,7 @@ def make_settings(sandbox: Sandbox, **overrides: Any) -> AssistantSettings:
         "assistant_holdout": 0.0,
         "bot_poll_seconds": 0.05,
         "bot_retry_backoff_seconds": 0.0,
+        "bot_post_recheck_seconds": 0.0,  # the late-apply tests set their own
         "pyrus_rate_limit_max_wait_seconds": 0.0,
     }
     values.update(overrides)
@@ -246,7 +247,7 @@ def test_duplicate_deliveries_post_once(sandbox: Sandbox, start_bot: Callable[..
     assert [(row[0], row[2]) for row in rows] == [("done", 3)]  # one job, three deliveries
     again = httpx.post(bot.url, content=first.payload, headers=headers, timeout=10)
     assert again.status_code == 200  # a late retry after processing changes nothing
-    _run_worker(bot.database_url, bot.pipeline, claim_timeout=300)
+    _run_worker(bot.database_url, bot.pipeline, expire_leases=False)
     assert len(bot_comments(sandbox, task_id)) == 1
 
 
@@ -370,10 +371,15 @@ class SimulatedCrash(BaseException):
     """Escapes the worker's error handling, like a killed process."""
 
 
-def _run_worker(database_url: str, pipeline: BotPipeline, claim_timeout: float) -> None:
-    InboxWorker(
-        database_url, pipeline.handle_job, claim_timeout_seconds=claim_timeout
-    ).run_pending()
+def _run_worker(database_url: str, pipeline: BotPipeline, *, expire_leases: bool) -> None:
+    """Run a fresh worker; `expire_leases` lets the claim timeout pass for running jobs."""
+    if expire_leases:
+        with connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "update assistant.inbox set lease_until = now() - interval '1 second'"
+                " where status = 'processing'"
+            )
+    InboxWorker(database_url, pipeline.handle_job, claim_timeout_seconds=300).run_pending()
 
 
 @pytest.mark.parametrize("crash_after_post", [False, True], ids=["before-post", "after-post"])
@@ -393,7 +399,7 @@ def test_crash_then_rerun_posts_exactly_once(
 
     crashing.poster.post_comment = post_then_die  # type: ignore[method-assign]
     with pytest.raises(SimulatedCrash):
-        _run_worker(database_url, crashing, claim_timeout=300)
+        _run_worker(database_url, crashing, expire_leases=False)
     assert len(bot_comments(sandbox, task_id)) == (1 if crash_after_post else 0)
     settings = make_settings(sandbox)
     fresh = build_pipeline(
@@ -401,9 +407,9 @@ def test_crash_then_rerun_posts_exactly_once(
         suggester_factory=lambda _c: make_suggester(),
         poster=PyrusPoster(settings, sleep=lambda _s: None),
     )
-    _run_worker(database_url, fresh, claim_timeout=300)  # the claim is fresh: not taken
+    _run_worker(database_url, fresh, expire_leases=False)  # the lease runs: not taken
     assert wait_finished(database_url, task_id, jobs=0) == []
-    _run_worker(database_url, fresh, claim_timeout=0)  # the restarted worker resumes it
+    _run_worker(database_url, fresh, expire_leases=True)  # the restarted worker resumes it
     assert wait_finished(database_url, task_id)[0][0] == "done"
     assert len(bot_comments(sandbox, task_id)) == 1
     assert (

@@ -99,9 +99,16 @@ def test_body_signed_then_altered_is_401(client: TestClient, database_url: str) 
     assert stored(database_url) == 0
 
 
-def test_huge_body_is_413_before_anything_else(client: TestClient, database_url: str) -> None:
-    huge = b'{"task": {"id": 1, "text": "' + b"x" * 10_000 + b'"}}'
-    response = post(client, huge, sig="")  # not even signed: size is checked first
+def test_huge_unsigned_body_is_401_before_it_is_read(client: TestClient, database_url: str) -> None:
+    huge = b'{"task": {"id": 1, "text": "' + b"x" * 100_000 + b'"}}'
+    response = post(client, huge, sig="")  # no signature: refused before the body is read
+    assert response.status_code == 401
+    assert stored(database_url) == 0
+
+
+def test_body_far_over_the_limit_is_413_unread(client: TestClient, database_url: str) -> None:
+    huge = b'{"task": {"id": 1, "text": "' + b"x" * 100_000 + b'"}}'  # > 4 x 4096 bytes
+    response = post(client, huge)
     assert response.status_code == 413
     assert "limit" in response.json()["error"]
     assert stored(database_url) == 0

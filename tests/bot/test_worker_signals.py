@@ -28,7 +28,7 @@ STOP_WITHIN_SECONDS = 10.0
 # `kb worker` wires them, with a one-second grace period.
 STUCK_WORKER = """
 import sys, time
-from assistant.bot.inbox import InboxWorker
+from assistant.bot.inbox_worker import InboxWorker
 from assistant.bot.worker_process import run_until_signalled
 
 def slow(conn, job):

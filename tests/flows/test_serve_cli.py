@@ -43,6 +43,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_healthy(base: str, server: subprocess.Popen[Any], seconds: float = 60.0) -> None:
+    """Until `kb serve` at `base` answers /healthz with 200 (it must not exit meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        time.sleep(0.1)
+    raise AssertionError(f"{base} did not come up within {seconds:.0f} s")
+
+
 def test_serve_then_worker_process_a_webhook(kb_env: str) -> None:
     port = free_port()
     env = {
@@ -62,14 +76,7 @@ def test_serve_then_worker_process_a_webhook(kb_env: str) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            time.sleep(0.1)
+        wait_healthy(base, server)
         forged = httpx.post(
             f"{base}/pyrus/webhook", content=BODY, headers={"X-Pyrus-Sig": "00" * 20}, timeout=10
         )

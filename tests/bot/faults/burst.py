@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from assistant.db import connect
+from tests.bot.test_pipeline import bot_comments
 
 
 @dataclass
@@ -93,6 +94,17 @@ def arms(database_url: str, task_ids: list[int]) -> dict[int, str]:
             "select task_id, arm from assistant.suggestions where task_id = any(%s)", (task_ids,)
         ).fetchall()
     return {int(task_id): str(arm) for task_id, arm in rows}
+
+
+def check_exactly_once(sandbox: Any, database_url: str, task_ids: list[int]) -> None:
+    """Every ticket decided (nothing lost); one comment per treatment ticket, none for holdout."""
+    decided = arms(database_url, task_ids)
+    assert sorted(decided) == sorted(task_ids)  # every ticket was decided: nothing lost
+    counts = {task_id: len(bot_comments(sandbox, task_id)) for task_id in task_ids}
+    wrong = {t: (decided[t], n) for t, n in counts.items() if n != (decided[t] == "treatment")}
+    assert wrong == {}, f"comments per ticket off (arm, comments): {wrong}"
+    holdout = sum(1 for arm in decided.values() if arm == "holdout")
+    assert 0 < holdout < len(task_ids)  # both arms really occurred
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from assistant.bot.inbox import claim_next, enqueue, fail, finish
+from assistant.bot.inbox import JobRetry, claim_next, enqueue, fail, finish
 from assistant.db import connect
 from sample_data.emulators.sandbox import Sandbox
 from tests.bot.test_pipeline import Bot, bot_comments, new_task, wait_finished
@@ -75,7 +75,15 @@ def test_redelivery_does_not_write_the_token_back(database_url: str, ending: str
         if ending == "done":
             finish(conn, job.id, status="done", outcome="posted")
         else:
-            fail(conn, job, "boom", permanent=True, max_attempts=5, backoff_seconds=0)
+            fail(conn, job, "boom", permanent=True, policy=JobRetry(5, 0))
         assert _token(conn, inbox_id) is None
         assert deliver(conn, "late-token") == inbox_id  # Pyrus retries after we finished
-        assert _token(conn, inbox_id) is None
+        status = conn.execute(
+            "select status from assistant.inbox where id = %s", (inbox_id,)
+        ).fetchone()
+        if ending == "done":
+            assert _token(conn, inbox_id) is None
+            assert status == ("done",)
+        else:  # a failed job never posted: the redelivery revives it, with a token to post
+            assert _token(conn, inbox_id) == "late-token"
+            assert status == ("pending",)
