@@ -9,6 +9,7 @@ get nothing, and redelivered or concurrent events never double a comment.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -260,3 +261,27 @@ def test_a_bot_sent_only_the_last_comment_reads_the_thread(
     wait_finished(bot.database_url, task_id, jobs=2)
     [comment] = comments_with(sandbox, task_id, FOLLOW_UP_HEADING)
     assert "Новое сообщение: «Письма нет" in comment["text"]
+
+
+def test_follow_up_applied_late_by_pyrus_posts_once(
+    sandbox: Sandbox, start_bot: Callable[..., Bot]
+) -> None:
+    """A turn posts through the same fenced path as the first comment (bot/posting.py).
+
+    Pyrus applies the follow-up's POST 1.5 s after it was sent; the client gave up after
+    0.5 s. The job waits `BOT_POST_RECHECK_SECONDS`, finds its marker: one comment.
+    """
+    bot = start_bot(pyrus_timeout_seconds=0.5, bot_post_recheck_seconds=3.0)
+    task_id = answered_ticket(sandbox, bot)
+    add_comment(sandbox, task_id, "Письма нет и в папке «Спам», проверила дважды.")
+    path = f"/v4/tasks/{task_id}/comments"
+    posts_before = sandbox.pyrus.log.count("POST", path)
+    sandbox.pyrus.faults.apply_late_next(apply_after=1.5, answer_after=2.0, path_prefix=path)
+    assert sandbox.send_webhook(bot.url, task_id).ok
+    rows = wait_finished(bot.database_url, task_id, jobs=2)
+    assert rows[1][0] == "done"
+    time.sleep(1.0)  # anything still in flight lands
+    [comment] = comments_with(sandbox, task_id, FOLLOW_UP_HEADING)
+    [turn] = turn_rows(bot.database_url, task_id)
+    assert turn["comment_id"] == comment["id"]
+    assert sandbox.pyrus.log.count("POST", path) == posts_before + 1
