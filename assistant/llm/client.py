@@ -39,6 +39,8 @@ from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
 
+MIN_USER_TOKENS = 800  # sources and ticket of a useful prompt
+MIN_ANSWER_TOKENS = 400  # a short suggestion in Russian with its JSON keys
 UserMessage = str | Callable[[int], str]
 """A user message, or a builder given the tokens it may take (to fit the window)."""
 
@@ -173,8 +175,9 @@ class ChatClient:
         schema_name: str,
         call: CallInfo,
     ) -> ChatResponse:
-        budget, thinking_off, overflow_retried, truncation_retried = max_tokens, False, False, False
+        thinking_off, overflow_retried, truncation_retried = False, False, False
         window = self.context_tokens()
+        budget = _answer_budget(window, prompt_tokens(system), max_tokens)
         while call.attempts < self.MAX_ATTEMPTS:
             call.attempts += 1
             room = window - budget - prompt_tokens(system) - SAFETY_TOKENS
@@ -199,6 +202,7 @@ class ChatClient:
                 if limit is not None:
                     if limit and limit < window and not overflow_retried and callable(user):
                         overflow_retried, window = True, limit
+                        budget = min(budget, _answer_budget(window, prompt_tokens(system), budget))
                         self.state.set_context(limit, f"HTTP {exc.status} overflow error")
                         call.notes.append(f"context overflow, refitted to {limit} tokens")
                         continue
@@ -267,6 +271,13 @@ class ChatClient:
             raise LLMUnavailable(f"the LLM call failed: {type(exc).__name__}") from exc
         except (ValueError, TypeError) as exc:  # a body that is not a completion at all
             raise LLMUnavailable(f"the LLM reply is malformed: {exc}") from exc
+
+
+def _answer_budget(window: int, system_tokens: int, wanted: int) -> int:
+    """`wanted` answer tokens, less in a small window so the user message keeps
+    `MIN_USER_TOKENS` — but never below `MIN_ANSWER_TOKENS`, a suggestion's size."""
+    spare = window - system_tokens - SAFETY_TOKENS - MIN_USER_TOKENS
+    return min(wanted, max(MIN_ANSWER_TOKENS, spare))
 
 
 class _StatusError(Exception):

@@ -2,8 +2,9 @@
 
 Servers do not agree on telling the window (docs/llm.md, "Context budget"): vLLM lists
 `max_model_len` per model in `GET /v1/models`, llama.cpp's `llama-server` reports `n_ctx`
-in `GET /props`, others say nothing. `LLM_CONTEXT_TOKENS` wins; without it and without
-an answer the window is `DEFAULT_CONTEXT_TOKENS`, llama-server's default.
+in `GET /props`, TGI `max_total_tokens` in `GET /info`, others say nothing.
+`LLM_CONTEXT_TOKENS` wins; without it and without an answer the window is
+`DEFAULT_CONTEXT_TOKENS`, llama-server's default.
 
 Tokens are estimated, not counted: we do not have the model's tokenizer. The estimate is
 deliberately high for Russian — Cyrillic costs a byte-level BPE tokenizer up to a token
@@ -135,4 +136,10 @@ def discover_context(
                         return int(value), "/props n_ctx"
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
             logger.debug("GET /props failed: %s", exc)
+        try:
+            info = client.get(f"{root}/info")
+            if info.status_code == 200 and isinstance(info.json().get("max_total_tokens"), int):
+                return int(info.json()["max_total_tokens"]), "/info max_total_tokens"
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            logger.debug("GET /info failed: %s", exc)
     return None, ""
