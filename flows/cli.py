@@ -39,6 +39,9 @@ app.add_typer(report_app, name="report")
 from flows.cli_taxonomy import taxonomy_app  # noqa: E402
 
 app.add_typer(taxonomy_app, name="taxonomy")
+from flows.cli_llm import llm_app  # noqa: E402  (`kb llm check`, issue #23)
+
+app.add_typer(llm_app, name="llm")
 
 console = Console()
 # set by commands with --verbose (or KB_VERBOSE=1); main() then prints tracebacks too

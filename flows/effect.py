@@ -19,6 +19,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
+from assistant.effect import llm_health
 from assistant.effect.data import load_ticket_outcomes, replace_estimates
 from assistant.effect.report import ReportData, render_report
 from assistant.effect.report_data import (
@@ -87,7 +88,8 @@ def report_html(url: str, *, planted_effect: float | None = None) -> str:
             planted_effect=planted_effect,
             arm_rows=load_arm_rows(conn),
             feedback_counts=load_feedback_counts(conn),
-            retrieval_section=section_html(load_quality_series(conn)),
+            retrieval_section=section_html(load_quality_series(conn))
+            + llm_health.section_html(llm_health.load_llm_health(conn)),
         )
     return render_report(data)
 

@@ -7,8 +7,10 @@ in `GET /props`, TGI `max_total_tokens` in `GET /info`, others say nothing.
 `DEFAULT_CONTEXT_TOKENS`, llama-server's default.
 
 Tokens are estimated, not counted: we do not have the model's tokenizer. The estimate is
-deliberately high for Russian — Cyrillic costs a byte-level BPE tokenizer up to a token
-per two characters, Latin text about a token per four.
+deliberately high: Cyrillic costs a BPE tokenizer up to a token per two characters, and
+digits and punctuation a token each (Gemma and Qwen split numbers into digits — a pasted
+log of 9,000 characters measured 5,290 Gemma tokens, docs/llm.md), other text about a
+token per three characters.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ DEFAULT_CONTEXT_TOKENS = 4096
 MESSAGE_OVERHEAD_TOKENS = 8  # role markers and separators a chat template adds per message
 SAFETY_TOKENS = 64  # the template's fixed text (BOS, generation prompt) and estimate error
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_SINGLE = re.compile(r"[^\w\s]|\d")  # digits and punctuation: a token each
 _LIMIT_PATTERNS = (
     re.compile(r"maximum context length is (\d+)", re.IGNORECASE),  # vLLM, llama-cpp-python
     re.compile(r"context (?:size|window|length) (?:of |is )?\(?(\d+)", re.IGNORECASE),
@@ -35,11 +38,13 @@ _OVERFLOW_WORDS = ("exceed_context_size", "context length", "context size", "con
 
 
 def estimate_tokens(text: str) -> int:
-    """A conservative token count: Cyrillic at 2 characters a token, the rest at 3."""
+    """A conservative token count: digits and punctuation 1 each, Cyrillic at 2 characters
+    a token, the rest at 3."""
     if not text:
         return 0
     cyrillic = len(_CYRILLIC.findall(text))
-    return math.ceil(cyrillic / 2 + (len(text) - cyrillic) / 3)
+    single = len(_SINGLE.findall(text))
+    return math.ceil(single + cyrillic / 2 + (len(text) - cyrillic - single) / 3)
 
 
 def prompt_tokens(*messages: str) -> int:

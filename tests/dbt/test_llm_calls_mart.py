@@ -7,6 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from assistant.effect.llm_health import load_llm_health, section_html
 from flows import dbt_runner
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -59,3 +60,22 @@ def test_daily_calls_fallbacks_latency_and_tokens(built: str) -> None:
         ("2026-11-20", 4, 2, 1, 1, 0, 2, 0.5, 1500.0, 7950.0, 4800, 1750),
         ("2026-11-21", 1, 0, 0, 0, 1, 1, 1.0, 3000.0, 3000.0, 1400, 200),
     ]
+
+
+def test_the_report_section_reads_the_mart(built: str) -> None:
+    with psycopg.connect(built) as conn:
+        health = load_llm_health(conn)
+    assert (health.days, health.calls, health.llm_suggestions) == (2, 5, 2)
+    assert health.fallbacks["fallback_truncated"] == 1
+    assert health.fallbacks["fallback_uncited"] == 1
+    assert health.latency_p95_ms == 7950.0
+    page = section_html(health)
+    assert "Здоровье языковой модели" in page
+    assert "5 запросов, из них 2 (40%) стали подсказкой модели" in page
+    assert "<td>ответ оборвался на лимите длины</td><td>1</td>" in page
+
+
+def test_no_llm_calls_no_section() -> None:
+    from assistant.effect.llm_health import LLMHealth
+
+    assert section_html(LLMHealth()) == ""

@@ -23,9 +23,11 @@ TRACE = (
 
 
 def count_tokens(text: str) -> int:
-    """The emulator's tokenizer: Cyrillic ~2.4 characters a token, the rest ~3.6."""
+    """The emulator's tokenizer, close to Gemma's on our texts: a digit or punctuation mark
+    ~0.9 tokens, Cyrillic ~2.4 characters a token, the rest ~3.6."""
     cyrillic = len(re.findall(r"[\u0400-\u04ff]", text))
-    return math.ceil(cyrillic / 2.4 + (len(text) - cyrillic) / 3.6)
+    single = len(re.findall(r"[^\w\s]|\d", text))
+    return math.ceil(single * 0.9 + cyrillic / 2.4 + (len(text) - cyrillic - single) / 3.6)
 
 
 @dataclass
@@ -125,6 +127,8 @@ def _answer(body: dict[str, Any]) -> dict[str, Any]:
             "сообщение, разберёмся.",
             "confidence": 0.8,
         }
+    if '{"answer": "да"}' in text:  # the probe of `kb llm check`
+        return {"answer": "да"}
     codes = re.findall(r"- `([a-z_]+)`", text) or ["other"]
     return {"category_code": codes[0], "confidence": 0.7}
 
