@@ -20,13 +20,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.errors import KbError
 from assistant.llm.answer import AnswerError, strict_schema, validated
+from assistant.llm.call import (
+    CallFacts,
+    CallInfo,
+    ChatResponse,
+    LLMUnavailable,
+    StatusError,
+    unpack,
+)
 from assistant.llm.context import SAFETY_TOKENS, overflow_limit, prompt_tokens
 from assistant.llm.endpoint import (
     THINKING_OFF,
@@ -43,49 +50,6 @@ MIN_USER_TOKENS = 800  # sources and ticket of a useful prompt
 MIN_ANSWER_TOKENS = 400  # a short suggestion in Russian with its JSON keys
 UserMessage = str | Callable[[int], str]
 """A user message, or a builder given the tokens it may take (to fit the window)."""
-
-
-class LLMUnavailable(KbError):
-    """The LLM gave no usable answer; `reason` names why for the suggestion log."""
-
-    def __init__(self, message: str, *, reason: str = "llm_unavailable", call: Any = None):
-        super().__init__(message)
-        self.reason = reason
-        self.call: CallInfo | None = call
-
-
-@dataclass
-class CallInfo:
-    """What the suggestion log records about one chat (with its retries)."""
-
-    model: str
-    output_mode: str = ""  # json_schema | json_object | prompt
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    latency_ms: int = 0
-    attempts: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ChatResponse:
-    """The answer text (reasoning trace removed by the caller's parser) and the call."""
-
-    content: str
-    call: CallInfo
-
-    @property
-    def model(self) -> str:
-        return self.call.model
-
-    @property
-    def prompt_tokens(self) -> int | None:
-        return self.call.prompt_tokens
-
-    @property
-    def completion_tokens(self) -> int | None:
-        return self.call.completion_tokens
 
 
 class ChatClient:
@@ -192,7 +156,7 @@ class ChatClient:
             body = self._body(mode, schema, schema_name, thinking_off)
             try:
                 response = self._create(system, text, temperature, budget, body)
-            except _StatusError as exc:
+            except StatusError as exc:
                 rejected = rejected_parameter(exc.status, exc.text, body)
                 if rejected:
                     self.state.reject(rejected, exc.status, exc.text, mode)
@@ -211,7 +175,7 @@ class ChatClient:
                         reason="llm_context",
                     ) from exc
                 raise LLMUnavailable(f"the LLM returned HTTP {exc.status}") from exc
-            content, finish, usage = _unpack(response)
+            content, finish, usage = unpack(response)
             call.finish_reason = finish
             call.prompt_tokens, call.completion_tokens = usage
             call.model = str(getattr(response, "model", None) or self.model)
@@ -266,7 +230,7 @@ class ChatClient:
         except openai.APITimeoutError as exc:
             raise LLMUnavailable(f"the LLM did not answer in time ({self.model})") from exc
         except openai.APIStatusError as exc:
-            raise _StatusError(exc.status_code, str(exc.message), exc.body) from exc
+            raise StatusError(exc.status_code, str(exc.message), exc.body) from exc
         except openai.APIError as exc:
             raise LLMUnavailable(f"the LLM call failed: {type(exc).__name__}") from exc
         except (ValueError, TypeError) as exc:  # a body that is not a completion at all
@@ -278,41 +242,6 @@ def _answer_budget(window: int, system_tokens: int, wanted: int) -> int:
     `MIN_USER_TOKENS` — but never below `MIN_ANSWER_TOKENS`, a suggestion's size."""
     spare = window - system_tokens - SAFETY_TOKENS - MIN_USER_TOKENS
     return min(wanted, max(MIN_ANSWER_TOKENS, spare))
-
-
-class _StatusError(Exception):
-    """An HTTP error status with its text and parsed body, for the step-down logic."""
-
-    def __init__(self, status: int, text: str, body: Any) -> None:
-        super().__init__(text)
-        self.status, self.text, self.body = status, f"{text} {body}", body
-
-
-def _unpack(response: Any) -> tuple[str, str | None, tuple[int | None, int | None]]:
-    """Content, finish_reason and token usage of a completion.
-
-    `reasoning` / `reasoning_content` are never read. A proxy that answers structured
-    output as a forced function call (gpt2giga) may leave the content empty and put the
-    object in the call's arguments; those are the answer then."""
-    choices = getattr(response, "choices", None)
-    if not choices or choices[0].message is None:
-        raise LLMUnavailable("the LLM reply has no choices")
-    message = choices[0].message
-    content = message.content or ""
-    if not content.strip():
-        calls = getattr(message, "tool_calls", None) or []
-        function_call = getattr(message, "function_call", None)
-        for fn in [getattr(c, "function", None) for c in calls] + [function_call]:
-            arguments = getattr(fn, "arguments", None)
-            if arguments:
-                content = arguments if isinstance(arguments, str) else str(arguments)
-                break
-    usage = getattr(response, "usage", None)
-    tokens = (
-        getattr(usage, "prompt_tokens", None) if usage else None,
-        getattr(usage, "completion_tokens", None) if usage else None,
-    )
-    return content, getattr(choices[0], "finish_reason", None), tokens
 
 
 class LLMReply(BaseModel):
@@ -338,23 +267,11 @@ REPLY_SCHEMA = strict_schema(LLMReply)
 
 
 @dataclass(frozen=True)
-class LLMResult:
+class LLMResult(CallFacts):
     """A parsed reply plus what the suggestion log records about the call."""
 
     reply: LLMReply
     call: CallInfo
-
-    @property
-    def model(self) -> str:
-        return self.call.model
-
-    @property
-    def prompt_tokens(self) -> int | None:
-        return self.call.prompt_tokens
-
-    @property
-    def completion_tokens(self) -> int | None:
-        return self.call.completion_tokens
 
 
 def parse_reply(content: str) -> LLMReply:

@@ -24,6 +24,7 @@ from assistant.settings import AssistantSettings
 from tests.bot.test_suggest import FakeCategorizer, FakeRetriever
 from tests.llm.real_server import MISSING, MODEL_ALIAS, N_CTX, RealServer, start_real_server
 from tests.llm.test_server_behaviours import PASTED_LOG, TAXONOMY, TICKETS, docs
+from tests.llm.test_server_behaviours import settings_for as settings_with
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,14 +48,7 @@ def fresh_endpoint_memory() -> Iterator[None]:
 
 
 def settings_for(server: RealServer, **extra: object) -> AssistantSettings:
-    return AssistantSettings(
-        _env_file=None,  # type: ignore[call-arg]
-        llm_base_url=server.base_url,
-        llm_model=MODEL_ALIAS,
-        llm_timeout_seconds=300,
-        llm_max_retries=0,
-        **extra,  # type: ignore[arg-type]
-    )
+    return settings_with(server, model=MODEL_ALIAS, llm_timeout_seconds=300, **extra)
 
 
 def test_a_ticket_with_a_pasted_log_gets_a_schema_answer(

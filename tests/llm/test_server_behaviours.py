@@ -42,11 +42,12 @@ def server(request: pytest.FixtureRequest) -> Iterator[FakeLLM]:
     forget_endpoints()
 
 
-def settings_for(server: FakeLLM, **extra: Any) -> AssistantSettings:
+def settings_for(server: Any, *, model: str = SERVED_MODEL, **extra: Any) -> AssistantSettings:
+    """Only LLM_BASE_URL and LLM_MODEL (and `extra`), as a new user sets them."""
     return AssistantSettings(
         _env_file=None,  # type: ignore[call-arg]
         llm_base_url=server.base_url,
-        llm_model=SERVED_MODEL,
+        llm_model=model,
         llm_max_retries=0,
         **extra,
     )
