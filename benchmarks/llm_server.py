@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant.bot.suggest import Suggester
-    from assistant.categorization.llm_fallback import LLMClassifier
+    from assistant.categorization.llm_fallback import LLMCategorizationError, LLMClassifier
     from assistant.llm.client import llm_from_settings
     from assistant.settings import AssistantSettings
     from tests.bot.test_suggest import FakeCategorizer, FakeRetriever
@@ -66,10 +66,12 @@ def main() -> None:
                     f"finish={s.llm_finish_reason} tokens={s.prompt_tokens}+{s.completion_tokens}"
                 )
                 t0 = time.perf_counter()
-                category = classifier.classify(f"{subject}\n{description}")
+                try:
+                    answer = classifier.classify(f"{subject}\n{description}").category_code
+                except LLMCategorizationError as exc:
+                    answer = f"error: {exc}"
                 category_ms.append((time.perf_counter() - t0) * 1000)
-                seconds = category_ms[-1] / 1000
-                print(f"    categorization: {seconds:.1f} s -> {category.category_code}")
+                print(f"    categorization: {category_ms[-1] / 1000:.1f} s -> {answer}")
         for name, values in (("suggestion", suggest_ms), ("categorization", category_ms)):
             print(
                 f"{name}: n={len(values)} p50={statistics.median(values) / 1000:.1f} s "

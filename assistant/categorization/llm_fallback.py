@@ -15,11 +15,11 @@ import logging
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant.categorization.taxonomy import Taxonomy
 from assistant.errors import KbError
-from assistant.llm.answer import AnswerError, strip_thinking
+from assistant.llm.answer import AnswerError, clamp_unit, strip_thinking
 from assistant.llm.client import ChatClient, LLMUnavailable
 from assistant.llm.context import shorten
 from assistant.llm.prompt import PROMPT_DIR
@@ -46,6 +46,13 @@ class CategoryReply(BaseModel):
 
     category_code: str = Field(min_length=1, max_length=64)
     confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _clamp(cls, value: object) -> object:
+        """Grammar-constrained decoding keeps the type, not `minimum`/`maximum`
+        (llama.cpp's JSON grammar ignores them): a number outside 0..1 is clamped."""
+        return clamp_unit(value)
 
 
 @dataclass(frozen=True)

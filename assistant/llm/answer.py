@@ -74,6 +74,17 @@ def validated(content: str, model: type[M]) -> M:
         raise AnswerError(f"the LLM reply has a bad field {where}: {first['msg']}") from exc
 
 
+def clamp_unit(value: object) -> object:
+    """A number clamped into 0..1; anything else unchanged (for the model to reject).
+
+    Schema-constrained decoding guarantees a number, not its range (llama.cpp's JSON
+    grammar ignores `minimum`/`maximum`), and a confidence of 1.2 is no reason to lose
+    an otherwise valid answer."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return min(1.0, max(0.0, float(value)))
+    return value
+
+
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
     """`model`'s JSON schema as strict structured output wants it: every property
     required, no extra properties, no titles or defaults (servers differ on those)."""

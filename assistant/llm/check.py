@@ -56,7 +56,7 @@ class CheckReport:
     failure: str | None = None
 
     def add(self, name: str, ok: bool, detail: str) -> None:
-        self.lines.append(CheckLine(name, ok, detail))
+        self.lines.append(CheckLine(name, ok, " ".join(detail.split())[:240]))
 
 
 def run_check(settings: AssistantSettings) -> CheckReport:

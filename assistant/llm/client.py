@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.llm.answer import AnswerError, strict_schema, validated
+from assistant.llm.answer import AnswerError, clamp_unit, strict_schema, validated
 from assistant.llm.call import (
     CallFacts,
     CallInfo,
@@ -251,6 +251,11 @@ class LLMReply(BaseModel):
     cited_source_ids: list[str] = Field(default_factory=list, max_length=20)
     draft_reply: str = ""
     confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _clamp(cls, value: object) -> object:
+        return clamp_unit(value)
 
     @field_validator("recommendation_steps", "cited_source_ids", mode="before")
     @classmethod

@@ -213,7 +213,7 @@ def test_llm_reply_with_citations_checked(fake_llm: Any) -> None:
         (ScriptedReply(status=500), "llm_unavailable"),
         (ScriptedReply(content="Конечно! Вот ответ без JSON."), "llm_invalid"),
         (ScriptedReply(raw_body='{"choices": [', status=200), "llm_unavailable"),
-        (ScriptedReply(content='{"recommendation_steps": "x", "confidence": 7}'), "llm_invalid"),
+        (ScriptedReply(content='{"recommendation_steps": "x", "confidence": "да"}'), "llm_invalid"),
     ],
     ids=["http500", "not-json", "truncated-body", "bad-field"],
 )
