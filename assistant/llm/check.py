@@ -152,7 +152,7 @@ def _has_trace(message: dict[str, Any]) -> bool:
 
 def _probe_thinking(chat: ChatClient, report: CheckReport) -> dict[str, Any]:
     """Does the model think, where does the trace go, and what turns it off (returned)."""
-    status, result, _ = _raw(chat, {}, max_tokens=400)
+    status, result, _ = _raw(chat, {}, max_tokens=200)
     if status != 200:
         report.add("thinking", False, f"HTTP {status} {result}")
         return {}
@@ -163,7 +163,7 @@ def _probe_thinking(chat: ChatClient, report: CheckReport) -> dict[str, Any]:
     field_name = next((f for f in ("reasoning_content", "reasoning") if message.get(f)), None)
     where = f"in the `{field_name}` field" if field_name else "inline <think>…</think> in content"
     for key, value in THINKING_OFF.items():
-        off_status, off, _ = _raw(chat, {key: value}, max_tokens=400)
+        off_status, off, _ = _raw(chat, {key: value}, max_tokens=200)
         if off_status == 200 and not _has_trace(off["choices"][0]["message"]):
             report.add("thinking", True, f"trace {where}; off with {key}={value!r}")
             report.will_use["thinking_off"] = f"{key}={value!r}"
