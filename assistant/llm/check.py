@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from assistant.llm.answer import AnswerError, json_object
-from assistant.llm.client import REPLY_SCHEMA, ChatClient, LLMClient, LLMUnavailable
+from assistant.llm.client import ChatClient, LLMClient, LLMUnavailable
 from assistant.llm.endpoint import OUTPUT_MODES, THINKING_OFF, forget_endpoints, response_format
 from assistant.llm.prompt import load_prompt
 from assistant.settings import AssistantSettings
@@ -200,6 +200,5 @@ def _sample_ticket(chat: ChatClient, settings: AssistantSettings, report: CheckR
     report.will_use.update(
         output_mode=call.output_mode,
         latency_ms=call.latency_ms,
-        schema=REPLY_SCHEMA is not None,
         dropped_fields=sorted(chat.state.dropped),
     )
