@@ -3,8 +3,8 @@
 The bot's LLM path as it runs in production — the real suggestion prompt, the schema
 step-down, the context fit — against `llama_cpp.server` serving Gemma 3 270M on
 127.0.0.1 (tests/llm/real_server.py; needs the llm-server extra, `make install-llm`).
-The tickets are the emulator tests' (a short one, one with a pasted 9,000-character
-log, another short one), over the same in-memory sources; each also goes through the
+The tickets are the emulator tests' first three (a short one, one with a pasted
+9,000-character log, another short one), over the same in-memory sources; each also goes through the
 categorization fallback. Prints one line per call and p50/max per kind.
 
     .venv/bin/python -m benchmarks.llm_server            # 3 tickets, 2 rounds
@@ -56,7 +56,7 @@ def main() -> None:
         suggest_ms: list[int] = []
         category_ms: list[float] = []
         for round_no in range(args.rounds):
-            for i, (subject, description) in enumerate(TICKETS, 1):
+            for i, (subject, description) in enumerate(TICKETS[:3], 1):
                 s = bot.suggest(subject, description)
                 suggest_ms.append(s.llm_ms)
                 print(
