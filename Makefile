@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.installed-llm
 
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -10,7 +11,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: install demo test lint format clean
+.PHONY: install install-llm demo test test-llm lint format clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +26,23 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/uv
 
 install: $(STAMP)
 
+# The real model server of tests/llm/test_real_server.py (the llm-server extra): only tests
+# need it, so `make demo` never builds it. llama-cpp-python compiles from source once (4-9
+# min on 2 cores); uv keeps the built wheel in its cache and later installs reuse it.
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,llm-server]'
+	touch $@
+
+install-llm: $(LLM_STAMP)
+
 demo: install
 	$(BIN)/kb demo
 
-test: install
+test: install install-llm
 	$(BIN)/pytest
+
+test-llm: install-llm
+	$(BIN)/pytest -m llm_server tests/llm
 
 lint: install
 	$(BIN)/ruff check .

@@ -59,6 +59,18 @@ class AssistantSettings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
     llm_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The model's context window in tokens; unset: asked from the server (vLLM's
+    # /v1/models max_model_len, llama.cpp's /props n_ctx), else a safe default (docs/llm.md).
+    llm_context_tokens: int | None = Field(default=None, ge=512)
+    # JSON object merged into every chat request, e.g. {"top_k": 20} or
+    # {"chat_template_kwargs": {"enable_thinking": false}} (docs/llm.md).
+    llm_extra_body: Annotated[dict[str, object], NoDecode] = Field(default_factory=dict)
+    # Send the instructions inside the user message: for chat templates that drop the
+    # system role (YandexGPT-5-Lite under llama.cpp).
+    llm_system_in_user: bool = False
+    # Answer budget of the bot's suggestion; a reply cut at it is retried once with
+    # thinking off and twice the budget.
+    llm_max_tokens: int = Field(default=1200, ge=64)
 
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
@@ -121,6 +133,19 @@ class AssistantSettings(BaseSettings):
     def _split_bot_names(cls, value: object) -> object:
         """Accept `PYRUS_BOT_NAMES=ИИ-помощник,Помощник` as well as a JSON list."""
         return split_names(value)
+
+    @field_validator("llm_extra_body", mode="before")
+    @classmethod
+    def _parse_extra_body(cls, value: object) -> object:
+        """`LLM_EXTRA_BODY` is a JSON object; anything else is a clear settings error."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"LLM_EXTRA_BODY is not JSON: {exc.msg}") from exc
+        if not isinstance(value, dict):
+            raise ValueError("LLM_EXTRA_BODY must be a JSON object")
+        return value
 
     @field_validator("pyrus_form_ids", mode="before")
     @classmethod

@@ -43,6 +43,9 @@ app.add_typer(taxonomy_app, name="taxonomy")
 from flows.cli_inbox import inbox_app  # noqa: E402
 
 app.add_typer(inbox_app, name="inbox")
+from flows.cli_llm import llm_app  # noqa: E402  (`kb llm check`, issue #23)
+
+app.add_typer(llm_app, name="llm")
 
 console = Console()
 # set by commands with --verbose (or KB_VERBOSE=1); main() then prints tracebacks too

@@ -35,7 +35,8 @@ from assistant.email_text import latest_message
 from assistant.errors import KbError
 from assistant.knowledge.index.store import KnowledgeStore
 from assistant.knowledge.search.retrieval import Retriever, SearchHit, SearchResult
-from assistant.llm.client import LLMClient, LLMReply, LLMUnavailable, llm_from_settings
+from assistant.llm.client import CallInfo, LLMClient, LLMReply, LLMUnavailable, llm_from_settings
+from assistant.llm.context import fit_parts
 from assistant.llm.prompt import Prompt, load_prompt
 from assistant.redact import redact
 from assistant.settings import AssistantSettings
@@ -43,6 +44,7 @@ from assistant.settings import AssistantSettings
 logger = logging.getLogger(__name__)
 
 PASSAGES_PER_SOURCE = 2
+MIN_DRAFT_CHARS = 20  # shorter is no reply to a customer (a base model's "}" or "Да")
 SectionLoader = Callable[[str], list[tuple[str, str]]]
 """Document id -> the page's (section heading, section text) pairs, in page order."""
 
@@ -85,6 +87,8 @@ class Suggestion:
     llm_ms: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    llm_output_mode: str | None = None  # json_schema | json_object | prompt
+    llm_finish_reason: str | None = None
     category_decision: Any = None
     draft_source_id: str | None = None  # document the draft was taken from
     draft_source_kind: str | None = None  # template | resolution | section | llm
@@ -224,18 +228,28 @@ class Suggester:
         try:
             result = self.llm.complete_json(
                 self.prompt.system,
-                self._user_message(
-                    query, refs, page_hits, ticket_hits, composition, decision, customer_name
+                lambda budget: self._user_message(
+                    query,
+                    refs,
+                    page_hits,
+                    ticket_hits,
+                    composition,
+                    decision,
+                    customer_name,
+                    budget_tokens=budget,
                 ),
             )
+            _record_call(base, result.call)
             self._check_not_leaking(result.reply)
         except LLMUnavailable as exc:
             base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
             base.llm_error = str(exc)
             base.model = self.llm.model
-            logger.warning("LLM unavailable, retrieval-only suggestion: %s", exc)
+            if exc.call is not None:
+                _record_call(base, exc.call)
+            logger.warning("LLM gave no suggestion (%s), retrieval-only: %s", exc.reason, exc)
             return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason="llm_unavailable"
+                base, composition, page_hits, refs, customer_name, reason=exc.reason
             )
         base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
         base.model = result.model
@@ -296,12 +310,16 @@ class Suggester:
         composition: Composition,
         decision: CategoryDecision | None,
         customer_name: str | None,
+        *,
+        budget_tokens: int | None = None,
     ) -> str:
         """Sources as the passages that fit this ticket best, not whole chunks.
 
         A page contributes its best-scoring passages (the heading says where they are
         from); a past ticket its masked staff reply. Without a scored passage the
-        retrieved chunk text stands in.
+        retrieved chunk text stands in. With `budget_tokens` (the model's window less the
+        answer, `assistant/llm/context.py`) the lowest-ranked sources go first, then the
+        ticket is shortened keeping its head and tail.
         """
         blocks = []
         for ref, hit in zip(refs, [*page_hits, *ticket_hits], strict=True):
@@ -326,18 +344,23 @@ class Suggester:
         if customer_name:
             ticket = f"Имя клиента: {neutralize(customer_name)}\n{ticket}"
         category = decision.category_code if decision is not None else "не определена"
-        return (
-            self.prompt.user_template.replace("{category}", neutralize(category))
-            .replace("{sources}", "\n\n".join(blocks))
-            .replace("{ticket}", ticket)
-        )
+        template = self.prompt.user_template.replace("{category}", neutralize(category))
+        if budget_tokens is not None:
+            fixed = template.replace("{sources}", "").replace("{ticket}", "")
+            blocks, ticket = fit_parts(fixed, blocks, ticket, budget_tokens)
+        return template.replace("{sources}", "\n\n".join(blocks)).replace("{ticket}", ticket)
 
     def _check_not_leaking(self, reply: LLMReply) -> None:
         produced = "\n".join([*reply.recommendation_steps, reply.draft_reply])
         if any(probe in produced for probe in self.prompt.leak_probes()):
-            raise LLMUnavailable("the LLM reply repeats the system prompt")
-        if not reply.draft_reply.strip() and not reply.recommendation_steps:
-            raise LLMUnavailable("the LLM reply is empty")
+            raise LLMUnavailable("the LLM reply repeats the system prompt", reason="llm_invalid")
+        draft = reply.draft_reply.strip()
+        if not draft and not reply.recommendation_steps:
+            raise LLMUnavailable("the LLM reply is empty", reason="llm_invalid")
+        if 0 < len(draft) < MIN_DRAFT_CHARS:
+            raise LLMUnavailable(
+                f"the LLM draft is {len(draft)} characters long", reason="llm_invalid"
+            )
 
     def _from_llm(
         self,
@@ -400,6 +423,17 @@ class Suggester:
         top = max((ref.score for ref in refs), default=0.0)
         base.confidence = round(min(0.5, max(0.0, top)), 3)
         return base
+
+
+def _record_call(suggestion: Suggestion, call: CallInfo) -> None:
+    """Copy what the suggestion log keeps about an LLM call (also for a failed one)."""
+    suggestion.model = call.model
+    suggestion.llm_output_mode = call.output_mode or None
+    suggestion.llm_finish_reason = call.finish_reason
+    suggestion.prompt_tokens, suggestion.completion_tokens = (
+        call.prompt_tokens,
+        call.completion_tokens,
+    )
 
 
 def _known_citations(reply: LLMReply, refs: Sequence[SourceRef]) -> bool:

@@ -87,6 +87,7 @@ def save_suggestion(
             retrieval = %s, embedder_version = %s, no_good_match = %s, model = %s,
             prompt_version = %s, llm_error = %s, confidence = %s, cited_chunk_ids = %s,
             retrieve_ms = %s, llm_ms = %s, prompt_tokens = %s, completion_tokens = %s,
+            llm_output_mode = %s, llm_finish_reason = %s, fallback_reason = %s,
             recommendation = %s, draft_reply = %s, comment_text = %s, comment_html = %s,
             generated_at = now(), updated_at = now()
         where task_id = %s
@@ -110,6 +111,9 @@ def save_suggestion(
             suggestion.llm_ms,
             suggestion.prompt_tokens,
             suggestion.completion_tokens,
+            suggestion.llm_output_mode,
+            suggestion.llm_finish_reason,
+            suggestion.fallback_reason,
             "\n".join(f"{i}. {step}" for i, step in enumerate(suggestion.steps, 1)),
             suggestion.draft_reply,
             body.text,

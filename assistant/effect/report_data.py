@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from assistant.db import connect
+from assistant.effect import llm_health
 from assistant.effect.data import MOSCOW, require_relation, rollout_start
 from assistant.effect.report import ArmRow, EffectRow, GapRow, WeeklyPoint, render_report
 from assistant.effect.report_types import AdoptionWeek, GapDocument, Period, ReportData, WeekCount
@@ -42,6 +43,7 @@ def load_report_data(
         weekly_volume=load_weekly_volume(conn),
         adoption=load_adoption(conn),
         gap_documents=load_gap_documents(conn),
+        extra_sections=_present(llm_health.section_html(llm_health.load_llm_health(conn))),
     )
 
 
@@ -168,3 +170,8 @@ def load_feedback_counts(conn: psycopg.Connection) -> dict[str, int]:
         " where arm = 'treatment' and agent_feedback is not null group by 1"
     ).fetchall()
     return {str(answer): int(n) for answer, n in rows}
+
+
+def _present(*sections: str) -> list[str]:
+    """The sections that have something to show (an empty string is no section)."""
+    return [section for section in sections if section]

@@ -208,20 +208,22 @@ def test_llm_reply_with_citations_checked(fake_llm: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "reason"),
     [
-        ScriptedReply(status=500),
-        ScriptedReply(content="Конечно! Вот ответ без JSON."),
-        ScriptedReply(raw_body='{"choices": [', status=200),
-        ScriptedReply(content='{"recommendation_steps": "x", "confidence": 7}'),
+        (ScriptedReply(status=500), "llm_unavailable"),
+        (ScriptedReply(content="Конечно! Вот ответ без JSON."), "llm_invalid"),
+        (ScriptedReply(raw_body='{"choices": [', status=200), "llm_unavailable"),
+        (ScriptedReply(content='{"recommendation_steps": "x", "confidence": "да"}'), "llm_invalid"),
     ],
     ids=["http500", "not-json", "truncated-body", "bad-field"],
 )
-def test_llm_failures_fall_back_to_retrieval(fake_llm: Any, reply: ScriptedReply) -> None:
+def test_llm_failures_fall_back_to_retrieval(
+    fake_llm: Any, reply: ScriptedReply, reason: str
+) -> None:
     fake_llm.script(reply)
     suggestion = make_suggester(llm_for(fake_llm)).suggest(SUBJECT, DESCRIPTION)
     assert suggestion.mode == "retrieval_only"
-    assert suggestion.fallback_reason == "llm_unavailable"
+    assert suggestion.fallback_reason == reason
     assert suggestion.llm_error
     assert suggestion.steps
 

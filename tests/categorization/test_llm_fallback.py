@@ -52,13 +52,26 @@ def test_fenced_json_is_accepted() -> None:
     assert reply.confidence == 0.5
 
 
+def test_a_confidence_out_of_range_is_clamped_not_fatal() -> None:
+    # grammar-constrained decoding (llama.cpp) keeps the type, not minimum/maximum
+    reply = parse_category_reply('{"category_code": "mobile_app", "confidence": 7}', TAXONOMY)
+    assert (reply.category_code, reply.confidence) == ("mobile_app", 1.0)
+
+
+def test_a_reasoning_trace_before_the_answer_is_cut_off() -> None:
+    content = (
+        '<think>Может, {"category_code": "other"}? Нет.</think>\n{"category_code": "mobile_app"}'
+    )
+    assert parse_category_reply(content, TAXONOMY).category_code == "mobile_app"
+
+
 @pytest.mark.parametrize(
     ("reply", "message"),
     [
         ("Я думаю, это mobile_app.", "prose"),
         ('Ответ: {"category_code": "mobile_app"}', "prose"),
         ('{"category_code": "crypto_mining", "confidence": 0.9}', "not in taxonomy"),
-        ('{"category_code": "mobile_app", "confidence": 7}', "confidence"),
+        ('{"category_code": "mobile_app", "confidence": "высокая"}', "confidence"),
         ('{"confidence": 0.9}', "category_code"),
         ('{"category_code": "mobile_app",', "prose"),
         ("{not json}", "not valid JSON"),

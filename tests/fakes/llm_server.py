@@ -19,6 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from assistant.servers import ServerHandle, run_in_thread
+from tests.fakes.llm_profiles import PROFILES, ServerProfile, models, respond
+
+SERVED_MODEL = "emulated-model"
 
 
 @dataclass
@@ -40,6 +43,8 @@ class FakeLLM:
     requests: list[dict[str, Any]] = field(default_factory=list)
     embedding_dim: int = 32
     handle: ServerHandle | None = None
+    # Set: answer as that server does (tests/fakes/llm_profiles.py) instead of the script.
+    profile: ServerProfile | None = None
 
     def script(self, *replies: ScriptedReply | str) -> None:
         for reply in replies:
@@ -72,6 +77,9 @@ def build_app(state: FakeLLM) -> FastAPI:
     async def chat(request: Request) -> Any:
         body = await request.json()
         state.requests.append({"path": "/v1/chat/completions", "body": body})
+        if state.profile is not None and not state.replies:
+            status, payload = respond(state.profile, body)
+            return JSONResponse(payload, status_code=status)
         reply = state.replies.popleft() if state.replies else state.default
         if reply.delay_seconds:
             await asyncio.sleep(reply.delay_seconds)
@@ -97,6 +105,27 @@ def build_app(state: FakeLLM) -> FastAPI:
             "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
         }
 
+    @app.get("/v1/models")
+    async def list_models() -> Any:
+        if state.profile is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return models(state.profile, SERVED_MODEL)
+
+    @app.get("/props")
+    async def props() -> Any:
+        """llama-server's server properties (the context size among them)."""
+        if state.profile is None or not state.profile.props:
+            return PlainTextResponse("File Not Found", status_code=404)
+        return {"default_generation_settings": {"n_ctx": state.profile.n_ctx}, "total_slots": 1}
+
+    @app.get("/info")
+    async def info() -> Any:
+        """TGI's router info (its token limits among them)."""
+        if state.profile is None or not state.profile.info or state.profile.n_ctx is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        n_ctx = state.profile.n_ctx
+        return {"model_id": SERVED_MODEL, "max_input_tokens": n_ctx - 1, "max_total_tokens": n_ctx}
+
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Any:
         body = await request.json()
@@ -115,8 +144,8 @@ def build_app(state: FakeLLM) -> FastAPI:
     return app
 
 
-def start_fake_llm(embedding_dim: int = 32) -> FakeLLM:
-    """Start the fake server; call `.stop()` when done."""
-    state = FakeLLM(embedding_dim=embedding_dim)
+def start_fake_llm(embedding_dim: int = 32, profile: str | None = None) -> FakeLLM:
+    """Start the fake server (as the named server of `PROFILES`); call `.stop()` when done."""
+    state = FakeLLM(embedding_dim=embedding_dim, profile=PROFILES[profile] if profile else None)
     state.handle = run_in_thread(build_app(state))
     return state
