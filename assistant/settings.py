@@ -17,6 +17,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 CLOUD_PYRUS_WEB_URL = "https://pyrus.com"
 
 
+def split_list_setting(value: object, separator: str = ",") -> object:
+    """A list setting from the environment: a JSON list, or items split by `separator`."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(separator) if part.strip()]
+    return value
+
+
 class AssistantSettings(BaseSettings):
     """Database, retrieval, LLM and bot settings."""
 
@@ -86,6 +96,22 @@ class AssistantSettings(BaseSettings):
     # A 429 puts the job back for Retry-After/X-RateLimit-Reset seconds, at most this.
     pyrus_rate_limit_max_wait_seconds: float = Field(default=60.0, ge=0)
     llm_max_retries: int = Field(default=1, ge=0)
+    # Privacy (docs/privacy.md). The organisation's own contacts that masking keeps
+    # (e-mails, phones, domains, literal texts such as an office address; `;`-separated
+    # since an address holds commas), besides those dbt finds (marts.kb_public_contacts).
+    public_contacts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Domains links in an LLM reply may point to besides the sources it was given.
+    llm_link_allow_list: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Days a finished inbox job keeps its payload and a dead letter is kept; days a
+    # superseded raw.* version (an old payload of a ticket or page) is kept.
+    inbox_retention_days: int = Field(default=30, ge=1)
+    raw_history_retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("public_contacts", "llm_link_allow_list", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """Accept `a;b` (or a JSON list); `;` because an address holds commas."""
+        return split_list_setting(value, ";")
 
     @field_validator("pyrus_form_ids", mode="before")
     @classmethod

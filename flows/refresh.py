@@ -2,7 +2,8 @@
 
 Order: extract → transform (dbt) → categorize → index → replay (bot decisions for
 tickets the bot has not seen) → marts (dbt again, so the marts see categories and
-suggestions) → score (draft outcomes) → effect (statistics). A failing stage does not
+suggestions) → score (draft outcomes) → effect (statistics) → purge (retention:
+assistant/retention.py). A failing stage does not
 block the stages that can still run: the knowledge base refreshes from what did load,
 and the run ends failed naming what broke. A stage whose prerequisite stage could not
 start (`flows.stages.DEPENDS`) is skipped with one line instead of failing a second time.

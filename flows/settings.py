@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from assistant.settings import AssistantSettings
+from assistant.settings import AssistantSettings, split_list_setting
 
 
 class FlowSettings(AssistantSettings):
@@ -43,9 +42,4 @@ class FlowSettings(AssistantSettings):
     @classmethod
     def _split_spaces(cls, value: object) -> object:
         """Accept `CONFLUENCE_SPACES=SUP,KB` as well as a JSON list."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+        return split_list_setting(value)
