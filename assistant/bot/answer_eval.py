@@ -14,9 +14,10 @@ and scored:
   (the best a perfect chooser could do with what retrieval offered);
 * placeholders — drafts holding a masking placeholder (`[email]`, `[phone]`…), and
   among them those whose reference reply has one of the organisation's public contacts
-  (`assistant/redact/public.py`: found in the corpus as the bot's list is found in the
+  (`assistant/masking/public.py`: found in the corpus as the bot's list is found in the
   knowledge base, plus `PUBLIC_CONTACTS`) — a draft that masks the support address
-  there says «напишите на [email]» instead;
+  there says «напишите на [email]» instead — and drafts holding an e-mail or phone that
+  is not the organisation's (a customer's, which must never reach a draft);
 * misses — why a draft is not from a relevant document: retrieval found no match, no
   relevant document was among the retrieved hits, one was retrieved but not offered to
   the draft (retrieval's part: ranked below the pages and past tickets composition
@@ -62,8 +63,8 @@ from assistant.knowledge.indexing import index_documents
 from assistant.knowledge.retrieval import Retriever
 from assistant.knowledge.store import KnowledgeStore
 from assistant.llm.client import LLMClient
+from assistant.masking.public import find_contacts
 from assistant.redact import PublicContacts, placeholders
-from assistant.redact.public import find_contacts
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,14 @@ def has_public_contact(text: str, public: PublicContacts | None) -> bool:
     )
 
 
+def has_private_contact(text: str, public: PublicContacts | None) -> bool:
+    """Whether the text holds an e-mail or phone that is not the organisation's."""
+    return any(
+        public is None or not public.is_public(kind, value)
+        for kind, value, _, _ in find_contacts(text)
+    )
+
+
 def corpus_public_contacts(
     docs: Sequence[KbDocument], allow_list: Sequence[str] = ()
 ) -> PublicContacts:
@@ -283,6 +292,7 @@ def _case_row(
         "ours_leaks": leaks(body),
         "ours_placeholders": len(placeholders(body)),
         "reference_public": has_public_contact(case.reference_answer, public),
+        "ours_private_contact": has_private_contact(body, public),
         "ours_kind": suggestion.draft_source_kind,
         "ours_miss": draft_miss(suggestion, case.relevant_doc_ids),
         "baseline_relevant": base_source in case.relevant_doc_ids,
@@ -330,6 +340,7 @@ def evaluate_cases(
             "where_reference_has_public_contact": sum(
                 row["ours_placeholders"] > 0 for row in rows if row["reference_public"]
             ),
+            "drafts_with_a_private_contact": sum(row["ours_private_contact"] for row in rows),
         },
         "ours": _score(rows, "ours"),
         "baseline": _score(rows, "baseline"),
@@ -421,7 +432,8 @@ def format_report(result: dict[str, Any]) -> str:
             f"drafts with a placeholder ([email], [phone]…): {held['drafts_with_placeholders']}; "
             "where the reference reply has a public contact: "
             f"{held['where_reference_has_public_contact']} of "
-            f"{held['references_with_public_contact']}"
+            f"{held['references_with_public_contact']}; with a customer's e-mail or phone: "
+            f"{held['drafts_with_a_private_contact']}"
         )
         lines.append(f"{'':10}{'draft from relevant doc':>25}{'chrF':>8}{'leaking drafts':>16}")
         for system in ("ours", "baseline"):

@@ -3,7 +3,7 @@
     addresses, bank card and account numbers, Russian identity documents (passport,
     SNILS, INN, OMS policy, driver licence), dates of birth, street addresses, Russian
     phone numbers and contract numbers. The placeholders and the rules are those of
-    assistant/redact/rules.py; both are tested against tests/mask_cases.yaml (the
+    assistant/masking/rules.py; both are tested against tests/mask_cases.yaml (the
     differences on purpose are listed there). Order matters: secrets first, then the
     keyworded forms, identity documents and cards, so that their digits are not
     half-eaten by the phone rule. Postgres regexes: `\m`/`\y` are not used, because in

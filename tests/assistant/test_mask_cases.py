@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.masking.rules import snils_checksum_ok
 from assistant.redact import PublicContacts, placeholders, redact, redact_with_counts
-from assistant.redact.rules import snils_checksum_ok
 from tests import mask_cases
 
 PUBLIC_ROWS, CASES = mask_cases.load()

@@ -272,7 +272,7 @@ def test_public_contacts_stay_in_drafts_and_are_counted(
     """The support address in three staff replies is the organisation's: the draft keeps
     it. Without the public-contacts rule the same draft says «напишите на [email]»."""
     from assistant.bot import answer_eval
-    from assistant.redact import PublicContacts
+    from assistant.bot.output_guard import OutputGuard
 
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
@@ -299,14 +299,15 @@ def test_public_contacts_stay_in_drafts_and_are_counted(
         "drafts_with_placeholders": 0,
         "references_with_public_contact": 1,
         "where_reference_has_public_contact": 0,
+        "drafts_with_a_private_contact": 0,
     }
 
-    monkeypatch.setattr(answer_eval, "corpus_public_contacts", lambda *_: PublicContacts())
+    # The bot without the rule (the evaluation still knows which contact is public).
+    monkeypatch.setattr(answer_eval, "OutputGuard", lambda _public, links: OutputGuard(None, links))
     before = CliRunner().invoke(app, [*args, "--no-degraded"])
     assert before.exit_code == 0, before.output
     held = json.loads(before.output)["sample"]["placeholders"]
-    assert held["drafts_with_placeholders"] == 1  # «напишите на [email]»
-    assert held["references_with_public_contact"] == 0  # nothing is known to be public
+    assert held["where_reference_has_public_contact"] == 1  # «напишите на [email]»
 
 
 def test_corpus_public_contacts_follow_the_rule() -> None:

@@ -1,5 +1,5 @@
 {#- The organisation's own contacts, which masking keeps (docs/privacy.md). The rule is
-    the one of assistant/redact/public.py: allow-listed (var public_contacts), an e-mail
+    the one of assistant/masking/public.py: allow-listed (var public_contacts), an e-mail
     domain of the staff's own accounts, or seen in at least public_contact_min_sources
     distinct sources — a knowledge-base page, or the staff replies to one customer. -#}
 with

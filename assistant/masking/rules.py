@@ -11,7 +11,7 @@ a bare 11-digit run is a SNILS only when its control sum holds, and a bare 20-di
 is the only long number taken for a bank account without a keyword.
 
 The organisation's own contacts are not personal data: `PublicContacts`
-(`assistant/redact/public.py`) are set aside before the rules run and put back after.
+(`assistant/masking/public.py`) are set aside before the rules run and put back after.
 
 The dbt macro `mask_pii` (dbt_project/macros/mask_pii.sql) applies the same rules in
 Postgres; both are tested against one case file, `tests/mask_cases.yaml`.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from assistant.redact.public import PublicContacts
+    from assistant.masking.public import PublicContacts
 
 
 def snils_checksum_ok(digits: str) -> bool:

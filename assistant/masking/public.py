@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from assistant.redact.rules import EMAIL as _EMAIL
-from assistant.redact.rules import PHONES as _PHONES
+from assistant.masking.rules import EMAIL as _EMAIL
+from assistant.masking.rules import PHONES as _PHONES
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.redact.rules import redact
+from assistant.masking.rules import redact
 
 _NAME_WORD = re.compile(r"^[A-Za-zА-Яа-яЁё]+(?:[-'][A-Za-zА-Яа-яЁё]+)?$")
 # Display names that are a role or a mailbox, not a person to greet.
