@@ -8,7 +8,8 @@ injection, and a model can invent. Once the reply parsed and cited a given sourc
   kept). In the engineer's steps the placeholder is enough; a draft for the customer
   that needed masking fails (a «[phone]» in a customer reply is no answer);
 * every link must be one of the sources the LLM was given, or on a domain of the
-  configured allow-list (`LLM_LINK_ALLOW_LIST`) — a phishing link fails the reply;
+  configured allow-list (`LLM_LINK_ALLOW_LIST`) or one of the organisation's own
+  (`PublicContacts.domains`) — a phishing link fails the reply;
 * a request for a card number, CVC, PIN, password or SMS code fails the reply (a
   warning never to share them — «не сообщайте никому код» — is fine).
 
@@ -104,8 +105,9 @@ class OutputGuard:
     def review(self, reply: LLMReply, source_urls: Sequence[str]) -> Review:
         """The reply made safe (steps re-masked), or the first problem found in it."""
         texts = [*reply.recommendation_steps, reply.draft_reply]
+        domains = self.link_domains | (self.public.domains if self.public else frozenset())
         for text in texts:
-            links = foreign_links(text, source_urls, self.link_domains)
+            links = foreign_links(text, source_urls, domains)
             if links:
                 return Review(reply, f"unsafe: a link not among the sources: {links[0][:100]}")
             request = asks_for_secret(text)

@@ -111,6 +111,21 @@ def test_safe_links_warnings_and_public_contacts_pass(fake_llm: Any) -> None:
     ]
 
 
+def test_a_link_to_the_organisations_own_domain_passes() -> None:
+    from assistant.llm.client import LLMReply
+
+    guard = OutputGuard(PublicContacts.from_allow_list(["@help.example.ru"]))
+    reply = LLMReply(
+        recommendation_steps=["См. https://kb.help.example.ru/a и https://evil.example.org/b"],
+        cited_source_ids=["S1"],
+        draft_reply="Здравствуйте!",
+    )
+    review = guard.review(reply, [])
+    assert review.problem == "unsafe: a link not among the sources: https://evil.example.org/b"
+    reply.recommendation_steps = ["См. https://kb.help.example.ru/a"]
+    assert guard.review(reply, []).problem is None
+
+
 def test_without_the_allow_list_a_link_elsewhere_fails(fake_llm: Any) -> None:
     draft = "Здравствуйте! Подробнее: https://help.pyrus.com/ru/article."
     suggestion = _suggest(fake_llm, _reply(draft), guard=OutputGuard())
