@@ -8,8 +8,8 @@ real support desks write it — deterministic, by ticket id:
 * a third of the past staff replies (id % 3 == 0) end with the desk's own contacts,
   «…напишите в поддержку на support@help.pyrus-demo.ru или позвоните 8 800 555-35-35.»,
   and so does the reference reply of every question one of them answers;
-* another third (id % 3 == 1) quote the customer's own e-mail and phone, different in
-  every ticket («Ссылку отправили на ваш адрес …, перезвоним на …»).
+* every past ticket's question carries the customer's own e-mail and phone, different in
+  every ticket («Мой телефон …, почта …») — they must never reach a draft.
 
 It runs `kb eval answers`'s evaluation (the bot's retrieval-only composition, sample and
 degraded questions) twice — with the public-contacts rule (`assistant/masking/public.py`)
@@ -43,8 +43,8 @@ def private_line(document_id: str) -> str:
     """A customer's own contacts, different in every ticket."""
     n = _number(document_id)
     return (
-        f"Ссылку отправили на ваш адрес client{n % 100000}@mail.ru, "
-        f"перезвоним на +7 916 {n % 900 + 100} {n % 90 + 10:02d} {n % 89 + 10:02d}."
+        f"Мой телефон +7 916 {n % 900 + 100} {n % 90 + 10:02d} {n % 89 + 10:02d}, "
+        f"почта client{n % 100000}@mail.ru."
     )
 
 
@@ -54,11 +54,12 @@ def augment(docs: list[Any], cases: list[Any]) -> tuple[list[Any], list[Any]]:
     out_docs = []
     for doc in docs:
         body = doc.body
+        if doc.source == "pyrus":
+            subject, _, rest = body.partition("\n")
+            body = f"{subject}\n{private_line(doc.document_id)}\n{rest}"
         if doc.source == "pyrus" and _number(doc.document_id) % 3 == 0:
             body = f"{body}\n{PUBLIC_LINE}"
             public_docs.add(doc.document_id)
-        elif doc.source == "pyrus" and _number(doc.document_id) % 3 == 1:
-            body = f"{body}\n{private_line(doc.document_id)}"
         out_docs.append(dataclasses.replace(doc, body=body))
     out_cases = [
         dataclasses.replace(case, reference_answer=f"{case.reference_answer}\n{PUBLIC_LINE}")
