@@ -40,11 +40,17 @@ _SECRET = (
     r"|(?:смс|sms)-?\s?код\w*|код\w*\s+подтверждени\w*|одноразов\w+\s+(?:код|пароль)\w*"
     r"|секретн\w+\s+(?:слов|вопрос)\w*|card\s+number|password|one-time\s+code)"
 )
-# A request to send one: «сообщите номер карты», «пришлите код из СМС», «send your password».
+# A request to send one: «сообщите номер карты», «пришлите код из СМС», «send your
+# password». Only filler words may stand between the verb and the secret, so «напишите,
+# если не получится сбросить пароль» is no request.
+_FILLER = (
+    r"(?:[\s,]+(?:нам|мне|сюда|пожалуйста|в\s+ответ\w*|в\s+чат\w*|ответом|please|us|me))*"
+    r"[\s,]+(?:(?:ваш\w*|сво[йиюеёя]\w*|текущ\w*|your|the)\s+)?"
+)
 _ASKS_FOR_SECRET = re.compile(
     r"(?i)\b(?P<verb>сообщите|сообщи|пришлите|присылайте|отправьте|отправь|назовите|продиктуйте"
     r"|напишите|скиньте|скинь|предоставьте|перешлите|укажите\s+в\s+ответ\w*|send|provide|tell"
-    r"|share)\b[^.!?\n]{0,60}?" + _SECRET
+    r"|share)\b" + _FILLER + _SECRET
 )
 _NEGATION = re.compile(r"(?i)(?:\bне|\bникому|\bникогда|\bnever|\bdon't|\bdo\s+not)\s+\S*\s*$")
 
