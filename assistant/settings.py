@@ -17,13 +17,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 CLOUD_PYRUS_WEB_URL = "https://pyrus.com"
 
 
-def split_names(value: object) -> object:
-    """A list setting given as `A,B` (or as a JSON list) in the environment."""
+def split_list_setting(value: object, separator: str = ",") -> object:
+    """A list setting from the environment: a JSON list, or items split by `separator`."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
             return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return [part.strip() for part in text.split(separator) if part.strip()]
     return value
 
 
@@ -132,7 +132,7 @@ class AssistantSettings(BaseSettings):
     @classmethod
     def _split_bot_names(cls, value: object) -> object:
         """Accept `PYRUS_BOT_NAMES=ИИ-помощник,Помощник` as well as a JSON list."""
-        return split_names(value)
+        return split_list_setting(value)
 
     @field_validator("llm_extra_body", mode="before")
     @classmethod
@@ -146,6 +146,23 @@ class AssistantSettings(BaseSettings):
         if not isinstance(value, dict):
             raise ValueError("LLM_EXTRA_BODY must be a JSON object")
         return value
+
+    # Privacy (docs/privacy.md). The organisation's own contacts that masking keeps
+    # (e-mails, phones, domains, literal texts such as an office address; `;`-separated
+    # since an address holds commas), besides those dbt finds (marts.kb_public_contacts).
+    public_contacts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Domains links in an LLM reply may point to besides the sources it was given.
+    llm_link_allow_list: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Days a finished inbox job keeps its payload and a dead letter is kept; days a
+    # superseded raw.* version (an old payload of a ticket or page) is kept.
+    inbox_retention_days: int = Field(default=30, ge=1)
+    raw_history_retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("public_contacts", "llm_link_allow_list", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """Accept `a;b` (or a JSON list); `;` because an address holds commas."""
+        return split_list_setting(value, ";")
 
     @field_validator("pyrus_form_ids", mode="before")
     @classmethod

@@ -3,9 +3,10 @@
 Order (`flows.stages.REFRESH_ORDER`): extract → transform (dbt) → categorize → index →
 replay (bot decisions for tickets the bot has not seen) → marts (dbt again, so the marts
 see categories and suggestions) → label (the documents staff used in resolved tickets) →
-tune (refit retrieval on those labels) → score (draft outcomes) → effect (statistics).
-`docs/architecture.md` §4 lists each stage's module and artifact. A failing stage does not
-block the stages that can still run: the knowledge base refreshes from what did load,
+tune (refit retrieval on those labels) → score (draft outcomes) → effect (statistics) →
+purge (retention: assistant/retention.py). `docs/architecture.md` §4 lists each stage's
+module and artifact. A failing stage does not block the stages that can still run: the
+knowledge base refreshes from what did load,
 and the run ends failed naming what broke. A stage whose prerequisite stage could not
 start (`flows.stages.DEPENDS`) is skipped with one line instead of failing a second time.
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from assistant.settings import AssistantSettings, split_names
+from assistant.settings import AssistantSettings, split_list_setting
 
 
 class FlowSettings(AssistantSettings):
@@ -42,4 +42,4 @@ class FlowSettings(AssistantSettings):
     @classmethod
     def _split_spaces(cls, value: object) -> object:
         """Accept `CONFLUENCE_SPACES=SUP,KB` as well as a JSON list."""
-        return split_names(value)
+        return split_list_setting(value)

@@ -32,6 +32,7 @@ STAGES: dict[str, str] = {
     "tune": "flows.tune",
     "score": "flows.score",
     "effect": "flows.effect",
+    "purge": "flows.purge",
 }
 REFRESH_ORDER: tuple[str, ...] = tuple(STAGES)
 DEPENDS: dict[str, tuple[str, ...]] = {
@@ -44,6 +45,9 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "tune": ("label",),
     "score": ("marts",),
     "effect": ("score",),
+    # Not a data dependency: an install with no source configured has nothing to purge yet,
+    # and `kb refresh` there should not start Prefect for the purge alone.
+    "purge": ("extract",),
 }
 
 StageRun = Callable[[Runtime], dict[str, Any]]

@@ -35,7 +35,11 @@ def dbt_build(runtime: Runtime, full_refresh: bool) -> dict[str, Any]:
         work_dir=work_dir(runtime),
         full_refresh=full_refresh,
         raise_on_failure=False,
-        dbt_vars={"pyrus_task_url_prefix": runtime.settings.pyrus_task_url_prefix},
+        dbt_vars={
+            "pyrus_task_url_prefix": runtime.settings.pyrus_task_url_prefix,
+            # kept by mask_pii in kb_documents (marts/knowledge/kb_public_contacts.sql)
+            "public_contacts": runtime.settings.public_contacts,
+        },
     )
     return summary.as_dict()
 

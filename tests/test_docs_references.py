@@ -18,11 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Documents whose every repository path must resolve (globs must match something).
 DOCUMENTS = ("README.md", "dbt_project/README.md", "sample_data/README.md", "docs/*.md")
-# Topic documents the README already links that are being written on other branches at the
-# same time; accepted as paths until they land, then this set should be emptied.
-WRITTEN_ELSEWHERE = {
-    "docs/privacy.md",
-}
 DOC_PATH = re.compile(
     r"(?<![\w./-])((?:assistant|flows|dbt_project|sample_data|docs|tests|benchmarks)/[\w./*-]*)"
 )
@@ -84,8 +79,6 @@ def read_text(path: str) -> str | None:
 def resolves(path: str) -> bool:
     """A repository path exists; a path with `*` must match at least one file."""
     path = path.rstrip(".")
-    if path in WRITTEN_ELSEWHERE:
-        return True
     if "*" in path:
         return any(ROOT.glob(path))
     return (ROOT / path).exists()
@@ -120,7 +113,6 @@ def test_every_path_a_document_names_exists(document: str) -> None:
         if "://" not in target
         and not target.startswith("mailto:")
         and not (base / target).resolve().exists()
-        and (base / target).resolve().relative_to(ROOT).as_posix() not in WRITTEN_ELSEWHERE
     )
     assert not missing, f"{document} names paths that do not exist: {missing}"
 

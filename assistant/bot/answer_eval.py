@@ -12,6 +12,12 @@ and scored:
 * leaks — drafts with staff-facing sentences (`staff_text`), with examples;
 * candidates_relevant — a relevant document was among those the draft was chosen from
   (the best a perfect chooser could do with what retrieval offered);
+* placeholders — drafts holding a masking placeholder (`[email]`, `[phone]`…), and
+  among them those whose reference reply has one of the organisation's public contacts
+  (`assistant/masking/public.py`: found in the corpus as the bot's list is found in the
+  knowledge base, plus `PUBLIC_CONTACTS`) — a draft that masks the support address
+  there says «напишите на [email]» instead — and drafts holding an e-mail or phone that
+  is not the organisation's (a customer's, which must never reach a draft);
 * misses — why a draft is not from a relevant document: retrieval found no match, no
   relevant document was among the retrieved hits, one was retrieved but not offered to
   the draft (retrieval's part: ranked below the pages and past tickets composition
@@ -46,6 +52,7 @@ import psycopg
 
 from assistant.bot.answer_selection import page_passages
 from assistant.bot.drafts import CLOSING_LINE, draft_from_resolution
+from assistant.bot.output_guard import OutputGuard
 from assistant.bot.staff_text import leaks
 from assistant.bot.suggest import Suggester, Suggestion
 from assistant.errors import KbError
@@ -56,6 +63,8 @@ from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore
 from assistant.knowledge.search.retrieval import Retriever
 from assistant.llm.client import LLMClient
+from assistant.masking.public import find_contacts
+from assistant.redact import PublicContacts, placeholders
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
@@ -235,8 +244,36 @@ def mode_of(suggestion: Suggestion) -> str:
     return suggestion.mode
 
 
+def has_public_contact(text: str, public: PublicContacts | None) -> bool:
+    """Whether the text holds one of the organisation's public e-mails or phones."""
+    return public is not None and any(
+        public.is_public(kind, value) for kind, value, _, _ in find_contacts(text)
+    )
+
+
+def has_private_contact(text: str, public: PublicContacts | None) -> bool:
+    """Whether the text holds an e-mail or phone that is not the organisation's."""
+    return any(
+        public is None or not public.is_public(kind, value)
+        for kind, value, _, _ in find_contacts(text)
+    )
+
+
+def corpus_public_contacts(
+    docs: Sequence[KbDocument], allow_list: Sequence[str] = ()
+) -> PublicContacts:
+    """The organisation's contacts as the bot would know them for this corpus: the rule of
+    `kb_public_contacts` over its pages and tickets (one source each), plus the allow-list."""
+    found = PublicContacts.from_documents((doc.document_id, doc.body) for doc in docs)
+    return found | PublicContacts.from_allow_list(allow_list)
+
+
 def _case_row(
-    case: AnswerCase, question: str, suggester: Suggester, store: KnowledgeStore
+    case: AnswerCase,
+    question: str,
+    suggester: Suggester,
+    store: KnowledgeStore,
+    public: PublicContacts | None = None,
 ) -> dict[str, Any]:
     subject, _, description = question.partition("\n")
     suggestion = suggester.suggest(subject, description)
@@ -253,6 +290,9 @@ def _case_row(
         "ours_relevant": suggestion.draft_source_id in case.relevant_doc_ids,
         "ours_chrf": chrf(body, case.reference_answer) if body else 0.0,
         "ours_leaks": leaks(body),
+        "ours_placeholders": len(placeholders(body)),
+        "reference_public": has_public_contact(case.reference_answer, public),
+        "ours_private_contact": has_private_contact(body, public),
         "ours_kind": suggestion.draft_source_kind,
         "ours_miss": draft_miss(suggestion, case.relevant_doc_ids),
         "baseline_relevant": base_source in case.relevant_doc_ids,
@@ -269,6 +309,7 @@ def evaluate_cases(
     degraded: bool = False,
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
+    public: PublicContacts | None = None,
 ) -> dict[str, Any]:
     """Figures for one pass over the questions (optionally degraded)."""
     questions = {case.id: case.question for case in cases}
@@ -278,7 +319,7 @@ def evaluate_cases(
         progress.expect(len(cases))
     rows = []
     for case in cases:
-        rows.append(_case_row(case, questions[case.id], suggester, store))
+        rows.append(_case_row(case, questions[case.id], suggester, store, public))
         if progress is not None:
             progress.advance(1)
     n = len(rows) or 1
@@ -293,6 +334,14 @@ def evaluate_cases(
         ),
         "draft_kinds": dict(Counter(str(row["ours_kind"]) for row in rows)),
         "misses": {miss: sum(row["ours_miss"] == miss for row in rows) for miss in MISSES},
+        "placeholders": {
+            "drafts_with_placeholders": sum(row["ours_placeholders"] > 0 for row in rows),
+            "references_with_public_contact": sum(row["reference_public"] for row in rows),
+            "where_reference_has_public_contact": sum(
+                row["ours_placeholders"] > 0 for row in rows if row["reference_public"]
+            ),
+            "drafts_with_a_private_contact": sum(row["ours_private_contact"] for row in rows),
+        },
         "ours": _score(rows, "ours"),
         "baseline": _score(rows, "baseline"),
         "rows": [
@@ -331,16 +380,20 @@ def run_answer_evaluation(
     try:
         report = index_documents(store, docs, settings, full=True)
         retriever = Retriever.open(conn, settings, schema=schema)
-        suggester = Suggester(retriever, None, llm, section_loader=store.document_sections)
+        public = corpus_public_contacts(docs, settings.public_contacts)
+        guard = OutputGuard(public, frozenset(settings.llm_link_allow_list))
+        suggester = Suggester(
+            retriever, None, llm, section_loader=store.document_sections, guard=guard
+        )
         result: dict[str, Any] = {
             "corpus_documents": len(docs),
             "embedder": report.embedder,
             "llm": llm.model if llm is not None else None,
-            "sample": evaluate_cases(cases, suggester, store, progress=progress),
+            "sample": evaluate_cases(cases, suggester, store, progress=progress, public=public),
         }
         if degraded:
             result["degraded"] = evaluate_cases(
-                cases, suggester, store, degraded=True, progress=progress
+                cases, suggester, store, degraded=True, progress=progress, public=public
             )
         if turns is not None:
             result["turns"] = turns(suggester)
@@ -377,6 +430,14 @@ def format_report(result: dict[str, Any]) -> str:
             f"no relevant doc retrieved {misses['no_relevant_retrieved']}, "
             f"retrieved but not a candidate {misses['relevant_not_a_candidate']}, "
             f"a candidate but the draft from another {misses['draft_from_other_doc']}"
+        )
+        held = part["placeholders"]
+        lines.append(
+            f"drafts with a placeholder ([email], [phone]…): {held['drafts_with_placeholders']}; "
+            "where the reference reply has a public contact: "
+            f"{held['where_reference_has_public_contact']} of "
+            f"{held['references_with_public_contact']}; with a customer's e-mail or phone: "
+            f"{held['drafts_with_a_private_contact']}"
         )
         lines.append(f"{'':10}{'draft from relevant doc':>25}{'chrF':>8}{'leaking drafts':>16}")
         for system in ("ours", "baseline"):

@@ -31,7 +31,7 @@ from assistant.bot.answer_selection import (
 )
 from assistant.bot.drafts import steps_from_section
 from assistant.bot.staff_text import customer_safe, is_internal_section
-from assistant.redact import redact
+from assistant.redact import PublicContacts, redact
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def is_answer(passage: Passage) -> bool:
     return not links_only and not _NOT_AN_ANSWER.search(passage.heading)
 
 
-def draft_body(passage: Passage) -> str:
+def draft_body(passage: Passage, public: PublicContacts | None = None) -> str:
     """The customer-safe text a candidate contributes to a draft ('' when nothing is left)."""
     if passage.kind == "section" and is_internal_section(passage.heading):
         return ""
@@ -127,7 +127,7 @@ def draft_body(passage: Passage) -> str:
         lines.append(line)
     text = "\n".join(lines)
     if passage.kind == "resolution":
-        text = redact(text)
+        text = redact(text, public)  # the organisation's own contacts stay
     return customer_safe(text)[:1500]
 
 
@@ -137,6 +137,7 @@ def compose(
     ticket_hits: Sequence[Any],
     loader: SectionLoader | None,
     embedder: object | None,
+    public: PublicContacts | None = None,
 ) -> Composition:
     """Steps and draft body for a ticket from what retrieval found (see module doc)."""
     passages = gather(page_hits, ticket_hits, loader)
@@ -160,7 +161,7 @@ def compose(
                 steps += _steps(more.text)
         result.steps = steps[:5]
     for passage in _templates_on_topic(ordered):
-        body = draft_body(passage)
+        body = draft_body(passage, public)
         if body:
             result.draft_body, result.draft_source = body, passage
             break

@@ -29,6 +29,7 @@ from assistant.bot.drafts import (
     section_body,
     steps_from_section,
 )
+from assistant.bot.output_guard import OutputGuard
 from assistant.bot.staff_text import customer_safe
 from assistant.categorization.policy import Categorizer, CategoryDecision
 from assistant.email_text import latest_message
@@ -38,7 +39,7 @@ from assistant.knowledge.search.retrieval import Retriever, SearchHit, SearchRes
 from assistant.llm.client import CallInfo, LLMClient, LLMReply, LLMUnavailable, llm_from_settings
 from assistant.llm.context import fit_parts
 from assistant.llm.prompt import Prompt, load_prompt
-from assistant.redact import redact
+from assistant.redact import load_public_contacts, redact
 from assistant.settings import AssistantSettings
 
 logger = logging.getLogger(__name__)
@@ -152,8 +153,10 @@ class Suggester:
         k_tickets: int = 4,
         section_loader: SectionLoader | None = None,
         task_url_prefix: str = PYRUS_TASK_URL_PREFIX,
+        guard: OutputGuard | None = None,
     ) -> None:
         self.retriever = retriever
+        self.guard = guard or OutputGuard()
         self.task_url_prefix = task_url_prefix
         self.section_loader = section_loader
         self.categorizer = categorizer
@@ -219,6 +222,7 @@ class Suggester:
             ticket_hits,
             self.section_loader,
             getattr(self.retriever, "embedder", None),
+            self.guard.public,
         )
         if self.llm is None:
             return self._retrieval_only(
@@ -259,8 +263,15 @@ class Suggester:
             return self._retrieval_only(
                 base, composition, page_hits, refs, customer_name, reason="llm_uncited"
             )
+        review = self.guard.review(result.reply, [ref.url for ref in refs])
+        if review.problem:  # assistant/bot/output_guard.py
+            base.llm_error = review.problem
+            logger.warning("LLM reply failed the output guard (%s); retrieval-only", review.problem)
+            return self._retrieval_only(
+                base, composition, page_hits, refs, customer_name, reason="llm_unsafe"
+            )
         return self._from_llm(
-            base, result.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
+            base, review.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
         )
 
     def _retrieve(
@@ -336,7 +347,7 @@ class Suggester:
             else:
                 body = section_body(hit.text or hit.snippet or "", hit.title or "")
             if ref.source == "pyrus":
-                body = redact(body)
+                body = redact(body, self.guard.public)
             blocks.append(
                 f"[{ref.label}] ({kind}) {neutralize(ref.title)}\n{neutralize(body[:1500])}"
             )
@@ -472,4 +483,8 @@ def open_suggester(conn: psycopg.Connection, settings: AssistantSettings) -> Sug
         llm_from_settings(settings),
         section_loader=sections,
         task_url_prefix=settings.pyrus_task_url_prefix,
+        guard=OutputGuard(
+            load_public_contacts(conn, settings.public_contacts),
+            frozenset(settings.llm_link_allow_list),
+        ),
     )

@@ -20,6 +20,7 @@ REASONS = {  # mart column → what the operator reads
     "fallback_context": "не поместилось в контекст модели",
     "fallback_uncited": "ответ без ссылок на источники",
     "fallback_invalid": "ответ не в формате JSON",
+    "fallback_unsafe": "ответ не прошёл проверку безопасности",
 }
 
 
@@ -51,7 +52,8 @@ def load_llm_health(conn: psycopg.Connection) -> LLMHealth:
         " coalesce(sum(prompt_tokens), 0)::bigint, coalesce(sum(completion_tokens), 0)::bigint,"
         # in the order of REASONS
         " sum(fallback_unavailable)::int, sum(fallback_truncated)::int,"
-        " sum(fallback_context)::int, sum(fallback_uncited)::int, sum(fallback_invalid)::int"
+        " sum(fallback_context)::int, sum(fallback_uncited)::int, sum(fallback_invalid)::int,"
+        " sum(fallback_unsafe)::int"
         " from recent",
         (DAYS,),
     ).fetchone()

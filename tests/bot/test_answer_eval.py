@@ -252,3 +252,74 @@ def test_cli_missing_file_is_one_line(tmp_path: Path, kb_env: str) -> None:
     # `kb`'s entry point prints a KbError as one line; the runner hands back the error
     assert isinstance(result.exception, AnswerEvalError)
     assert "x does not exist" in str(result.exception)
+
+
+INVOICE_TICKETS = [
+    (
+        f"pyrus:{20 + i}",
+        "Акт сверки",
+        f"Нужен акт сверки взаиморасчётов{suffix}\n\nРешение:\nЗдравствуйте!\nАкт сверки "
+        "взаиморасчётов готовит бухгалтерия: напишите на support@help.example.ru, укажите ИНН "
+        "организации — пришлём акт сверки в течение дня.",
+    )
+    for i, suffix in enumerate(["", " за год", " за квартал"])
+]
+
+
+def test_public_contacts_stay_in_drafts_and_are_counted(
+    tmp_path: Path, kb_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The support address in three staff replies is the organisation's: the draft keeps
+    it. Without the public-contacts rule the same draft says «напишите на [email]»."""
+    from assistant.bot import answer_eval
+    from assistant.bot.output_guard import OutputGuard
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "\n".join(
+            json.dumps({"_id": i, "title": t, "text": x}, ensure_ascii=False)
+            for i, t, x in PAGES + FILLER + TICKETS + INVOICE_TICKETS
+        ),
+        encoding="utf-8",
+    )
+    data = tmp_path / "answers.jsonl"
+    row = {
+        "id": "inv",
+        "question": "Акт сверки\nКак получить акт сверки взаиморасчётов за прошлый год?",
+        "reference_answer": "Напишите на support@help.example.ru, укажите ИНН — пришлём акт.",
+        "relevant_doc_ids": ["pyrus:20", "pyrus:21", "pyrus:22"],
+    }
+    data.write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+    args = ["eval", "answers", "--corpus", str(corpus), "--data", str(data), "--json"]
+
+    result = CliRunner().invoke(app, [*args, "--no-degraded"])
+    assert result.exit_code == 0, result.output
+    held = json.loads(result.output)["sample"]["placeholders"]
+    assert held == {
+        "drafts_with_placeholders": 0,
+        "references_with_public_contact": 1,
+        "where_reference_has_public_contact": 0,
+        "drafts_with_a_private_contact": 0,
+    }
+
+    # The bot without the rule (the evaluation still knows which contact is public).
+    monkeypatch.setattr(answer_eval, "OutputGuard", lambda _public, links: OutputGuard(None, links))
+    before = CliRunner().invoke(app, [*args, "--no-degraded"])
+    assert before.exit_code == 0, before.output
+    held = json.loads(before.output)["sample"]["placeholders"]
+    assert held["where_reference_has_public_contact"] == 1  # «напишите на [email]»
+
+
+def test_corpus_public_contacts_follow_the_rule() -> None:
+    from assistant.knowledge.chunking import KbDocument
+
+    from assistant.bot.answer_eval import corpus_public_contacts
+
+    docs = [
+        KbDocument(document_id=i, source="pyrus", title=t, url="", body=x)
+        for i, t, x in INVOICE_TICKETS + TICKETS
+    ]
+    public = corpus_public_contacts(docs, ["8 800 555-35-35"])
+    assert public.emails == {"support@help.example.ru"}
+    assert public.phones == {"8005553535"}
+    assert not corpus_public_contacts(docs[:2]).emails  # two sources are not enough

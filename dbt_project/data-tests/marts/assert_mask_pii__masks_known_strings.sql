@@ -17,7 +17,9 @@ cases as (
         ('По договору № 45-12/А от 01.02.2026.', 'По договору № [contract] от 01.02.2026.'),
         ('Ключ API: sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0', 'Ключ API: [token]'),
         ('Authorization: Bearer abcdefghijklmnop1234', 'Authorization: [token]'),
-        ('пароль: Qwerty123!', 'пароль: [token]'),
+        ('пароль: Qwerty123!', 'пароль: [password]'),
+        ('паспорт серии 4510 номер 987321', '[passport]'),
+        ('р/с 40702810900000012345', 'р/с [account]'),
         ('Версия 4.2, порт 8443, 30 минут.', 'Версия 4.2, порт 8443, 30 минут.')
     ) as examples (raw_text, expected)
 

@@ -17,7 +17,7 @@ final as (
     from daily
     where
         fallbacks != fallback_unavailable + fallback_truncated + fallback_context
-        + fallback_uncited + fallback_invalid
+        + fallback_uncited + fallback_invalid + fallback_unsafe
         or fallback_rate not between 0 and 1
 
 )

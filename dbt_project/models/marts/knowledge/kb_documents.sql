@@ -1,5 +1,8 @@
 {#- The contract with the indexer (flows/index.py): one row per document. A document
-    that leaves this table, or has is_deleted, must leave the vector index too. -#}
+    that leaves this table, or has is_deleted, must leave the vector index too. Personal
+    data is masked; the organisation's own contacts (kb_public_contacts) are kept. -#}
+-- depends_on: {{ ref('kb_public_contacts') }}
+{%- set public = public_contacts_for_masking() %}
 with
 
 pages as (
@@ -38,10 +41,10 @@ confluence_documents as (
         'confluence:' || pages.page_id as document_id,
         'confluence' as source,
         pages.page_id as source_id,
-        {{ mask_pii('pages.title') }} as title,
+        {{ mask_pii('pages.title', public) }} as title,
         pages.breadcrumb,
         pages.web_url as url,
-        {{ mask_pii("coalesce(pages.body_storage, '')") }} as body,
+        {{ mask_pii("coalesce(pages.body_storage, '')", public) }} as body,
         page_categories.category_code,
         pages.updated_at,
         pages.is_deleted
@@ -56,7 +59,7 @@ ticket_documents as (
         'pyrus:' || dialogues.ticket_id as document_id,
         'pyrus' as source,
         dialogues.ticket_id::text as source_id,
-        {{ mask_pii('dialogues.subject') }} as title,
+        {{ mask_pii('dialogues.subject', public) }} as title,
         null::text as breadcrumb,
         '{{ var("pyrus_task_url_prefix") }}' || dialogues.ticket_id as url,
         {{ mask_pii("concat_ws(
@@ -65,7 +68,7 @@ ticket_documents as (
             nullif(dialogues.question_text, dialogues.subject),
             '',
             'Решение: ' || dialogues.answer_text
-        )") }} as body,
+        )", public) }} as body,
         dialogues.category_code,
         coalesce(dialogues.last_modified_at, dialogues.closed_at) as updated_at,
         dialogues.is_deleted

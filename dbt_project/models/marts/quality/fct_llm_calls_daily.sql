@@ -18,6 +18,7 @@ daily as (
         count(*) filter (where fallback_reason = 'llm_context') as fallback_context,
         count(*) filter (where fallback_reason = 'llm_uncited') as fallback_uncited,
         count(*) filter (where fallback_reason = 'llm_invalid') as fallback_invalid,
+        count(*) filter (where fallback_reason = 'llm_unsafe') as fallback_unsafe,
         round(
             (percentile_cont(0.5) within group (order by llm_latency_ms))::numeric, 1
         ) as latency_p50_ms,

@@ -1,0 +1,1 @@
+"""The masking rules behind `assistant.redact` (import from there): `rules`, `public`, `person`."""
