@@ -311,9 +311,8 @@ def test_public_contacts_stay_in_drafts_and_are_counted(
 
 
 def test_corpus_public_contacts_follow_the_rule() -> None:
-    from assistant.knowledge.chunking import KbDocument
-
     from assistant.bot.answer_eval import corpus_public_contacts
+    from assistant.knowledge.index.chunking import KbDocument
 
     docs = [
         KbDocument(document_id=i, source="pyrus", title=t, url="", body=x)
