@@ -52,9 +52,10 @@ import psycopg
 
 from assistant.bot.answer_selection import page_passages
 from assistant.bot.drafts import CLOSING_LINE, draft_from_resolution
+from assistant.bot.models import Suggestion
 from assistant.bot.output_guard import OutputGuard
 from assistant.bot.staff_text import leaks
-from assistant.bot.suggest import Suggester, Suggestion
+from assistant.bot.suggest import Suggester
 from assistant.errors import KbError
 from assistant.jsonl import json_objects
 from assistant.knowledge.evaluation.degrade import DEFAULT_SEED, degrade_queries

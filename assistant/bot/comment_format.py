@@ -12,12 +12,10 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from assistant.bot.models import SourceRef, Suggestion
 from assistant.errors import KbError
-
-if TYPE_CHECKING:
-    from assistant.bot.suggest import SourceRef, Suggestion
 
 logger = logging.getLogger(__name__)
 

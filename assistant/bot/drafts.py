@@ -41,13 +41,42 @@ def section_body(text: str, title: str) -> str:
 
 
 def steps_from_section(text: str, limit: int = 5) -> list[str]:
-    """Steps from a page section: its list items, else its first sentences."""
+    """Steps from a page section: its list items, else its table rows, else its sentences.
+
+    A troubleshooting table («| Причина | Как проверить | Что сделать |») gives one step
+    per row, each cell named by its column: joined as prose it made one unreadable step.
+    """
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     items = [m.group(1).strip() for line in lines if (m := _LIST_ITEM.match(line))]
     if len(items) < 2:
-        prose = " ".join(line for line in lines if not line.startswith("#"))
+        items = table_steps([line for line in lines if line.startswith("|")])
+    if not items:
+        prose = " ".join(line for line in lines if not line.startswith(("#", "|")))
         items = [part.strip() for part in _SENTENCE_END.split(prose) if len(part.strip()) > 15]
     return [item[:400] for item in items[:limit]]
+
+
+_TABLE_RULE = re.compile(r"^:?-{3,}:?$")
+_NUMBER_HEADER = re.compile(r"^(#|№|n|no\.?|шаг)$", re.IGNORECASE)
+
+
+def table_steps(rows: Sequence[str]) -> list[str]:
+    """One step per data row of a pipe table: «first cell — column: cell; column: cell»."""
+    cells = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
+    cells = [row for row in cells if not all(_TABLE_RULE.match(cell) for cell in row if cell)]
+    if len(cells) < 2:
+        return []
+    header, body = cells[0], cells[1:]
+    keep = [i for i, name in enumerate(header) if not _NUMBER_HEADER.match(name)]
+    steps = []
+    for row in body:
+        values = [(header[i], row[i]) for i in keep if i < len(row) and row[i]]
+        if not values:
+            continue
+        (_, lead), rest = values[0], values[1:]
+        named = "; ".join(f"{name[:1].lower()}{name[1:]}: {value}" for name, value in rest if name)
+        steps.append(f"{lead} — {named}" if named else lead)
+    return steps
 
 
 _FIX_SECTIONS = (

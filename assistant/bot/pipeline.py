@@ -31,10 +31,11 @@ from pydantic import ValidationError
 from assistant.bot.comment_format import CommentBody, category_names, format_comment
 from assistant.bot.inbox import Job, PermanentJobError
 from assistant.bot.inbox_admin import revive_failed
+from assistant.bot.models import Suggestion
 from assistant.bot.posting import post_once
 from assistant.bot.pyrus_client import PyrusPoster
 from assistant.bot.pyrus_models import PyrusTask, WebhookPayload, safe_ticket, ticket_from_task
-from assistant.bot.suggest import Suggester, Suggestion
+from assistant.bot.suggest import Suggester
 from assistant.bot.suggestion_log import (
     count_post_attempt,
     decide_arm,

@@ -21,8 +21,9 @@ from psycopg.types.json import Jsonb
 from assistant.bot.arms import arm_unit_value, assign_arm
 from assistant.bot.comment_format import CommentBody, format_comment
 from assistant.bot.inbox import unfinished_jobs
+from assistant.bot.models import Suggestion
 from assistant.bot.pyrus_models import PyrusTask, TicketText, safe_ticket, ticket_from_task
-from assistant.bot.suggest import Suggester, Suggestion, ticket_query
+from assistant.bot.suggest import Suggester, ticket_query
 from assistant.errors import KbError
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from assistant.bot.comment_format import CommentBody
-from assistant.bot.suggest import Suggestion
+from assistant.bot.models import Suggestion
 
 _COLUMNS = (
     "id, task_id, trigger_comment_id, kind, inbox_id, generated_at, posted_at, comment_id,"

@@ -29,13 +29,14 @@ from assistant.bot.answer_selection import lexical_similarity
 from assistant.bot.comment_format import HEADING, CommentBody, format_comment
 from assistant.bot.conversation import ThreadContext, Turn
 from assistant.bot.drafts import neutralize
+from assistant.bot.models import Suggestion
 from assistant.bot.pyrus_models import (
     DESCRIPTION_MAX_CHARS,
     PyrusTask,
     safe_ticket,
     ticket_from_task,
 )
-from assistant.bot.suggest import Suggester, Suggestion
+from assistant.bot.suggest import Suggester
 from assistant.knowledge.text import terms
 from assistant.llm.prompt import Prompt, load_prompt
 

@@ -17,7 +17,7 @@ from assistant.bot.answer_eval import (
     load_cases,
 )
 from assistant.bot.drafts import CLOSING_LINE
-from assistant.bot.suggest import Suggestion
+from assistant.bot.models import Suggestion
 from flows.cli import app
 
 

@@ -17,8 +17,9 @@ import psycopg
 import pytest
 
 from assistant.bot.answer_eval import draft_body, load_cases, load_corpus, run_answer_evaluation
+from assistant.bot.models import Suggestion
 from assistant.bot.staff_text import leaks
-from assistant.bot.suggest import Suggester, Suggestion
+from assistant.bot.suggest import Suggester
 from assistant.knowledge.embedders.e5 import cpu_lacks_avx2
 from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from assistant.bot.comment_format import HEADING, format_comment, pyrus_task_url
-from assistant.bot.suggest import SourceRef, Suggestion
+from assistant.bot.models import SourceRef, Suggestion
 
 
 def page(

@@ -12,7 +12,7 @@ import io
 from rich.console import Console
 
 from assistant.bot.comment_format import format_comment
-from assistant.bot.suggest import SourceRef, Suggestion
+from assistant.bot.models import SourceRef, Suggestion
 from flows.demo import (
     NEXT_STEPS,
     print_bot_result,
