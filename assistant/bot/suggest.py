@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 
 from assistant.bot.comment_format import PYRUS_TASK_URL_PREFIX, pyrus_task_url
 from assistant.bot.compose import Composition, compose
-from assistant.bot.drafts import (
+from assistant.bot.models import SectionLoader, SourceRef, Suggestion
+from assistant.bot.output_guard import OutputGuard
+from assistant.bot.reply_text import (
     draft_from_resolution,
     draft_when_nothing_found,
     neutralize,
     section_body,
     steps_from_section,
 )
-from assistant.bot.models import SourceRef, Suggestion
-from assistant.bot.output_guard import OutputGuard
 from assistant.bot.staff_text import customer_safe
 from assistant.categorization.policy import Categorizer, CategoryDecision
 from assistant.email_text import latest_message
@@ -46,8 +46,6 @@ logger = logging.getLogger(__name__)
 
 PASSAGES_PER_SOURCE = 2
 MIN_DRAFT_CHARS = 20  # shorter is no reply to a customer (a base model's "}" or "Да")
-SectionLoader = Callable[[str], list[tuple[str, str]]]
-"""Document id -> the page's (section heading, section text) pairs, in page order."""
 
 
 def _ref(label: str, hit: SearchHit, task_url_prefix: str = PYRUS_TASK_URL_PREFIX) -> SourceRef:
@@ -145,28 +143,25 @@ class Suggester:
             _ref(f"S{i}", hit, self.task_url_prefix)
             for i, hit in enumerate([*page_hits, *ticket_hits], 1)
         ]
-        base = Suggestion(
-            mode="no_match",
-            steps=[],
-            draft_reply="",
-            sources=[],
-            similar_tickets=[ref for ref in refs if ref.source == "pyrus"],
-            prompt_version=self.prompt.version,
-            embedder=embedder,
-            retrieval=_snapshot(all_hits),
-            no_good_match=not refs,
-            retrieve_ms=retrieve_ms,
-        )
-        if decision is not None:
-            base.category_code = decision.category_code
-            base.category_confidence = float(decision.confidence)
-            base.category_method = decision.method
-            base.taxonomy_version = decision.taxonomy_version
-            base.category_decision = decision
+        # what every ending shares: the retrieval, the category, the prompt version
+        common: dict[str, Any] = {
+            "similar_tickets": [ref for ref in refs if ref.source == "pyrus"],
+            "prompt_version": self.prompt.version,
+            "embedder": embedder,
+            "retrieval": _snapshot(all_hits),
+            "no_good_match": not refs,
+            "retrieve_ms": retrieve_ms,
+            **_category_fields(decision),
+        }
         if not refs:
-            base.draft_reply = draft_when_nothing_found(customer_name)
-            base.confidence = 0.0
-            return base
+            return Suggestion(
+                mode="no_match",
+                steps=[],
+                draft_reply=draft_when_nothing_found(customer_name),
+                sources=[],
+                confidence=0.0,
+                **common,
+            )
         composition = compose(
             query,
             page_hits,
@@ -175,11 +170,16 @@ class Suggester:
             getattr(self.retriever, "embedder", None),
             self.guard.public,
         )
-        if self.llm is None:
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason="llm_not_configured"
+
+        def fall_back(reason: str, **llm: Any) -> Suggestion:
+            return _retrieval_only(
+                composition, page_hits, refs, customer_name, reason=reason, **common, **llm
             )
+
+        if self.llm is None:
+            return fall_back("llm_not_configured")
         llm_started = time.perf_counter()
+        call: dict[str, Any] = {}  # what the log keeps of the call, also of a failed one
         try:
             result = self.llm.complete_json(
                 self.prompt.system,
@@ -194,36 +194,37 @@ class Suggester:
                     budget_tokens=budget,
                 ),
             )
-            _record_call(base, result.call)
+            call = _call_fields(result.call)
             self._check_not_leaking(result.reply)
         except LLMUnavailable as exc:
-            base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
-            base.llm_error = str(exc)
-            base.model = self.llm.model
-            if exc.call is not None:
-                _record_call(base, exc.call)
+            failed = {
+                **call,
+                "llm_ms": int((time.perf_counter() - llm_started) * 1000),
+                "llm_error": str(exc),
+                "model": self.llm.model,
+                **(_call_fields(exc.call) if exc.call is not None else {}),
+            }
             logger.warning("LLM gave no suggestion (%s), retrieval-only: %s", exc.reason, exc)
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason=exc.reason
-            )
-        base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
-        base.model = result.model
+            return fall_back(exc.reason, **failed)
+        answered = {
+            **call,
+            "llm_ms": int((time.perf_counter() - llm_started) * 1000),
+            "model": result.model,
+        }
         if not _known_citations(result.reply, refs):
-            base.llm_error = "the LLM reply cites none of the given sources"
             logger.warning("LLM draft cites nothing given; retrieval-only suggestion")
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason="llm_uncited"
+            return fall_back(
+                "llm_uncited", **answered, llm_error="the LLM reply cites none of the given sources"
             )
         review = self.guard.review(result.reply, [ref.url for ref in refs])
         if review.problem:  # assistant/bot/output_guard.py
-            base.llm_error = review.problem
             logger.warning("LLM reply failed the output guard (%s); retrieval-only", review.problem)
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason="llm_unsafe"
-            )
-        return self._from_llm(
-            base, review.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
-        )
+            return fall_back("llm_unsafe", **answered, llm_error=review.problem)
+        answered |= {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+        }
+        return _from_llm(review.reply, refs, **common, **answered)
 
     def _retrieve(
         self, query: str, exclude: frozenset[str] = frozenset()
@@ -324,77 +325,88 @@ class Suggester:
                 f"the LLM draft is {len(draft)} characters long", reason="llm_invalid"
             )
 
-    def _from_llm(
-        self,
-        base: Suggestion,
-        reply: LLMReply,
-        refs: list[SourceRef],
-        model: str,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-    ) -> Suggestion:
-        by_label = {ref.label: ref for ref in refs}
-        cited = [
-            by_label[label.strip().strip("[]")]
-            for label in reply.cited_source_ids
-            if label.strip().strip("[]") in by_label
-        ]
-        unknown = [
-            label for label in reply.cited_source_ids if label.strip().strip("[]") not in by_label
-        ]
-        if unknown:
-            logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
-        base.mode = "llm"
-        base.draft_candidates = list(dict.fromkeys(str(ref.document_id) for ref in refs))
-        base.steps = [step.strip()[:600] for step in reply.recommendation_steps if step.strip()]
-        base.draft_reply = customer_safe(reply.draft_reply)[:4000]
-        base.draft_source_kind = "llm"
-        first = next((ref for ref in cited), None)
-        base.draft_source_id = str(first.document_id) if first else None
-        base.sources = list(dict.fromkeys(ref for ref in cited if ref.source == "confluence"))
-        base.confidence = reply.confidence
-        base.model = model
-        base.prompt_tokens, base.completion_tokens = prompt_tokens, completion_tokens
-        return base
 
-    def _retrieval_only(
-        self,
-        base: Suggestion,
-        composition: Composition,
-        page_hits: Sequence[SearchHit],
-        refs: list[SourceRef],
-        customer_name: str | None,
-        *,
-        reason: str,
-    ) -> Suggestion:
-        base.mode = "retrieval_only"
-        base.fallback_reason = reason
-        base.sources = [ref for ref in refs if ref.source == "confluence"][:3]
-        base.steps = list(composition.steps)
-        if not base.steps and page_hits:
-            best = page_hits[0]
-            base.steps = steps_from_section(section_body(best.text or best.snippet, best.title))
-        source = composition.draft_source
-        fallback_steps = [step for step in map(customer_safe, base.steps) if step]
-        base.draft_reply = draft_from_resolution(
+def _category_fields(decision: CategoryDecision | None) -> dict[str, Any]:
+    """The suggestion's category columns (none without a categorizer or a decision)."""
+    if decision is None:
+        return {}
+    return {
+        "category_code": decision.category_code,
+        "category_confidence": float(decision.confidence),
+        "category_method": decision.method,
+        "taxonomy_version": decision.taxonomy_version,
+        "category_decision": decision,
+    }
+
+
+def _call_fields(call: CallInfo) -> dict[str, Any]:
+    """What the suggestion log keeps about an LLM call (also for a failed one)."""
+    return {
+        "model": call.model,
+        "llm_output_mode": call.output_mode or None,
+        "llm_finish_reason": call.finish_reason,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+    }
+
+
+def _from_llm(reply: LLMReply, refs: list[SourceRef], **fields: Any) -> Suggestion:
+    """The LLM's suggestion: its steps, its draft (staff text dropped), the pages it cited."""
+    by_label = {ref.label: ref for ref in refs}
+    cited = [
+        by_label[label.strip().strip("[]")]
+        for label in reply.cited_source_ids
+        if label.strip().strip("[]") in by_label
+    ]
+    unknown = [
+        label for label in reply.cited_source_ids if label.strip().strip("[]") not in by_label
+    ]
+    if unknown:
+        logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
+    first = next((ref for ref in cited), None)
+    return Suggestion(
+        mode="llm",
+        steps=[step.strip()[:600] for step in reply.recommendation_steps if step.strip()],
+        draft_reply=customer_safe(reply.draft_reply)[:4000],
+        sources=list(dict.fromkeys(ref for ref in cited if ref.source == "confluence")),
+        confidence=reply.confidence,
+        draft_source_id=str(first.document_id) if first else None,
+        draft_source_kind="llm",
+        draft_candidates=list(dict.fromkeys(str(ref.document_id) for ref in refs)),
+        **fields,
+    )
+
+
+def _retrieval_only(
+    composition: Composition,
+    page_hits: Sequence[SearchHit],
+    refs: list[SourceRef],
+    customer_name: str | None,
+    *,
+    reason: str,
+    **fields: Any,
+) -> Suggestion:
+    """The suggestion from retrieval alone: the composed steps and draft (`compose.py`)."""
+    steps = list(composition.steps)
+    if not steps and page_hits:
+        best = page_hits[0]
+        steps = steps_from_section(section_body(best.text or best.snippet, best.title))
+    source = composition.draft_source
+    fallback_steps = [step for step in map(customer_safe, steps) if step]
+    top = max((ref.score for ref in refs), default=0.0)
+    return Suggestion(
+        mode="retrieval_only",
+        steps=steps,
+        draft_reply=draft_from_resolution(
             composition.draft_body, fallback_steps, customer_name, already_extracted=True
-        )
-        if source is not None:
-            base.draft_source_id, base.draft_source_kind = source.document_id, source.kind
-        base.draft_candidates = list(composition.candidates)
-        top = max((ref.score for ref in refs), default=0.0)
-        base.confidence = round(min(0.5, max(0.0, top)), 3)
-        return base
-
-
-def _record_call(suggestion: Suggestion, call: CallInfo) -> None:
-    """Copy what the suggestion log keeps about an LLM call (also for a failed one)."""
-    suggestion.model = call.model
-    suggestion.llm_output_mode = call.output_mode or None
-    suggestion.llm_finish_reason = call.finish_reason
-    suggestion.prompt_tokens, suggestion.completion_tokens = (
-        call.prompt_tokens,
-        call.completion_tokens,
+        ),
+        sources=[ref for ref in refs if ref.source == "confluence"][:3],
+        confidence=round(min(0.5, max(0.0, top)), 3),
+        fallback_reason=reason,
+        draft_source_id=source.document_id if source is not None else None,
+        draft_source_kind=source.kind if source is not None else None,
+        draft_candidates=list(composition.candidates),
+        **fields,
     )
 
 

@@ -12,12 +12,11 @@ from typer.testing import CliRunner
 from assistant.bot.answer_eval import (
     AnswerEvalError,
     chrf,
-    draft_body,
     draft_miss,
     load_cases,
 )
-from assistant.bot.drafts import CLOSING_LINE
 from assistant.bot.models import Suggestion
+from assistant.bot.reply_text import CLOSING_LINE, draft_body
 from flows.cli import app
 
 
@@ -311,9 +310,8 @@ def test_public_contacts_stay_in_drafts_and_are_counted(
 
 
 def test_corpus_public_contacts_follow_the_rule() -> None:
-    from assistant.knowledge.chunking import KbDocument
-
     from assistant.bot.answer_eval import corpus_public_contacts
+    from assistant.knowledge.index.chunking import KbDocument
 
     docs = [
         KbDocument(document_id=i, source="pyrus", title=t, url="", body=x)
