@@ -7,7 +7,8 @@ a reply that echoes the prompt is rejected. The passages that answer this ticket
 chosen first (`compose`): they feed the LLM prompt, and whenever the LLM is missing or
 fails they are the suggestion — steps from the best page passage, the draft from the
 best past staff reply, reply template or passage — and the comment says so. When
-retrieval finds nothing relevant, the suggestion says that plainly.
+retrieval finds nothing relevant, the suggestion says that plainly. The suggestion is
+built once, when it is known how the call ended (`suggestion_build.py`).
 """
 
 from __future__ import annotations
@@ -19,24 +20,30 @@ from typing import Any
 
 import psycopg
 
-from assistant.bot.comment_format import PYRUS_TASK_URL_PREFIX, pyrus_task_url
+from assistant.bot.comment_format import PYRUS_TASK_URL_PREFIX
 from assistant.bot.compose import Composition, compose
 from assistant.bot.models import SectionLoader, SourceRef, Suggestion
 from assistant.bot.output_guard import OutputGuard
 from assistant.bot.reply_text import (
-    draft_from_resolution,
-    draft_when_nothing_found,
     neutralize,
     section_body,
-    steps_from_section,
 )
-from assistant.bot.staff_text import customer_safe
+from assistant.bot.suggestion_build import (
+    call_fields,
+    category_fields,
+    from_llm,
+    known_citations,
+    nothing_found,
+    retrieval_only,
+    retrieval_snapshot,
+    source_ref,
+)
 from assistant.categorization.policy import Categorizer, CategoryDecision
 from assistant.email_text import latest_message
 from assistant.errors import KbError
 from assistant.knowledge.index.store import KnowledgeStore
 from assistant.knowledge.search.retrieval import Retriever, SearchHit, SearchResult
-from assistant.llm.client import CallInfo, LLMClient, LLMReply, LLMUnavailable, llm_from_settings
+from assistant.llm.client import LLMClient, LLMReply, LLMUnavailable, llm_from_settings
 from assistant.llm.context import fit_parts
 from assistant.llm.prompt import Prompt, load_prompt
 from assistant.redact import load_public_contacts, redact
@@ -46,28 +53,6 @@ logger = logging.getLogger(__name__)
 
 PASSAGES_PER_SOURCE = 2
 MIN_DRAFT_CHARS = 20  # shorter is no reply to a customer (a base model's "}" or "Да")
-
-
-def _ref(label: str, hit: SearchHit, task_url_prefix: str = PYRUS_TASK_URL_PREFIX) -> SourceRef:
-    url = hit.url or (
-        pyrus_task_url(hit.document_id, task_url_prefix) if hit.source == "pyrus" else ""
-    )
-    return SourceRef(
-        label, hit.chunk_id, hit.document_id, hit.source, hit.title or "", url, float(hit.score)
-    )
-
-
-def _snapshot(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
-    return [
-        {
-            "chunk_id": hit.chunk_id,
-            "document_id": hit.document_id,
-            "source": hit.source,
-            "score": round(float(hit.score), 6),
-            "leg_scores": dict(hit.leg_scores),
-        }
-        for hit in hits
-    ]
 
 
 def _dedupe_by_document(hits: Sequence[SearchHit], limit: int) -> list[SearchHit]:
@@ -140,7 +125,7 @@ class Suggester:
         page_hits, ticket_hits, all_hits, embedder = self._retrieve(query, exclude_document_ids)
         retrieve_ms = int((time.perf_counter() - started) * 1000)
         refs = [
-            _ref(f"S{i}", hit, self.task_url_prefix)
+            source_ref(f"S{i}", hit, self.task_url_prefix)
             for i, hit in enumerate([*page_hits, *ticket_hits], 1)
         ]
         # what every ending shares: the retrieval, the category, the prompt version
@@ -148,20 +133,13 @@ class Suggester:
             "similar_tickets": [ref for ref in refs if ref.source == "pyrus"],
             "prompt_version": self.prompt.version,
             "embedder": embedder,
-            "retrieval": _snapshot(all_hits),
+            "retrieval": retrieval_snapshot(all_hits),
             "no_good_match": not refs,
             "retrieve_ms": retrieve_ms,
-            **_category_fields(decision),
+            **category_fields(decision),
         }
         if not refs:
-            return Suggestion(
-                mode="no_match",
-                steps=[],
-                draft_reply=draft_when_nothing_found(customer_name),
-                sources=[],
-                confidence=0.0,
-                **common,
-            )
+            return nothing_found(customer_name, **common)
         composition = compose(
             query,
             page_hits,
@@ -172,7 +150,7 @@ class Suggester:
         )
 
         def fall_back(reason: str, **llm: Any) -> Suggestion:
-            return _retrieval_only(
+            return retrieval_only(
                 composition, page_hits, refs, customer_name, reason=reason, **common, **llm
             )
 
@@ -194,7 +172,7 @@ class Suggester:
                     budget_tokens=budget,
                 ),
             )
-            call = _call_fields(result.call)
+            call = call_fields(result.call)
             self._check_not_leaking(result.reply)
         except LLMUnavailable as exc:
             failed = {
@@ -202,7 +180,7 @@ class Suggester:
                 "llm_ms": int((time.perf_counter() - llm_started) * 1000),
                 "llm_error": str(exc),
                 "model": self.llm.model,
-                **(_call_fields(exc.call) if exc.call is not None else {}),
+                **(call_fields(exc.call) if exc.call is not None else {}),
             }
             logger.warning("LLM gave no suggestion (%s), retrieval-only: %s", exc.reason, exc)
             return fall_back(exc.reason, **failed)
@@ -211,7 +189,7 @@ class Suggester:
             "llm_ms": int((time.perf_counter() - llm_started) * 1000),
             "model": result.model,
         }
-        if not _known_citations(result.reply, refs):
+        if not known_citations(result.reply, refs):
             logger.warning("LLM draft cites nothing given; retrieval-only suggestion")
             return fall_back(
                 "llm_uncited", **answered, llm_error="the LLM reply cites none of the given sources"
@@ -224,7 +202,7 @@ class Suggester:
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
         }
-        return _from_llm(review.reply, refs, **common, **answered)
+        return from_llm(review.reply, refs, **common, **answered)
 
     def _retrieve(
         self, query: str, exclude: frozenset[str] = frozenset()
@@ -324,96 +302,6 @@ class Suggester:
             raise LLMUnavailable(
                 f"the LLM draft is {len(draft)} characters long", reason="llm_invalid"
             )
-
-
-def _category_fields(decision: CategoryDecision | None) -> dict[str, Any]:
-    """The suggestion's category columns (none without a categorizer or a decision)."""
-    if decision is None:
-        return {}
-    return {
-        "category_code": decision.category_code,
-        "category_confidence": float(decision.confidence),
-        "category_method": decision.method,
-        "taxonomy_version": decision.taxonomy_version,
-        "category_decision": decision,
-    }
-
-
-def _call_fields(call: CallInfo) -> dict[str, Any]:
-    """What the suggestion log keeps about an LLM call (also for a failed one)."""
-    return {
-        "model": call.model,
-        "llm_output_mode": call.output_mode or None,
-        "llm_finish_reason": call.finish_reason,
-        "prompt_tokens": call.prompt_tokens,
-        "completion_tokens": call.completion_tokens,
-    }
-
-
-def _from_llm(reply: LLMReply, refs: list[SourceRef], **fields: Any) -> Suggestion:
-    """The LLM's suggestion: its steps, its draft (staff text dropped), the pages it cited."""
-    by_label = {ref.label: ref for ref in refs}
-    cited = [
-        by_label[label.strip().strip("[]")]
-        for label in reply.cited_source_ids
-        if label.strip().strip("[]") in by_label
-    ]
-    unknown = [
-        label for label in reply.cited_source_ids if label.strip().strip("[]") not in by_label
-    ]
-    if unknown:
-        logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
-    first = next((ref for ref in cited), None)
-    return Suggestion(
-        mode="llm",
-        steps=[step.strip()[:600] for step in reply.recommendation_steps if step.strip()],
-        draft_reply=customer_safe(reply.draft_reply)[:4000],
-        sources=list(dict.fromkeys(ref for ref in cited if ref.source == "confluence")),
-        confidence=reply.confidence,
-        draft_source_id=str(first.document_id) if first else None,
-        draft_source_kind="llm",
-        draft_candidates=list(dict.fromkeys(str(ref.document_id) for ref in refs)),
-        **fields,
-    )
-
-
-def _retrieval_only(
-    composition: Composition,
-    page_hits: Sequence[SearchHit],
-    refs: list[SourceRef],
-    customer_name: str | None,
-    *,
-    reason: str,
-    **fields: Any,
-) -> Suggestion:
-    """The suggestion from retrieval alone: the composed steps and draft (`compose.py`)."""
-    steps = list(composition.steps)
-    if not steps and page_hits:
-        best = page_hits[0]
-        steps = steps_from_section(section_body(best.text or best.snippet, best.title))
-    source = composition.draft_source
-    fallback_steps = [step for step in map(customer_safe, steps) if step]
-    top = max((ref.score for ref in refs), default=0.0)
-    return Suggestion(
-        mode="retrieval_only",
-        steps=steps,
-        draft_reply=draft_from_resolution(
-            composition.draft_body, fallback_steps, customer_name, already_extracted=True
-        ),
-        sources=[ref for ref in refs if ref.source == "confluence"][:3],
-        confidence=round(min(0.5, max(0.0, top)), 3),
-        fallback_reason=reason,
-        draft_source_id=source.document_id if source is not None else None,
-        draft_source_kind=source.kind if source is not None else None,
-        draft_candidates=list(composition.candidates),
-        **fields,
-    )
-
-
-def _known_citations(reply: LLMReply, refs: Sequence[SourceRef]) -> bool:
-    """True when the reply cites at least one of the sources it was given."""
-    labels = {ref.label for ref in refs}
-    return any(label.strip().strip("[]") in labels for label in reply.cited_source_ids)
 
 
 def _supplement_is_relevant(combined: SearchResult, extra: SearchResult) -> bool:
