@@ -20,6 +20,7 @@ from assistant.bot.arms import arm_unit_value, assign_arm
 from assistant.bot.comment_format import CommentBody
 from assistant.bot.inbox import unfinished_jobs
 from assistant.bot.models import Suggestion
+from assistant.categorization.policy import record_decision
 from assistant.errors import KbError
 
 logger = logging.getLogger(__name__)
@@ -156,10 +157,6 @@ def record_posted(
 def record_category(conn: psycopg.Connection, task_id: int, suggestion: Suggestion) -> None:
     """Log the category decision through the categorizer's own log, when it exists."""
     if suggestion.category_decision is None:
-        return
-    try:
-        from assistant.categorization.policy import record_decision  # type: ignore[import-not-found]
-    except ImportError:
         return
     try:
         record_decision(conn, task_id, suggestion.category_decision)
