@@ -62,7 +62,7 @@ def _candidates(
     composition: Any, embedder: object | None, retrieved: Sequence[Any], relevant: frozenset
 ) -> list[Candidate]:
     from assistant.bot.answer_selection import agreement
-    from assistant.bot.compose import DRAFT_POOL, draft_body
+    from assistant.bot.compose import DRAFT_POOL, candidate_body
 
     pool = composition.ranked[:DRAFT_POOL]
     support = agreement([s.passage for s in pool], embedder)
@@ -70,7 +70,7 @@ def _candidates(
     out = []
     for scored, agree in zip(pool, support, strict=True):
         passage = scored.passage
-        if not draft_body(passage):
+        if not candidate_body(passage):
             continue  # nothing a customer may read: never a draft
         features = (
             scored.score,

@@ -2,7 +2,7 @@
 
 History loaded by a backfill (or tickets whose webhook never arrived) gets its arm and
 suggestion the way production does: through the bot's own deterministic assignment and
-logging (`assistant.bot.suggestion_log.replay_history`), never as labels made up in a mart.
+logging (`assistant.bot.replay.replay_history`), never as labels made up in a mart.
 Nothing is posted to Pyrus. Re-running is a no-op for tickets already logged.
 """
 
@@ -16,8 +16,8 @@ import psycopg
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from assistant.bot.replay import count_unlogged_tasks, replay_history
 from assistant.bot.suggest import Suggester, open_suggester
-from assistant.bot.suggestion_log import count_unlogged_tasks, replay_history
 from assistant.db import connect
 from assistant.effect.data import rollout_start
 from assistant.settings import AssistantSettings

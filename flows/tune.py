@@ -16,7 +16,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from assistant.bot.suggestion_log import ticket_queries
+from assistant.bot.replay import ticket_queries
 from assistant.config import load_settings
 from assistant.db import connect
 from assistant.knowledge.learning.tuning import tune

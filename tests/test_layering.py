@@ -157,9 +157,8 @@ def phase_violations(graph: dict[str, set[str]]) -> list[str]:
     return found
 
 
-# Circles being removed on another branch of issue #24 (item 3 moves `Suggestion` into
-# bot/models.py). Listed so this test guards everything else now; it fails once the
-# circle is gone, so the entry is deleted rather than forgotten.
+# Circles known and being removed, each listed so the test guards everything else; none
+# is left (`Suggestion` lives in bot/models.py). An entry fails once its circle is gone.
 KNOWN_CYCLES: list[list[str]] = []
 
 

@@ -51,9 +51,9 @@ from typing import Any, Protocol
 import psycopg
 
 from assistant.bot.answer_selection import page_passages
-from assistant.bot.drafts import CLOSING_LINE, draft_from_resolution
 from assistant.bot.models import Suggestion
 from assistant.bot.output_guard import OutputGuard
+from assistant.bot.reply_text import draft_body, draft_from_resolution
 from assistant.bot.staff_text import leaks
 from assistant.bot.suggest import Suggester
 from assistant.errors import KbError
@@ -179,14 +179,6 @@ def chrf(hypothesis: str, reference: str) -> float:
         return 0.0
     beta2 = CHRF_BETA**2
     return 100 * (1 + beta2) * p * r / (beta2 * p + r)
-
-
-def draft_body(draft: str) -> str:
-    """The draft without our greeting paragraph and closing line (they are not content)."""
-    parts = [part for part in draft.split("\n\n") if part.strip()]
-    if parts and parts[0].startswith("Здравствуйте"):
-        parts = parts[1:]
-    return "\n\n".join(part for part in parts if part.strip() != CLOSING_LINE)
 
 
 # --- running ----------------------------------------------------------------------------

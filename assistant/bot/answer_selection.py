@@ -20,20 +20,17 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.bot.drafts import resolution_text, section_body
+from assistant.bot.reply_text import is_reply_heading, resolution_text, section_body
 from assistant.email_text import latest_message
 from assistant.knowledge.text import terms
 
 logger = logging.getLogger(__name__)
 
-SectionLoader = Callable[[str], list[tuple[str, str]]]
-
-REPLY_HEADINGS = ("что ответить клиенту", "шаблон ответа", "ответ клиенту")
 _BOLD = re.compile(r"^\*\*(.+)\*\*$")
 _LIST_OR_QUOTE = re.compile(r"^\s*(?:\d{1,2}[.)]|[-•*—>|])\s*")
 _QUESTION = re.compile(r"(?is)вопрос\s*:\s*(.*?)(?:\n\s*решение\s*:|$)")
@@ -109,23 +106,20 @@ def page_passages(
             body = body.split("\n", 1)[1] if "\n" in body else ""
         for inner, text in split_passages(body):
             heading = " › ".join(part for part in (section, inner) if part)
-            lowered = heading.lower()
-            kind = "template" if any(name in lowered for name in REPLY_HEADINGS) else "section"
+            kind = "template" if is_reply_heading(heading) else "section"
             key = f"{inner or section}\n{text}" if kind == "section" else text
             found.append(Passage(document_id, source, title, heading, text, kind, key, rank))
     return found
 
 
 def ticket_passage(
-    document_id: str, title: str, rank: int, chunks: Sequence[str], *, key: str = "answer"
+    document_id: str, title: str, rank: int, chunks: Sequence[str]
 ) -> Passage | None:
-    """A past ticket's staff reply as one passage.
+    """A past ticket's staff reply as one passage, scored by the question it answered.
 
-    `key="answer"` scores the reply itself against the ticket, like templates and page
-    passages (one footing for all draft candidates); `key="question"` scores the
-    question it answered (question-to-question similarity runs higher, so it favours
-    past tickets over pages); `key="both"` scores question and reply together, so a
-    reply must also be about this ticket, not only follow a similar-sounding question.
+    Question-to-question similarity tells whether a past reply fits this ticket (it runs
+    higher than reply-to-ticket similarity, so it favours past tickets over pages): a
+    structural choice compared on the sample and its degraded copy (docs/answers.md).
     """
     replies, question = [], ""
     for text in chunks:
@@ -138,25 +132,22 @@ def ticket_passage(
     if not replies:
         return None
     text = "\n".join(replies)
-    scored_by = {"answer": text, "question": question or title}.get(
-        key, f"{question or title}\n{text}"
-    )
-    return Passage(document_id, "pyrus", title, "", text, "resolution", scored_by, rank)
+    return Passage(document_id, "pyrus", title, "", text, "resolution", question or title, rank)
 
 
 def _bag(text: str) -> set[str]:
     return set(terms(text))
 
 
+def _stem_cosine(a: set[str], b: set[str]) -> float:
+    """Cosine of two stem sets: length-normalised both ways, so long passages gain nothing."""
+    return len(a & b) / math.sqrt(len(a) * len(b)) if a and b else 0.0
+
+
 def lexical_similarity(query: str, texts: Sequence[str]) -> list[float]:
-    """Cosine of stem sets: length-normalised both ways, so long passages gain nothing."""
+    """The stem-set cosine of the query with each text."""
     wanted = _bag(query)
-    out = []
-    for text in texts:
-        bag = _bag(text)
-        shared = len(wanted & bag)
-        out.append(shared / math.sqrt(len(wanted) * len(bag)) if wanted and bag else 0.0)
-    return out
+    return [_stem_cosine(wanted, _bag(text)) for text in texts]
 
 
 def _usable(embedder: object | None) -> bool:
@@ -202,9 +193,7 @@ def pairwise(texts: Sequence[str], embedder: object | None) -> np.ndarray:
     matrix = np.zeros((n, n), dtype=np.float32)
     for i in range(n):
         for j in range(i + 1, n):
-            shared = len(bags[i] & bags[j])
-            norm = math.sqrt(len(bags[i]) * len(bags[j]))
-            matrix[i, j] = matrix[j, i] = shared / norm if norm else 0.0
+            matrix[i, j] = matrix[j, i] = _stem_cosine(bags[i], bags[j])
     if _usable(embedder) and n:
         try:
             vectors = np.asarray(embedder.embed(list(texts)))  # type: ignore[attr-defined]

@@ -14,7 +14,6 @@ construction but answer nothing, so they are never a source of steps or drafts.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,14 +21,14 @@ from typing import Any
 from assistant.bot.answer_selection import (
     Passage,
     Scored,
-    SectionLoader,
     agreement,
     lexical_similarity,
     page_passages,
     rank_passages,
     ticket_passage,
 )
-from assistant.bot.drafts import steps_from_section
+from assistant.bot.models import SectionLoader
+from assistant.bot.reply_text import answers_nothing, customer_lines, passage_steps, reads_as_reply
 from assistant.bot.staff_text import customer_safe, is_internal_section
 from assistant.redact import PublicContacts, redact
 
@@ -37,31 +36,12 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGES = 3
 MAX_TICKETS = 3
-# Structural choices, compared with `kb eval answers` on the sample AND its degraded copy
-# (README, "What the bot's comment contains"); none is a fitted constant.
-RESOLUTION_KEY = "question"  # a past reply is scored by the question it answered
-DRAFT_POOL = 12  # best-scored candidates the draft is chosen from
-USE_AGREEMENT = True  # add agreement with other documents' candidates (`agreement`)
-_NOT_AN_ANSWER = re.compile(
-    r"симптом|проблема|как выглядит|статьи раздела|см\. также|связанные|что такое|пример",
-    re.IGNORECASE,
-)
-_QUOTE_PREFIX = re.compile(r"^\s*>\s?")
-_GREETING = re.compile(
-    r"^(здравствуйте|добрый (день|вечер)|доброе утро|привет)[^!.\n]*[!.]?\s*", re.IGNORECASE
-)
-_SIGN_OFF = re.compile(
-    r"^(с уважением|спасибо за обращение|служба поддержки|если вопрос останется)"
-    # a colleague's signature from a past reply: «Ольга, служба поддержки Pyrus»
-    r"|^[^\n]{0,40}\b(служба|отдел|команда|специалист)\s+(технической\s+)?поддержки[^\n]{0,40}$",
-    re.IGNORECASE,
-)
-_REFERENCE_ONLY = re.compile(r"^\s*[«\"][^»\"]+[»\"]\s*\.?\s*$")
-_PANEL = re.compile(r"^\s*панель\s*:", re.IGNORECASE)
-_NOT_PROSE = re.compile(r"^\s*(?:\||```|\{|\}|json|POST |GET )")
+# Best-scored candidates the draft is chosen from: a structural choice compared with
+# `kb eval answers` on the sample AND its degraded copy (docs/answers.md), not a fit.
+DRAFT_POOL = 12
 
 
-@dataclass
+@dataclass(frozen=True)
 class Composition:
     """What the retrieval-only suggestion shows, and where each part came from."""
 
@@ -98,9 +78,7 @@ def gather(
         chunks = [text for _, text in _loaded(loader, hit)]
         if hit.text and hit.text not in chunks:
             chunks.append(hit.text)
-        found = ticket_passage(
-            str(hit.document_id), hit.title or "", rank, chunks, key=RESOLUTION_KEY
-        )
+        found = ticket_passage(str(hit.document_id), hit.title or "", rank, chunks)
         if found is not None:
             passages.append(found)
     return passages
@@ -108,24 +86,14 @@ def gather(
 
 def is_answer(passage: Passage) -> bool:
     """Content that can answer a ticket (not a symptom list, a link list or a definition)."""
-    if passage.kind != "section":
-        return True
-    lines = [line for line in passage.text.splitlines() if line.strip()]
-    links_only = all(_REFERENCE_ONLY.match(line.lstrip("-•* ")) for line in lines)
-    return not links_only and not _NOT_AN_ANSWER.search(passage.heading)
+    return passage.kind != "section" or not answers_nothing(passage.heading, passage.text)
 
 
-def draft_body(passage: Passage, public: PublicContacts | None = None) -> str:
+def candidate_body(passage: Passage, public: PublicContacts | None = None) -> str:
     """The customer-safe text a candidate contributes to a draft ('' when nothing is left)."""
     if passage.kind == "section" and is_internal_section(passage.heading):
         return ""
-    lines = []
-    for raw in passage.text.splitlines():
-        line = _GREETING.sub("", _QUOTE_PREFIX.sub("", raw).strip()).strip()
-        if not line or _PANEL.match(line) or _SIGN_OFF.match(line) or _NOT_PROSE.match(line):
-            continue
-        lines.append(line)
-    text = "\n".join(lines)
+    text = customer_lines(passage.text)
     if passage.kind == "resolution":
         text = redact(text, public)  # the organisation's own contacts stay
     return customer_safe(text)[:1500]
@@ -145,27 +113,33 @@ def compose(
         return Composition()
     ranked = [s for s in rank_passages(query, passages, embedder) if is_answer(s.passage)]
     ordered = choose_order(ranked, embedder)
-    result = Composition(
-        ranked=ranked, candidates=list(dict.fromkeys(p.document_id for p in ordered))
-    )
     # A section that opens with a greeting is a sample reply (a style guide's «Пример
     # ответа» inside an expand macro has no heading of its own): a draft, not steps.
     sections = [p for p in ordered if p.kind == "section" and not reads_as_reply(p.text)]
+    steps: list[str] = []
     if sections:
         best = sections[0]
-        result.steps_source = best
-        steps = _steps(best.text)
+        steps = passage_steps(best.text)
         if len(steps) < 2:  # a short passage: continue with the next best of the same page
             more = next((p for p in sections[1:] if p.document_id == best.document_id), None)
             if more is not None:
-                steps += _steps(more.text)
-        result.steps = steps[:5]
-    for passage in _templates_on_topic(ordered):
-        body = draft_body(passage, public)
-        if body:
-            result.draft_body, result.draft_source = body, passage
-            break
-    return result
+                steps += passage_steps(more.text)
+    drafted = next(
+        (
+            (body, passage)
+            for passage in _templates_on_topic(ordered)
+            if (body := candidate_body(passage, public))
+        ),
+        ("", None),
+    )
+    return Composition(
+        steps=steps[:5],
+        draft_body=drafted[0],
+        draft_source=drafted[1],
+        steps_source=sections[0] if sections else None,
+        ranked=ranked,
+        candidates=list(dict.fromkeys(p.document_id for p in ordered)),
+    )
 
 
 def _templates_on_topic(ordered: Sequence[Passage]) -> list[Passage]:
@@ -190,28 +164,10 @@ def _templates_on_topic(ordered: Sequence[Passage]) -> list[Passage]:
     return kept
 
 
-def reads_as_reply(text: str) -> bool:
-    """True when the passage's first line greets someone: it is a reply, not instructions."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    return bool(_GREETING.match(_QUOTE_PREFIX.sub("", first).strip()))
-
-
-def _steps(text: str) -> list[str]:
-    """Steps of a passage without bare references to other pages («Название статьи»),
-    greetings or sign-offs."""
-    return [
-        step
-        for step in steps_from_section(text)
-        if not _REFERENCE_ONLY.match(step)
-        and not _SIGN_OFF.match(step)
-        and _GREETING.sub("", step).strip()
-    ]
-
-
 def choose_order(ranked: Sequence[Scored], embedder: object | None) -> list[Passage]:
     """Candidates best first: closeness to the ticket plus agreement across sources."""
     pool = list(ranked[:DRAFT_POOL])
-    if not USE_AGREEMENT or len(pool) < 2:
+    if len(pool) < 2:
         return [s.passage for s in pool]
     support = agreement([s.passage for s in pool], embedder)
     order = sorted(range(len(pool)), key=lambda i: (-(pool[i].score + support[i]), i))

@@ -7,8 +7,12 @@ to know the shape of what it produced.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+SectionLoader = Callable[[str], list[tuple[str, str]]]
+"""Document id -> the page's (section heading, section text) pairs, in page order."""
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,14 @@ class SourceRef:
     score: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Suggestion:
-    """Everything the comment and the suggestion log need."""
+    """Everything the comment and the suggestion log need.
+
+    Built once, when the suggester knows how it ends (`suggest.py`), and never changed
+    after: a caller that shows less (a turn's comment, `turns.py`) makes a copy with
+    `dataclasses.replace`, so the suggestion that was logged is the one that was made.
+    """
 
     mode: str  # llm | retrieval_only | no_match
     steps: list[str]

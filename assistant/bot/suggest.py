@@ -7,36 +7,43 @@ a reply that echoes the prompt is rejected. The passages that answer this ticket
 chosen first (`compose`): they feed the LLM prompt, and whenever the LLM is missing or
 fails they are the suggestion — steps from the best page passage, the draft from the
 best past staff reply, reply template or passage — and the comment says so. When
-retrieval finds nothing relevant, the suggestion says that plainly.
+retrieval finds nothing relevant, the suggestion says that plainly. The suggestion is
+built once, when it is known how the call ended (`suggestion_build.py`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 
-from assistant.bot.comment_format import PYRUS_TASK_URL_PREFIX, pyrus_task_url
+from assistant.bot.comment_format import PYRUS_TASK_URL_PREFIX
 from assistant.bot.compose import Composition, compose
-from assistant.bot.drafts import (
-    draft_from_resolution,
-    draft_when_nothing_found,
+from assistant.bot.models import SectionLoader, SourceRef, Suggestion
+from assistant.bot.output_guard import OutputGuard
+from assistant.bot.reply_text import (
     neutralize,
     section_body,
-    steps_from_section,
 )
-from assistant.bot.models import SourceRef, Suggestion
-from assistant.bot.output_guard import OutputGuard
-from assistant.bot.staff_text import customer_safe
+from assistant.bot.suggestion_build import (
+    call_fields,
+    category_fields,
+    from_llm,
+    known_citations,
+    nothing_found,
+    retrieval_only,
+    retrieval_snapshot,
+    source_ref,
+)
 from assistant.categorization.policy import Categorizer, CategoryDecision
 from assistant.email_text import latest_message
 from assistant.errors import KbError
 from assistant.knowledge.index.store import KnowledgeStore
 from assistant.knowledge.search.retrieval import Retriever, SearchHit, SearchResult
-from assistant.llm.client import CallInfo, LLMClient, LLMReply, LLMUnavailable, llm_from_settings
+from assistant.llm.client import LLMClient, LLMReply, LLMUnavailable, llm_from_settings
 from assistant.llm.context import fit_parts
 from assistant.llm.prompt import Prompt, load_prompt
 from assistant.redact import load_public_contacts, redact
@@ -46,30 +53,6 @@ logger = logging.getLogger(__name__)
 
 PASSAGES_PER_SOURCE = 2
 MIN_DRAFT_CHARS = 20  # shorter is no reply to a customer (a base model's "}" or "Да")
-SectionLoader = Callable[[str], list[tuple[str, str]]]
-"""Document id -> the page's (section heading, section text) pairs, in page order."""
-
-
-def _ref(label: str, hit: SearchHit, task_url_prefix: str = PYRUS_TASK_URL_PREFIX) -> SourceRef:
-    url = hit.url or (
-        pyrus_task_url(hit.document_id, task_url_prefix) if hit.source == "pyrus" else ""
-    )
-    return SourceRef(
-        label, hit.chunk_id, hit.document_id, hit.source, hit.title or "", url, float(hit.score)
-    )
-
-
-def _snapshot(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
-    return [
-        {
-            "chunk_id": hit.chunk_id,
-            "document_id": hit.document_id,
-            "source": hit.source,
-            "score": round(float(hit.score), 6),
-            "leg_scores": dict(hit.leg_scores),
-        }
-        for hit in hits
-    ]
 
 
 def _dedupe_by_document(hits: Sequence[SearchHit], limit: int) -> list[SearchHit]:
@@ -142,31 +125,21 @@ class Suggester:
         page_hits, ticket_hits, all_hits, embedder = self._retrieve(query, exclude_document_ids)
         retrieve_ms = int((time.perf_counter() - started) * 1000)
         refs = [
-            _ref(f"S{i}", hit, self.task_url_prefix)
+            source_ref(f"S{i}", hit, self.task_url_prefix)
             for i, hit in enumerate([*page_hits, *ticket_hits], 1)
         ]
-        base = Suggestion(
-            mode="no_match",
-            steps=[],
-            draft_reply="",
-            sources=[],
-            similar_tickets=[ref for ref in refs if ref.source == "pyrus"],
-            prompt_version=self.prompt.version,
-            embedder=embedder,
-            retrieval=_snapshot(all_hits),
-            no_good_match=not refs,
-            retrieve_ms=retrieve_ms,
-        )
-        if decision is not None:
-            base.category_code = decision.category_code
-            base.category_confidence = float(decision.confidence)
-            base.category_method = decision.method
-            base.taxonomy_version = decision.taxonomy_version
-            base.category_decision = decision
+        # what every ending shares: the retrieval, the category, the prompt version
+        common: dict[str, Any] = {
+            "similar_tickets": [ref for ref in refs if ref.source == "pyrus"],
+            "prompt_version": self.prompt.version,
+            "embedder": embedder,
+            "retrieval": retrieval_snapshot(all_hits),
+            "no_good_match": not refs,
+            "retrieve_ms": retrieve_ms,
+            **category_fields(decision),
+        }
         if not refs:
-            base.draft_reply = draft_when_nothing_found(customer_name)
-            base.confidence = 0.0
-            return base
+            return nothing_found(customer_name, **common)
         composition = compose(
             query,
             page_hits,
@@ -175,11 +148,16 @@ class Suggester:
             getattr(self.retriever, "embedder", None),
             self.guard.public,
         )
-        if self.llm is None:
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason="llm_not_configured"
+
+        def fall_back(reason: str, **llm: Any) -> Suggestion:
+            return retrieval_only(
+                composition, page_hits, refs, customer_name, reason=reason, **common, **llm
             )
+
+        if self.llm is None:
+            return fall_back("llm_not_configured")
         llm_started = time.perf_counter()
+        call: dict[str, Any] = {}  # what the log keeps of the call, also of a failed one
         try:
             result = self.llm.complete_json(
                 self.prompt.system,
@@ -194,36 +172,37 @@ class Suggester:
                     budget_tokens=budget,
                 ),
             )
-            _record_call(base, result.call)
+            call = call_fields(result.call)
             self._check_not_leaking(result.reply)
         except LLMUnavailable as exc:
-            base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
-            base.llm_error = str(exc)
-            base.model = self.llm.model
-            if exc.call is not None:
-                _record_call(base, exc.call)
+            failed = {
+                **call,
+                "llm_ms": int((time.perf_counter() - llm_started) * 1000),
+                "llm_error": str(exc),
+                "model": self.llm.model,
+                **(call_fields(exc.call) if exc.call is not None else {}),
+            }
             logger.warning("LLM gave no suggestion (%s), retrieval-only: %s", exc.reason, exc)
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason=exc.reason
-            )
-        base.llm_ms = int((time.perf_counter() - llm_started) * 1000)
-        base.model = result.model
-        if not _known_citations(result.reply, refs):
-            base.llm_error = "the LLM reply cites none of the given sources"
+            return fall_back(exc.reason, **failed)
+        answered = {
+            **call,
+            "llm_ms": int((time.perf_counter() - llm_started) * 1000),
+            "model": result.model,
+        }
+        if not known_citations(result.reply, refs):
             logger.warning("LLM draft cites nothing given; retrieval-only suggestion")
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason="llm_uncited"
+            return fall_back(
+                "llm_uncited", **answered, llm_error="the LLM reply cites none of the given sources"
             )
         review = self.guard.review(result.reply, [ref.url for ref in refs])
         if review.problem:  # assistant/bot/output_guard.py
-            base.llm_error = review.problem
             logger.warning("LLM reply failed the output guard (%s); retrieval-only", review.problem)
-            return self._retrieval_only(
-                base, composition, page_hits, refs, customer_name, reason="llm_unsafe"
-            )
-        return self._from_llm(
-            base, review.reply, refs, result.model, result.prompt_tokens, result.completion_tokens
-        )
+            return fall_back("llm_unsafe", **answered, llm_error=review.problem)
+        answered |= {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+        }
+        return from_llm(review.reply, refs, **common, **answered)
 
     def _retrieve(
         self, query: str, exclude: frozenset[str] = frozenset()
@@ -323,85 +302,6 @@ class Suggester:
             raise LLMUnavailable(
                 f"the LLM draft is {len(draft)} characters long", reason="llm_invalid"
             )
-
-    def _from_llm(
-        self,
-        base: Suggestion,
-        reply: LLMReply,
-        refs: list[SourceRef],
-        model: str,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-    ) -> Suggestion:
-        by_label = {ref.label: ref for ref in refs}
-        cited = [
-            by_label[label.strip().strip("[]")]
-            for label in reply.cited_source_ids
-            if label.strip().strip("[]") in by_label
-        ]
-        unknown = [
-            label for label in reply.cited_source_ids if label.strip().strip("[]") not in by_label
-        ]
-        if unknown:
-            logger.info("dropped %d unknown citation(s): %s", len(unknown), unknown[:5])
-        base.mode = "llm"
-        base.draft_candidates = list(dict.fromkeys(str(ref.document_id) for ref in refs))
-        base.steps = [step.strip()[:600] for step in reply.recommendation_steps if step.strip()]
-        base.draft_reply = customer_safe(reply.draft_reply)[:4000]
-        base.draft_source_kind = "llm"
-        first = next((ref for ref in cited), None)
-        base.draft_source_id = str(first.document_id) if first else None
-        base.sources = list(dict.fromkeys(ref for ref in cited if ref.source == "confluence"))
-        base.confidence = reply.confidence
-        base.model = model
-        base.prompt_tokens, base.completion_tokens = prompt_tokens, completion_tokens
-        return base
-
-    def _retrieval_only(
-        self,
-        base: Suggestion,
-        composition: Composition,
-        page_hits: Sequence[SearchHit],
-        refs: list[SourceRef],
-        customer_name: str | None,
-        *,
-        reason: str,
-    ) -> Suggestion:
-        base.mode = "retrieval_only"
-        base.fallback_reason = reason
-        base.sources = [ref for ref in refs if ref.source == "confluence"][:3]
-        base.steps = list(composition.steps)
-        if not base.steps and page_hits:
-            best = page_hits[0]
-            base.steps = steps_from_section(section_body(best.text or best.snippet, best.title))
-        source = composition.draft_source
-        fallback_steps = [step for step in map(customer_safe, base.steps) if step]
-        base.draft_reply = draft_from_resolution(
-            composition.draft_body, fallback_steps, customer_name, already_extracted=True
-        )
-        if source is not None:
-            base.draft_source_id, base.draft_source_kind = source.document_id, source.kind
-        base.draft_candidates = list(composition.candidates)
-        top = max((ref.score for ref in refs), default=0.0)
-        base.confidence = round(min(0.5, max(0.0, top)), 3)
-        return base
-
-
-def _record_call(suggestion: Suggestion, call: CallInfo) -> None:
-    """Copy what the suggestion log keeps about an LLM call (also for a failed one)."""
-    suggestion.model = call.model
-    suggestion.llm_output_mode = call.output_mode or None
-    suggestion.llm_finish_reason = call.finish_reason
-    suggestion.prompt_tokens, suggestion.completion_tokens = (
-        call.prompt_tokens,
-        call.completion_tokens,
-    )
-
-
-def _known_citations(reply: LLMReply, refs: Sequence[SourceRef]) -> bool:
-    """True when the reply cites at least one of the sources it was given."""
-    labels = {ref.label for ref in refs}
-    return any(label.strip().strip("[]") in labels for label in reply.cited_source_ids)
 
 
 def _supplement_is_relevant(combined: SearchResult, extra: SearchResult) -> bool:

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.bot.answer_eval import AnswerCase, AnswerEvalError, chrf, draft_body
+from assistant.bot.answer_eval import AnswerCase, AnswerEvalError, chrf
 from assistant.bot.answer_selection import lexical_similarity
 from assistant.bot.conversation import Turn, classify_turn, comment_role, thread_context
 from assistant.bot.pyrus_models import PyrusTask, safe_ticket, ticket_from_task
+from assistant.bot.reply_text import draft_body
 from assistant.bot.suggest import Suggester
 from assistant.bot.turns import REPEAT_SIMILARITY, suggest_turn
 

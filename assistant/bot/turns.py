@@ -28,7 +28,6 @@ from typing import Any
 from assistant.bot.answer_selection import lexical_similarity
 from assistant.bot.comment_format import HEADING, CommentBody, format_comment
 from assistant.bot.conversation import ThreadContext, Turn
-from assistant.bot.drafts import neutralize
 from assistant.bot.models import Suggestion
 from assistant.bot.pyrus_models import (
     DESCRIPTION_MAX_CHARS,
@@ -36,6 +35,7 @@ from assistant.bot.pyrus_models import (
     safe_ticket,
     ticket_from_task,
 )
+from assistant.bot.reply_text import neutralize
 from assistant.bot.suggest import Suggester
 from assistant.knowledge.text import terms
 from assistant.llm.prompt import Prompt, load_prompt
@@ -175,12 +175,16 @@ def suggest_turn(
     )
     repeated = 0
     if turn.kind == "follow_up":  # an engineer who asks gets the answer, seen before or not
-        suggestion.steps, repeated = drop_repeated(suggestion.steps, context.already_given())
+        steps, repeated = drop_repeated(suggestion.steps, context.already_given())
+        suggestion = dataclasses.replace(suggestion, steps=steps)
     names = category_names or {}
     if turn.kind == "question":
-        suggestion.category_code = suggestion.category_decision = None
-        if not _DRAFT_ASKED.search(turn.text):
-            suggestion.draft_reply = ""
+        suggestion = dataclasses.replace(
+            suggestion,
+            category_code=None,
+            category_decision=None,
+            draft_reply=suggestion.draft_reply if _DRAFT_ASKED.search(turn.text) else "",
+        )
         body = format_comment(suggestion, draft_field_id=None)
         intro = [f"Вопрос: {_quote(masked)}"]
         body = _retitle(body, QUESTION_HEADING, intro)
@@ -188,7 +192,7 @@ def suggest_turn(
     else:
         sent_again = repeats_a_sent_reply(suggestion.draft_reply, context.staff_replies)
         if sent_again:
-            suggestion.draft_reply = ""
+            suggestion = dataclasses.replace(suggestion, draft_reply="")
         body = format_comment(
             suggestion,
             category_name=names.get(suggestion.category_code or ""),

@@ -12,12 +12,11 @@ from typer.testing import CliRunner
 from assistant.bot.answer_eval import (
     AnswerEvalError,
     chrf,
-    draft_body,
     draft_miss,
     load_cases,
 )
-from assistant.bot.drafts import CLOSING_LINE
 from assistant.bot.models import Suggestion
+from assistant.bot.reply_text import CLOSING_LINE, draft_body
 from flows.cli import app
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from assistant.bot.answer_eval import draft_body, load_cases, load_corpus, run_answer_evaluation
+from assistant.bot.answer_eval import load_cases, load_corpus, run_answer_evaluation
 from assistant.bot.models import Suggestion
+from assistant.bot.reply_text import draft_body
 from assistant.bot.staff_text import leaks
 from assistant.bot.suggest import Suggester
 from assistant.knowledge.embedders.e5 import cpu_lacks_avx2

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from assistant.bot.compose import _steps, compose, reads_as_reply
+from assistant.bot.compose import compose
+from assistant.bot.reply_text import passage_steps, reads_as_reply
 
 SECTIONS = {
     "confluence:1": [
@@ -45,7 +46,7 @@ def test_a_sample_reply_is_not_the_steps() -> None:
 def test_greetings_and_sign_offs_are_not_steps() -> None:
     assert reads_as_reply("Добрый день, Иван!\nПроверьте настройки.")
     assert not reads_as_reply("1. Откройте «Настройки».\n2. Проверьте журнал.")
-    steps = _steps(
+    steps = passage_steps(
         "Здравствуйте, Ольга! Откройте «Настройки» → «Журнал рассылок». "
         "Найдите адрес клиента в журнале. С уважением, служба поддержки Pyrus."
     )

@@ -99,7 +99,7 @@ def test_internal_sections_by_heading() -> None:
     ],
 )
 def test_a_colleagues_signature_from_a_past_reply_is_not_in_the_draft(signature: str) -> None:
-    from assistant.bot.drafts import draft_from_resolution
+    from assistant.bot.reply_text import draft_from_resolution
 
     past_reply = f"Здравствуйте!\nБез cookies интерфейс Pyrus не работает.\n{signature}"
     draft = draft_from_resolution(past_reply, [], "Марина")

@@ -7,13 +7,14 @@ runs); retrieval is an in-test word-overlap search that returns the real `Search
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from assistant.bot.drafts import resolution_text, steps_from_section
+from assistant.bot.reply_text import resolution_text, steps_from_section
 from assistant.bot.suggest import Suggester, ticket_query
 from assistant.knowledge.search.retrieval import SearchHit, SearchResult
 from assistant.llm.client import LLMClient, LLMUnavailable, parse_reply
@@ -226,6 +227,24 @@ def test_llm_failures_fall_back_to_retrieval(
     assert suggestion.fallback_reason == reason
     assert suggestion.llm_error
     assert suggestion.steps
+
+
+def test_a_rejected_reply_still_logs_what_the_call_cost(fake_llm: Any) -> None:
+    fake_llm.script(
+        json.dumps(
+            {"recommendation_steps": [], "cited_source_ids": ["S1"], "draft_reply": "Да"},
+            ensure_ascii=False,
+        )
+    )
+    suggestion = make_suggester(llm_for(fake_llm)).suggest(SUBJECT, DESCRIPTION)
+    assert suggestion.mode == "retrieval_only"
+    assert suggestion.fallback_reason == "llm_invalid"
+    assert suggestion.llm_error == "the LLM draft is 2 characters long"
+    assert suggestion.prompt_tokens == 100  # the call was made: its cost is in the log
+    assert suggestion.llm_output_mode is not None
+    assert suggestion.model == "fake-model"
+    with pytest.raises(dataclasses.FrozenInstanceError):  # built once, never changed
+        suggestion.draft_reply = ""  # type: ignore[misc]
 
 
 def test_llm_timeout_falls_back(fake_llm: Any) -> None:

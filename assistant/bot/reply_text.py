@@ -1,9 +1,11 @@
-"""Pure text helpers for suggestions: wrapping untrusted text, retrieval-only steps, drafts.
+"""The reply-text rules: what a line of a page or a past reply is, and how a draft reads.
 
-Kept apart from `suggest.py` so the suggester keeps the flow (retrieve → prompt → generate →
-cite) while the wording rules for the retrieval-only fallback (steps from a page's fix
-section, the reply template, a past ticket's resolution, the greeting and closing line)
-live in one I/O-free module that is easy to test on its own.
+One I/O-free module for every wording rule the bot applies to text — wrapping untrusted
+text for the prompt, cutting steps out of a page section, finding the staff answer in a
+past ticket, dropping greetings, sign-offs, panels and link lists, and wrapping a draft
+in our greeting and closing line (and, for the evaluations, taking it off again).
+Which passage answers a ticket is chosen elsewhere (`answer_selection.py`, `compose.py`);
+this module only says what a piece of text is and how it is cleaned.
 """
 
 from __future__ import annotations
@@ -13,20 +15,38 @@ from collections.abc import Sequence
 
 from assistant.email_text import latest_message
 
-# --- text helpers: wrapping untrusted text, retrieval-only steps and drafts ----------
+CLOSING_LINE = "Если вопрос останется — ответьте на это сообщение, разберёмся."
+# Headings of a page's reply to customers («Что ответить клиенту»): a draft, not steps.
+REPLY_HEADINGS = ("что ответить клиенту", "шаблон ответа", "ответ клиенту")
 
 _TAG = re.compile(r"</?\s*(?:ticket|sources|system|user)\s*>", re.IGNORECASE)
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-•*—])\s+(.+)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[А-ЯЁA-Z«])")
-_GREETING = re.compile(r"^(здравствуйте|добрый (день|вечер)|привет)[^\n]*$", re.IGNORECASE)
+_TABLE_RULE = re.compile(r"^:?-{3,}:?$")
+_NUMBER_HEADER = re.compile(r"^(#|№|n|no\.?|шаг)$", re.IGNORECASE)
+# A greeting at the start of a line, with the name after it: «Добрый день, Ольга!»
+_GREETING = re.compile(
+    r"^(здравствуйте|добрый (день|вечер)|доброе утро|привет)[^!.\n]*[!.]?\s*", re.IGNORECASE
+)
 _SIGN_OFF = re.compile(
-    r"^(с уважением|спасибо за обращение|служба поддержки|если вопрос останется)[^\n]*$"
+    r"^(с уважением|спасибо за обращение|служба поддержки|если вопрос останется)"
     # a colleague's signature from a past reply: «Ольга, служба поддержки Pyrus»
     r"|^[^\n]{0,40}\b(служба|отдел|команда|специалист)\s+(технической\s+)?поддержки[^\n]{0,40}$",
     re.IGNORECASE,
 )
+_QUOTE_PREFIX = re.compile(r"^\s*>\s?")
+_PANEL = re.compile(r"^\s*панель\s*:", re.IGNORECASE)
+_NOT_PROSE = re.compile(r"^\s*(?:\||```|\{|\}|json|POST |GET )")
+_REFERENCE_ONLY = re.compile(r"^\s*[«\"][^»\"]+[»\"]\s*\.?\s*$")
+# Headings of passages that are close to a ticket by construction but answer nothing.
+_NOT_AN_ANSWER = re.compile(
+    r"симптом|проблема|как выглядит|статьи раздела|см\. также|связанные|что такое|пример",
+    re.IGNORECASE,
+)
 _RESOLUTION_MARKERS = ("решение:", "ответ поддержки:", "ответ:", "resolution:")
-CLOSING_LINE = "Если вопрос останется — ответьте на это сообщение, разберёмся."
+
+
+# --- what a piece of text is --------------------------------------------------------------
 
 
 def neutralize(text: str) -> str:
@@ -38,6 +58,28 @@ def section_body(text: str, title: str) -> str:
     """A chunk's text without the title/breadcrumb header the indexer puts first."""
     head, sep, body = (text or "").partition("\n\n")
     return body if sep and title and head.startswith(title.strip()) else text or ""
+
+
+def is_reply_heading(heading: str) -> bool:
+    """True for a page section that is a reply to customers («Шаблон ответа»)."""
+    lowered = heading.lower()
+    return any(name in lowered for name in REPLY_HEADINGS)
+
+
+def answers_nothing(heading: str, text: str) -> bool:
+    """A symptom list, a link list or a definition: close to a ticket, yet no answer."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    links_only = all(_REFERENCE_ONLY.match(line.lstrip("-•* ")) for line in lines)
+    return links_only or bool(_NOT_AN_ANSWER.search(heading))
+
+
+def reads_as_reply(text: str) -> bool:
+    """True when the text's first line greets someone: it is a reply, not instructions."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return bool(_GREETING.match(_QUOTE_PREFIX.sub("", first).strip()))
+
+
+# --- steps ------------------------------------------------------------------------------
 
 
 def steps_from_section(text: str, limit: int = 5) -> list[str]:
@@ -54,10 +96,6 @@ def steps_from_section(text: str, limit: int = 5) -> list[str]:
         prose = " ".join(line for line in lines if not line.startswith(("#", "|")))
         items = [part.strip() for part in _SENTENCE_END.split(prose) if len(part.strip()) > 15]
     return [item[:400] for item in items[:limit]]
-
-
-_TABLE_RULE = re.compile(r"^:?-{3,}:?$")
-_NUMBER_HEADER = re.compile(r"^(#|№|n|no\.?|шаг)$", re.IGNORECASE)
 
 
 def table_steps(rows: Sequence[str]) -> list[str]:
@@ -79,58 +117,31 @@ def table_steps(rows: Sequence[str]) -> list[str]:
     return steps
 
 
-_FIX_SECTIONS = (
-    "решение",
-    "как исправить",
-    "что делать",
-    "порядок действий",
-    "пошагово",
-    "шаги",
-    "как настроить",
-    "что проверить",
-    "как проверить",
-)
-_REPLY_SECTIONS = ("что ответить клиенту", "шаблон ответа", "ответ клиенту")
-_QUOTE_PREFIX = re.compile(r"^\s*>\s?")
-_LEADING_GREETING = re.compile(
-    r"^(здравствуйте|добрый (день|вечер)|доброе утро|привет)[^!.\n]*[!.]?\s*", re.IGNORECASE
-)
-_PANEL_LINE = re.compile(r"^\s*панель\s*:.*$", re.IGNORECASE)
-
-
-def _section_matching(
-    sections: Sequence[tuple[str, str]], names: Sequence[str]
-) -> tuple[str, str] | None:
-    for section, text in sections:
-        lowered = (section or "").lower()
-        if any(name in lowered for name in names):
-            return section, text
-    return None
-
-
-def fix_steps(sections: Sequence[tuple[str, str]], title: str) -> list[str]:
-    """Steps from a page's fix section («Решение», «Что делать», …), if it has one.
-
-    No longer used by the suggester (`compose` picks the passage that fits the ticket);
-    kept as the naive baseline's logic and for callers outside the bot.
-    """
-    found = _section_matching(sections, _FIX_SECTIONS)
-    return steps_from_section(section_body(found[1], title)) if found else []
-
-
-def reply_template(sections: Sequence[tuple[str, str]], title: str) -> str:
-    """The page's «Что ответить клиенту» template without quote marks and greeting."""
-    found = _section_matching(sections, _REPLY_SECTIONS)
-    if not found:
-        return ""
-    lines = [
-        _LEADING_GREETING.sub("", _QUOTE_PREFIX.sub("", line).strip())
-        for line in section_body(found[1], title).splitlines()
+def passage_steps(text: str) -> list[str]:
+    """Steps of a passage without bare references to other pages («Название статьи»),
+    greetings or sign-offs."""
+    return [
+        step
+        for step in steps_from_section(text)
+        if not _REFERENCE_ONLY.match(step)
+        and not _SIGN_OFF.match(step)
+        and _GREETING.sub("", step).strip()
     ]
-    kept = [
-        line for line in lines if line and not _PANEL_LINE.match(line) and not _SIGN_OFF.match(line)
-    ]
-    return "\n".join(kept).strip()[:1500]
+
+
+# --- draft text -------------------------------------------------------------------------
+
+
+def customer_lines(text: str) -> str:
+    """A candidate's lines as a draft body: no quote marks, greetings, sign-offs, panels
+    («Панель: …») or non-prose lines (tables, code, JSON, HTTP requests)."""
+    lines = []
+    for raw in text.splitlines():
+        line = _GREETING.sub("", _QUOTE_PREFIX.sub("", raw).strip()).strip()
+        if not line or _PANEL.match(line) or _SIGN_OFF.match(line) or _NOT_PROSE.match(line):
+            continue
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def resolution_text(ticket_text: str) -> str:
@@ -193,3 +204,12 @@ def draft_when_nothing_found(customer_name: str | None) -> str:
             CLOSING_LINE,
         ]
     )
+
+
+def draft_body(draft: str) -> str:
+    """A draft without our greeting paragraph and closing line (they are not content):
+    what the evaluations compare with a reference answer."""
+    parts = [part for part in draft.split("\n\n") if part.strip()]
+    if parts and parts[0].startswith("Здравствуйте"):
+        parts = parts[1:]
+    return "\n\n".join(part for part in parts if part.strip() != CLOSING_LINE)
