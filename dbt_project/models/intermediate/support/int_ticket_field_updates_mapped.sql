@@ -21,55 +21,39 @@ categories as (
 
 ),
 
--- Same role rule as int_ticket_fields_mapped: the form definition first, then the field's
--- own code or name.
-with_roles as (
+-- Role and category code by the one rule in macros/categories.sql (shared with the fields).
+mapped as (
 
-    select
-        field_updates.*,
-        coalesce(
-            form_fields.field_role,
-            {{ pyrus_field_role("field_updates.field_name", "field_updates.field_code") }}
-        ) as field_role
-    from field_updates
-    left join form_fields
-        on
-            field_updates.form_id = form_fields.form_id
-            and field_updates.field_id = form_fields.field_id
+    {{ pyrus_fields_mapped('field_updates', 'form_fields', 'categories') }}
 
 ),
 
 final as (
 
     select
-        with_roles.field_update_id,
-        with_roles.ticket_id,
-        with_roles.comment_id,
-        with_roles.comment_position,
-        with_roles.updated_at,
-        with_roles.author_id,
-        with_roles.field_id,
-        with_roles.field_name,
-        with_roles.field_type,
-        with_roles.field_code,
-        with_roles.field_role,
-        with_roles.has_value,
-        with_roles.value_text,
-        with_roles.choice_id,
-        with_roles.choice_name,
-        with_roles.catalog_item_id,
-        with_roles.catalog_item_name,
-        with_roles.person_id,
-        with_roles.value_display,
-        case
-            when with_roles.field_role = 'category'
-                then {{ category_code_for_choice("with_roles.choice_id", "with_roles.choice_name", "categories") }}
-        end as category_code
-    from with_roles
-    left join categories
-        on
-            with_roles.field_role = 'category'
-            and {{ category_join_condition("with_roles.choice_name", "categories") }}
+        mapped.field_update_id,
+        mapped.ticket_id,
+        mapped.form_id,
+        mapped.comment_id,
+        mapped.comment_position,
+        mapped.updated_at,
+        mapped.author_id,
+        mapped.field_id,
+        mapped.field_name,
+        mapped.field_type,
+        mapped.field_code,
+        mapped.field_role,
+        mapped.has_value,
+        mapped.value_text,
+        mapped.choice_id,
+        mapped.choice_name,
+        mapped.catalog_item_id,
+        mapped.catalog_item_name,
+        mapped.person_id,
+        mapped.value_display,
+        mapped.category_code,
+        mapped.is_category_mapped
+    from mapped
 
 )
 

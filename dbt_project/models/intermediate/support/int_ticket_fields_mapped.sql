@@ -21,58 +21,37 @@ categories as (
 
 ),
 
--- The form definition names the role (by info.code or name); a field missing from the
--- landed form falls back to its own code or name.
-with_roles as (
+-- Role and category code by the one rule in macros/categories.sql (shared with the history).
+mapped as (
 
-    select
-        task_fields.*,
-        coalesce(
-            form_fields.field_role,
-            {{ pyrus_field_role("task_fields.field_name", "task_fields.field_code") }}
-        ) as field_role
-    from task_fields
-    left join form_fields
-        on
-            task_fields.form_id = form_fields.form_id
-            and task_fields.field_id = form_fields.field_id
+    {{ pyrus_fields_mapped('task_fields', 'form_fields', 'categories') }}
 
 ),
 
 final as (
 
     select
-        with_roles.task_field_key,
-        with_roles.ticket_id,
-        with_roles.form_id,
-        with_roles.field_id,
-        with_roles.field_name,
-        with_roles.field_type,
-        with_roles.field_code,
-        with_roles.field_role,
-        with_roles.has_value,
-        with_roles.value_text,
-        with_roles.choice_id,
-        with_roles.choice_name,
-        with_roles.catalog_item_id,
-        with_roles.catalog_item_name,
-        with_roles.person_id,
-        with_roles.person_name,
-        with_roles.value_display,
-        case
-            when with_roles.field_role = 'category'
-                then {{ category_code_for_choice("with_roles.choice_id", "with_roles.choice_name", "categories") }}
-        end as category_code,
-        case
-            when with_roles.field_role = 'category' and with_roles.has_value
-                then {{ category_code_is_mapped("with_roles.choice_id", "categories") }}
-        end as is_category_mapped,
-        with_roles.value_json
-    from with_roles
-    left join categories
-        on
-            with_roles.field_role = 'category'
-            and {{ category_join_condition("with_roles.choice_name", "categories") }}
+        mapped.task_field_key,
+        mapped.ticket_id,
+        mapped.form_id,
+        mapped.field_id,
+        mapped.field_name,
+        mapped.field_type,
+        mapped.field_code,
+        mapped.field_role,
+        mapped.has_value,
+        mapped.value_text,
+        mapped.choice_id,
+        mapped.choice_name,
+        mapped.catalog_item_id,
+        mapped.catalog_item_name,
+        mapped.person_id,
+        mapped.person_name,
+        mapped.value_display,
+        mapped.category_code,
+        mapped.is_category_mapped,
+        mapped.value_json
+    from mapped
 
 )
 
