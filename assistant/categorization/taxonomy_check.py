@@ -157,10 +157,15 @@ def read_forms(conn: psycopg.Connection, form_ids: Iterable[int] = ()) -> list[d
 
 
 def read_label_counts(conn: psycopg.Connection) -> list[tuple[str | None, int | None, int]]:
-    """Staff-set category values on tickets with counts (dbt view `staging.stg_pyrus__tasks`)."""
+    """Staff-set category values on tickets with counts.
+
+    Read from the dbt view `intermediate.int_ticket_fields_pivoted_to_tickets`: a view over
+    `raw.pyrus_tasks`, so tasks extracted since the last build count too
+    (dbt_project/models/intermediate/support/int_ticket_fields_pivoted_to_tickets.yml).
+    """
     rows = conn.execute(
         "select category_choice_name, category_choice_id, count(*) "
-        "from staging.stg_pyrus__tasks "
+        "from intermediate.int_ticket_fields_pivoted_to_tickets "
         "where category_choice_name is not null or category_choice_id is not null "
         "group by 1, 2 order by 3 desc"
     ).fetchall()
@@ -177,7 +182,10 @@ def check_database(
         with conn.transaction():
             labels = read_label_counts(conn)
     except psycopg.errors.UndefinedTable:
-        logger.info("staging.stg_pyrus__tasks does not exist yet (run transform); forms only")
+        logger.info(
+            "intermediate.int_ticket_fields_pivoted_to_tickets does not exist yet "
+            "(run transform); forms only"
+        )
     forms: list[dict[str, Any]] = []
     try:
         with conn.transaction():

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from assistant.categorization.taxonomy_check import read_label_counts
 from flows import dbt_runner
 from flows.runtime import Runtime
 from flows.settings import FlowSettings
@@ -280,3 +281,38 @@ def test_docs_generate_documents_every_model(
         assert undocumented == [], node["name"]
         stale = [name for name in node["columns"] if name not in built_columns]
         assert stale == [], node["name"]
+
+
+def test_taxonomy_check_sees_tasks_extracted_after_the_build(
+    built: dict[str, Any], database_url: str
+) -> None:
+    """The category mapping lives in intermediate views, so `kb taxonomy check` is live.
+
+    A task landed after the build (inserted and rolled back in one transaction) counts at
+    once; its field is recognised by the form definition (id 5 is «Категория» in
+    `raw.pyrus_forms`) although the task names it differently, and its new choice maps to
+    `other` until the seed learns it.
+    """
+    task = {
+        "id": 201599999,
+        "form_id": fx.FORM_ID,
+        "create_date": "2026-11-25T08:00:00Z",
+        "fields": [
+            {"id": 5, "type": "multiple_choice", "name": "Раздел",
+             "value": {"choice_ids": [88], "choice_names": ["Новая тема"]}},
+        ],
+    }  # fmt: skip
+    with psycopg.connect(database_url) as conn:
+        before = dict(((name, choice), n) for name, choice, n in read_label_counts(conn))
+        assert ("Новая тема", 88) not in before
+        fx.insert_task(conn, task)
+        after = dict(((name, choice), n) for name, choice, n in read_label_counts(conn))
+        mapped = conn.execute(
+            "select category_code, is_category_mapped"
+            " from intermediate.int_ticket_fields_pivoted_to_tickets where ticket_id = %s",
+            (task["id"],),
+        ).fetchone()
+        conn.rollback()
+    assert after[("Новая тема", 88)] == 1
+    assert {k: v for k, v in after.items() if k != ("Новая тема", 88)} == before
+    assert mapped == ("other", False)

@@ -158,7 +158,7 @@ def test_unknown_categories_warn_then_taxonomy_init_fixes_them(
     assert "13 value(s) map to no category" in checked.output
     with connect(database_url, autocommit=True) as conn:
         payment = conn.execute(
-            "select count(*) from staging.stg_pyrus__tasks "
+            "select count(*) from intermediate.int_ticket_fields_pivoted_to_tickets "
             "where category_choice_name = 'Вопрос по оплате'"
         ).fetchone()
     assert payment is not None

@@ -26,7 +26,7 @@ events as (
 
 field_updates as (
 
-    select * from {{ ref('stg_pyrus__field_updates') }}
+    select * from {{ ref('int_ticket_field_updates_mapped') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 tasks as (
 
-    select * from {{ ref('stg_pyrus__tasks') }}
+    select * from {{ ref('int_ticket_fields_pivoted_to_tickets') }}
 
 ),
 

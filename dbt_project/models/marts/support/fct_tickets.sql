@@ -2,7 +2,7 @@ with
 
 tasks as (
 
-    select * from {{ ref('stg_pyrus__tasks') }}
+    select * from {{ ref('int_ticket_fields_pivoted_to_tickets') }}
 
 ),
 
@@ -14,7 +14,7 @@ events as (
 
 field_updates as (
 
-    select * from {{ ref('stg_pyrus__field_updates') }}
+    select * from {{ ref('int_ticket_field_updates_mapped') }}
 
 ),
 

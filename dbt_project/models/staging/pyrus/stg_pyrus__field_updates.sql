@@ -6,18 +6,6 @@ tasks as (
 
 ),
 
-form_fields as (
-
-    select * from {{ ref('stg_pyrus__form_fields') }}
-
-),
-
-categories as (
-
-    select * from {{ ref('categories') }}
-
-),
-
 comments as (
 
     select
@@ -79,6 +67,7 @@ parsed as (
 
     select distinct on (all_updates.comment_id, {{ jsonb_bigint("all_updates.field -> 'id'") }})
         all_updates.ticket_id,
+        all_updates.form_id,
         all_updates.comment_id,
         all_updates.comment_position,
         all_updates.updated_at,
@@ -86,18 +75,11 @@ parsed as (
         {{ jsonb_bigint("all_updates.field -> 'id'") }} as field_id,
         all_updates.field ->> 'name' as field_name,
         all_updates.field ->> 'type' as field_type,
-        coalesce(
-            form_fields.field_role,
-            {{ pyrus_field_role("all_updates.field ->> 'name'", "all_updates.field ->> 'code'") }}
-        ) as field_role,
+        nullif(all_updates.field ->> 'code', '') as field_code,
         all_updates.field ? 'value'
         and all_updates.field -> 'value' <> 'null'::jsonb as has_value,
         {{ pyrus_field_value_columns("all_updates.field") }}
     from all_updates
-    left join form_fields
-        on
-            all_updates.form_id = form_fields.form_id
-            and {{ jsonb_bigint("all_updates.field -> 'id'") }} = form_fields.field_id
     where all_updates.comment_id is not null
     order by all_updates.comment_id, {{ jsonb_bigint("all_updates.field -> 'id'") }}
 
@@ -108,6 +90,7 @@ final as (
     select
         parsed.comment_id || ':' || parsed.field_id as field_update_id,
         parsed.ticket_id,
+        parsed.form_id,
         parsed.comment_id,
         parsed.comment_position,
         parsed.updated_at,
@@ -115,7 +98,7 @@ final as (
         parsed.field_id,
         parsed.field_name,
         parsed.field_type,
-        parsed.field_role,
+        parsed.field_code,
         parsed.has_value,
         parsed.value_text,
         parsed.choice_id,
@@ -128,16 +111,8 @@ final as (
             parsed.choice_name,
             parsed.catalog_item_name,
             parsed.person_name
-        ) as value_display,
-        case
-            when parsed.field_role = 'category'
-                then {{ category_code_for_choice("parsed.choice_id", "parsed.choice_name", "categories") }}
-        end as category_code
+        ) as value_display
     from parsed
-    left join categories
-        on
-            parsed.field_role = 'category'
-            and {{ category_join_condition("parsed.choice_name", "categories") }}
     where parsed.field_id is not null
 
 )

@@ -6,18 +6,6 @@ tasks as (
 
 ),
 
-form_fields as (
-
-    select * from {{ ref('stg_pyrus__form_fields') }}
-
-),
-
-categories as (
-
-    select * from {{ ref('categories') }}
-
-),
-
 top_level_fields as (
 
     select
@@ -62,18 +50,11 @@ parsed as (
         {{ jsonb_bigint("all_fields.field -> 'id'") }} as field_id,
         all_fields.field ->> 'name' as field_name,
         all_fields.field ->> 'type' as field_type,
+        nullif(all_fields.field ->> 'code', '') as field_code,
         all_fields.field ? 'value' and all_fields.field -> 'value' <> 'null'::jsonb as has_value,
-        coalesce(
-            form_fields.field_role,
-            {{ pyrus_field_role("all_fields.field ->> 'name'", "all_fields.field ->> 'code'") }}
-        ) as field_role,
         {{ pyrus_field_value_columns("all_fields.field") }},
         all_fields.field -> 'value' as value_json
     from all_fields
-    left join form_fields
-        on
-            all_fields.form_id = form_fields.form_id
-            and {{ jsonb_bigint("all_fields.field -> 'id'") }} = form_fields.field_id
     order by all_fields.ticket_id, {{ jsonb_bigint("all_fields.field -> 'id'") }}
 
 ),
@@ -87,7 +68,7 @@ final as (
         parsed.field_id,
         parsed.field_name,
         parsed.field_type,
-        parsed.field_role,
+        parsed.field_code,
         parsed.has_value,
         parsed.value_text,
         parsed.choice_id,
@@ -102,20 +83,8 @@ final as (
             parsed.catalog_item_name,
             parsed.person_name
         ) as value_display,
-        case
-            when parsed.field_role = 'category'
-                then {{ category_code_for_choice("parsed.choice_id", "parsed.choice_name", "categories") }}
-        end as category_code,
-        case
-            when parsed.field_role = 'category' and parsed.has_value
-                then {{ category_code_is_mapped("parsed.choice_id", "categories") }}
-        end as is_category_mapped,
         parsed.value_json
     from parsed
-    left join categories
-        on
-            parsed.field_role = 'category'
-            and {{ category_join_condition("parsed.choice_name", "categories") }}
     where parsed.field_id is not null
 
 )

@@ -6,52 +6,6 @@ tasks as (
 
 ),
 
-task_fields as (
-
-    select * from {{ ref('stg_pyrus__task_fields') }}
-
-),
-
--- One value per role; when two fields share a role, the lowest field id wins.
-field_values as (
-
-    select
-        ticket_id,
-        (array_agg(value_text order by field_id) filter (
-            where field_role = 'subject' and value_text is not null
-        ))[1] as subject,
-        (array_agg(value_text order by field_id) filter (
-            where field_role = 'description' and value_text is not null
-        ))[1] as description,
-        (array_agg(value_display order by field_id) filter (
-            where field_role = 'client_name' and value_display is not null
-        ))[1] as client_name,
-        (array_agg(value_display order by field_id) filter (
-            where field_role = 'priority' and value_display is not null
-        ))[1] as priority,
-        (array_agg(value_text order by field_id) filter (
-            where field_role = 'draft_reply' and value_text is not null
-        ))[1] as draft_reply,
-        (array_agg(value_display order by field_id) filter (
-            where field_role = 'assistant_feedback' and value_display is not null
-        ))[1] as assistant_feedback,
-        (array_agg(choice_id order by field_id) filter (
-            where field_role = 'category' and has_value
-        ))[1] as category_choice_id,
-        (array_agg(choice_name order by field_id) filter (
-            where field_role = 'category' and has_value
-        ))[1] as category_choice_name,
-        (array_agg(category_code order by field_id) filter (
-            where field_role = 'category' and has_value
-        ))[1] as category_code,
-        (array_agg(is_category_mapped order by field_id) filter (
-            where field_role = 'category' and has_value
-        ))[1] as is_category_mapped
-    from task_fields
-    group by ticket_id
-
-),
-
 renamed as (
 
     select
@@ -72,23 +26,12 @@ renamed as (
         {{ pyrus_person_name("tasks.payload -> 'responsible'") }} as responsible_name,
         {{ pyrus_person_type("tasks.payload -> 'responsible'") }} as responsible_type,
         coalesce(
-            field_values.subject,
             nullif(tasks.payload ->> 'subject', ''),
             nullif(regexp_replace(tasks.payload ->> 'text', '^[^:]*:\s*', ''), '')
-        ) as subject,
-        field_values.description,
-        field_values.category_choice_id,
-        field_values.category_choice_name,
-        field_values.category_code,
-        field_values.is_category_mapped,
-        field_values.priority,
-        field_values.client_name,
-        field_values.assistant_feedback,
-        field_values.draft_reply,
+        ) as task_subject,
         tasks.is_deleted,
         tasks._loaded_at as loaded_at
     from tasks
-    left join field_values on tasks.task_id = field_values.ticket_id
 
 ),
 

@@ -6,5 +6,5 @@ select
     ticket_id,
     category_choice_id,
     category_choice_name
-from {{ ref('stg_pyrus__tasks') }}
+from {{ ref('int_ticket_fields_pivoted_to_tickets') }}
 where category_choice_name is not null and not is_category_mapped
