@@ -38,9 +38,10 @@ from assistant.config import load_settings
 from assistant.db import connect
 from assistant.errors import DatabaseError
 from assistant.settings import AssistantSettings
+from assistant.steps import Step, direct_step
 from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
-from flows.steps import Step, direct_step, prefect_steps
+from flows.steps import prefect_steps
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ from assistant.db import connect
 from assistant.knowledge.index.chunking import KbDocument
 from assistant.knowledge.index.indexing import IndexReport, index_documents
 from assistant.knowledge.index.store import KnowledgeStore
+from assistant.progress import NO_PROGRESS, Progress
 from assistant.settings import AssistantSettings
-from flows.progress import NO_PROGRESS, Progress, progress_bar
+from flows.progress import progress_bar
 from flows.runtime import Runtime, current_runtime
 
 ARTIFACT_KEY = "kb-index"

@@ -20,9 +20,10 @@ from assistant.bot.suggest import Suggester, open_suggester
 from assistant.bot.suggestion_log import count_unlogged_tasks, replay_history
 from assistant.db import connect
 from assistant.effect.data import rollout_start
+from assistant.progress import NO_PROGRESS, Progress
 from assistant.settings import AssistantSettings
 from flows.artifacts import publish_summary
-from flows.progress import NO_PROGRESS, Progress, progress_bar
+from flows.progress import progress_bar
 from flows.runtime import Runtime, current_runtime
 
 logger = logging.getLogger(__name__)

@@ -10,20 +10,11 @@ cached (`NO_CACHE`): every boundary reads or writes live data.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
+
+from assistant.steps import Step
 
 T = TypeVar("T")
-
-
-class Step(Protocol):
-    """Run `fn(*args)` as the boundary called `name` (a Prefect task, or just a call)."""
-
-    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
-
-
-def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """The plain hook: call the function."""
-    return fn(*args)
 
 
 RetryCondition = Callable[[Any, Any, Any], bool]

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from flows.sources.http import (
+from assistant.sources.http import (
     HttpStatusError,
     RequestStats,
     RetryPolicy,
@@ -27,7 +27,7 @@ from flows.sources.http import (
     error_details,
     send,
 )
-from flows.sources.pyrus_tokens import Token, TokenCache, credential_key
+from assistant.sources.pyrus_tokens import Token, TokenCache, credential_key
 
 logger = logging.getLogger(__name__)
 

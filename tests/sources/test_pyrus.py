@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from flows.sources.http import HttpStatusError, RetryableError, RetryPolicy, TruncatedResponse
-from flows.sources.pyrus import (
+from assistant.sources.http import HttpStatusError, RetryableError, RetryPolicy, TruncatedResponse
+from assistant.sources.pyrus import (
     PyrusAuthError,
     PyrusClient,
     TaskNotFound,
     parse_pyrus_datetime,
 )
-from flows.sources.pyrus_tokens import forget_cached_tokens
+from assistant.sources.pyrus_tokens import forget_cached_tokens
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pyrus"
 AUTH_URL = "https://accounts.pyrus.test/api/v4/auth"
