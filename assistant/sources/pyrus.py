@@ -7,9 +7,8 @@ The token is cached per credential (Pyrus caps tokens per user, and a new one ev
 the oldest): in memory for the process and, with `token_cache_dir`, in a 0600 file that
 other processes on the machine reuse (see `pyrus_tokens.py`). A 401 re-authenticates
 exactly once; a second 401 is a credential problem, not a retry. A caller's token (a
-webhook's) that gets a 401 first gives way to the shared one.
-Payloads are validated at the boundary only for the keys the loader relies on (`id`,
-dates); everything else, unknown field types included, is kept verbatim.
+webhook's) that gets a 401 first gives way to the shared one. The answer shapes it checks
+are `pyrus_records.py`.
 """
 
 from __future__ import annotations
@@ -17,12 +16,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from assistant.sources.http import (
     HttpStatusError,
@@ -31,6 +30,13 @@ from assistant.sources.http import (
     SourceError,
     error_details,
     send,
+)
+from assistant.sources.pyrus_records import (
+    AuthResponse,
+    RegisterPage,
+    RegisterTask,
+    TaskEnvelope,
+    format_pyrus_datetime,
 )
 from assistant.sources.pyrus_tokens import Token, TokenCache, credential_key
 
@@ -50,69 +56,6 @@ class PyrusLoginFailed(PyrusAuthError):
 
 class TaskNotFound(HttpStatusError):
     """`GET /tasks/{id}` answered 404: deleted (or no longer visible) since the register."""
-
-
-def parse_pyrus_datetime(value: object) -> datetime | None:
-    """`YYYY-MM-DDThh:mm:ssZ` (or any ISO 8601 with offset) as aware UTC; junk → None."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        logger.debug("unparseable Pyrus date %r kept only in the payload", value)
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def format_pyrus_datetime(value: datetime) -> str:
-    """The register's filter format: UTC, no fractions."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class RegisterTask(BaseModel):
-    """One register row: the loader needs only the id and the modification stamp."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    last_modified_date: str | None = None
-
-    @property
-    def modified_at(self) -> datetime | None:
-        return parse_pyrus_datetime(self.last_modified_date)
-
-
-class RegisterPage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    tasks: list[RegisterTask] = []
-
-
-class TaskRecord(BaseModel):
-    """The keys of `GET /tasks/{id}` the loader reads; the full payload stays a dict."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    form_id: int | None = None
-    last_modified_date: str | None = None
-    comments: list[dict[str, Any]] = []
-
-
-class TaskEnvelope(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    task: TaskRecord
-
-
-class AuthResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    access_token: str
-    api_url: str | None = None
 
 
 class PyrusClient:

@@ -13,12 +13,8 @@ import httpx
 import pytest
 
 from assistant.sources.http import HttpStatusError, RetryableError, RetryPolicy, TruncatedResponse
-from assistant.sources.pyrus import (
-    PyrusAuthError,
-    PyrusClient,
-    TaskNotFound,
-    parse_pyrus_datetime,
-)
+from assistant.sources.pyrus import PyrusAuthError, PyrusClient, TaskNotFound
+from assistant.sources.pyrus_records import parse_pyrus_datetime
 from assistant.sources.pyrus_tokens import forget_cached_tokens
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pyrus"

@@ -23,7 +23,8 @@ from typing import Any
 import psycopg
 
 from assistant.sources import landing
-from assistant.sources.pyrus import PyrusClient, RegisterTask, TaskNotFound, parse_pyrus_datetime
+from assistant.sources.pyrus import PyrusClient, TaskNotFound
+from assistant.sources.pyrus_records import RegisterTask, parse_pyrus_datetime
 from assistant.sources.sync import (
     NO_PROGRESS,
     Progress,
