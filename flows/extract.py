@@ -16,7 +16,7 @@ from typing import Any
 from assistant.db import connect, prepare_process_environment
 from assistant.errors import ConfigError, KbError
 from assistant.sources.confluence import ConfluenceClient
-from assistant.sources.http import RequestStats, RetryableError, RetryPolicy
+from assistant.sources.http import RequestStats, RetryPolicy
 from assistant.sources.pyrus import DEFAULT_AUTH_URL, PyrusClient
 from assistant.sources.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
 from assistant.sources.sync.pyrus import PyrusSync, PyrusSyncOptions
@@ -25,7 +25,7 @@ from flows.artifacts import one_line, publish_summary
 from flows.progress import progress_bar
 from flows.runtime import Runtime, current_runtime
 from flows.settings import FlowSettings
-from flows.steps import prefect_steps
+from flows.steps import TRANSIENT, prefect_steps
 
 # Prefect reads its settings (the ephemeral server's startup timeout among them) when
 # imported; `kb refresh` imports this module before it builds the runtime.
@@ -42,9 +42,9 @@ class ExtractFailed(KbError):
     """One or more extract sources failed (the others still ran, later stages still run)."""
 
 
-# every network/DB boundary: a Prefect task retried only when the failure can heal
-# (429/5xx/timeouts whose in-client retries are already exhausted)
-TRANSIENT = (RetryableError,)
+# every network/DB boundary: a Prefect task retried only when the failure can heal (the
+# stages' one rule, flows/steps.py), with longer waits: a source's 429/5xx/timeouts
+# outlasted its in-client retries, and the rate-limit window may need most of a minute
 prefect_step = prefect_steps(transient=TRANSIENT, retries=2, delays=[5, 30])
 
 

@@ -347,6 +347,8 @@ def test_prefect_retries_only_transient_failures() -> None:
             return self.error
 
     assert _transient(None, None, FailedState(TruncatedResponse("cut")))
+    # a landing batch is one transaction and idempotent: a lost connection is retried too
+    assert _transient(None, None, FailedState(psycopg.OperationalError("server closed")))
     assert not _transient(None, None, FailedState(HttpStatusError("403", status=403)))
     assert not _transient(None, None, FailedState(MassDeletionError("too many")))
 
