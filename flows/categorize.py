@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import psycopg
 from prefect import flow
 
 from assistant.categorization.classifier import ClassifierError
@@ -36,11 +35,11 @@ from assistant.categorization.taxonomy import Taxonomy, load_taxonomy, register_
 from assistant.categorization.taxonomy_check import check_database
 from assistant.config import load_settings
 from assistant.db import connect
-from assistant.errors import DatabaseError
 from assistant.settings import AssistantSettings
+from assistant.steps import Step, direct_step
 from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
-from flows.steps import Step, direct_step, prefect_steps
+from flows.steps import TRANSIENT, prefect_steps
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ ARTIFACT_KEY = "categorize-summary"
 BATCH_SIZE = 500
 
 # a lost database connection heals; bad data or a drifted taxonomy won't
-TRANSIENT = (psycopg.OperationalError, DatabaseError)
+
 prefect_step = prefect_steps(transient=TRANSIENT, retries=1, delays=[5])
 
 

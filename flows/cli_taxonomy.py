@@ -36,7 +36,7 @@ def _seed_path() -> Path:
 
 
 def _forms_from_api(settings: Any, form_ids: list[int]) -> list[dict[str, Any]]:
-    from flows.sources.pyrus import DEFAULT_AUTH_URL, PyrusClient
+    from assistant.sources.pyrus import DEFAULT_AUTH_URL, PyrusClient
 
     if not form_ids:
         raise ConfigError("set PYRUS_FORM_IDS or pass --from-form FORM_ID")

@@ -15,9 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.effect.data import load_ticket_outcomes, replace_estimates
@@ -26,6 +25,7 @@ from assistant.effect.report_data import load_effect_rows, report_html
 from assistant.effect.report_summary import summary_markdown
 from assistant.effect.stats import estimate_all
 from flows.runtime import Runtime, current_runtime
+from flows.steps import stage_step
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ REPORT_ARTIFACT_KEY = "effect-report"
 N_BOOT = 2000
 
 
-def estimate_effects(url: str, *, holdout_share: float, n_boot: int = N_BOOT) -> dict[str, Any]:
+def estimate_effects(url: str, holdout_share: float, n_boot: int = N_BOOT) -> dict[str, Any]:
     """Compute every estimate from the marts and replace the effect table."""
     with connect(url) as conn:
         outcomes = load_ticket_outcomes(conn, holdout_share)
@@ -69,18 +69,13 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-@task(name="estimate-effects", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def estimate_task(url: str, holdout_share: float) -> dict[str, Any]:
-    return estimate_effects(url, holdout_share=holdout_share)
-
-
 def report_path(runtime: Runtime) -> Path:
     """Where the effect stage writes the full HTML report (under the local state dir)."""
     return Path(runtime.settings.kb_data_dir).resolve() / "reports" / "effect-report.html"
 
 
-@task(name="render-effect-report", cache_policy=NO_CACHE)
-def report_task(url: str, path: Path) -> Path:
+def write_report(url: str, path: Path) -> Path:
+    """The HTML report, written whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".html.partial")  # a reader never sees half a page
     partial.write_text(report_html(url), encoding="utf-8")
@@ -93,8 +88,10 @@ def effect() -> dict[str, Any]:
     """Estimate, store, render; publishes the estimates table and the report."""
     runtime = current_runtime()
     url = runtime.database_url()
-    summary = estimate_task(url, runtime.settings.assistant_holdout)
-    page = report_task(url, report_path(runtime))
+    summary = stage_step(
+        "estimate-effects", estimate_effects, url, runtime.settings.assistant_holdout
+    )
+    page = stage_step("render-effect-report", write_report, url, report_path(runtime))
     with connect(url) as conn:
         rows = load_effect_rows(conn)
     create_table_artifact(

@@ -1,6 +1,6 @@
 """Prefect flows of the extract stage: `extract-pyrus`, `extract-confluence`, `extract-sql`.
 
-Each flow builds its client from settings, hands the sequencing to `flows.sync.*` with a
+Each flow builds its client from settings, hands the sequencing to `assistant.sources.sync.*` with a
 step hook that turns every network/DB boundary into a Prefect task (retried only on
 transient errors), ends with a table artifact of counts and returns the summary dict.
 `run` is the stage entry (`kb refresh --only extract`): it runs every configured source,
@@ -15,17 +15,17 @@ from typing import Any
 
 from assistant.db import connect, prepare_process_environment
 from assistant.errors import ConfigError, KbError
+from assistant.sources.confluence import ConfluenceClient
+from assistant.sources.http import RequestStats, RetryPolicy
+from assistant.sources.pyrus import DEFAULT_AUTH_URL, PyrusClient
+from assistant.sources.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
+from assistant.sources.sync.pyrus import PyrusSync, PyrusSyncOptions
+from assistant.sources.sync.sql import SqlSync, SqlSyncOptions
 from flows.artifacts import one_line, publish_summary
 from flows.progress import progress_bar
 from flows.runtime import Runtime, current_runtime
 from flows.settings import FlowSettings
-from flows.sources.confluence import ConfluenceClient
-from flows.sources.http import RequestStats, RetryableError, RetryPolicy
-from flows.sources.pyrus import DEFAULT_AUTH_URL, PyrusClient
-from flows.steps import prefect_steps
-from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
-from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
-from flows.sync.sql import SqlSync, SqlSyncOptions
+from flows.steps import TRANSIENT, prefect_steps
 
 # Prefect reads its settings (the ephemeral server's startup timeout among them) when
 # imported; `kb refresh` imports this module before it builds the runtime.
@@ -42,9 +42,9 @@ class ExtractFailed(KbError):
     """One or more extract sources failed (the others still ran, later stages still run)."""
 
 
-# every network/DB boundary: a Prefect task retried only when the failure can heal
-# (429/5xx/timeouts whose in-client retries are already exhausted)
-TRANSIENT = (RetryableError,)
+# every network/DB boundary: a Prefect task retried only when the failure can heal (the
+# stages' one rule, flows/steps.py), with longer waits: a source's 429/5xx/timeouts
+# outlasted its in-client retries, and the rate-limit window may need most of a minute
 prefect_step = prefect_steps(transient=TRANSIENT, retries=2, delays=[5, 30])
 
 

@@ -10,29 +10,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.knowledge.index.chunking import KbDocument
 from assistant.knowledge.index.indexing import IndexReport, index_documents
 from assistant.knowledge.index.store import KnowledgeStore
+from assistant.progress import NO_PROGRESS, Progress
 from assistant.settings import AssistantSettings
-from flows.progress import NO_PROGRESS, Progress, progress_bar
+from flows.progress import progress_bar
 from flows.runtime import Runtime, current_runtime
+from flows.steps import stage_step
 
 ARTIFACT_KEY = "kb-index"
 
 
-@task(name="load-kb-documents", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
 def load_documents(database_url: str) -> list[KbDocument]:
     """Read the dbt mart (a DB boundary: retried on transient failures)."""
     with connect(database_url) as conn:
         return KnowledgeStore(conn).load_documents()
 
 
-@task(name="index-chunks", cache_policy=NO_CACHE)
 def index_chunks(
     database_url: str,
     docs: list[KbDocument],
@@ -40,8 +39,9 @@ def index_chunks(
     full: bool,
     progress: Progress = NO_PROGRESS,
 ) -> IndexReport:
-    """Chunk, embed what changed and write it (one transaction; not retried as a whole:
-    the embedder retries its own HTTP calls, and a failure leaves the index unchanged)."""
+    """Chunk, embed what changed and write it, in one transaction: a failure leaves the
+    index unchanged, so the stage helper may run it again after a lost connection (the
+    embedder retries its own HTTP calls)."""
     with connect(database_url) as conn:
         store = KnowledgeStore(conn)
         report = index_documents(store, docs, settings, full=full, progress=progress)
@@ -50,6 +50,13 @@ def index_chunks(
             conn.autocommit = True
             store.vacuum()
     return report
+
+
+def index_boundary(
+    database_url: str, docs: list[KbDocument], full: bool, progress: Progress
+) -> IndexReport:
+    """`index_chunks` with the active runtime's settings (task parameters are stored)."""
+    return index_chunks(database_url, docs, current_runtime().settings, full, progress)
 
 
 def artifact_rows(report: IndexReport) -> list[dict[str, Any]]:
@@ -77,9 +84,9 @@ def index_flow(full: bool = False) -> dict[str, object]:
     logger = get_run_logger()
     runtime = current_runtime()
     database_url = runtime.database_url()
-    docs = load_documents(database_url)
+    docs = stage_step("load-kb-documents", load_documents, database_url)
     with progress_bar(runtime.progress, "index: embedding", "chunks") as progress:
-        report = index_chunks(database_url, docs, runtime.settings, full, progress)
+        report = stage_step("index-chunks", index_boundary, database_url, docs, full, progress)
     create_table_artifact(
         key=ARTIFACT_KEY,
         table=artifact_rows(report),

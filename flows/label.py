@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from assistant.db import connect
 from assistant.knowledge.learning.answer_labels import label_resolved
 from flows.runtime import Runtime, current_runtime
+from flows.steps import stage_step
 
 ARTIFACT_KEY = "label-summary"
 
 
-def run_label(url: str, *, full: bool = False) -> dict[str, Any]:
+def run_label(url: str, full: bool = False) -> dict[str, Any]:
     """The flow's body without Prefect (tests call it directly)."""
     with connect(url) as conn:
         summary = label_resolved(conn, full=full)
@@ -29,16 +29,11 @@ def run_label(url: str, *, full: bool = False) -> dict[str, Any]:
     return summary
 
 
-@task(name="label-resolved-tickets", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def label_task(url: str, full: bool) -> dict[str, Any]:
-    return run_label(url, full=full)
-
-
 @flow(name="label")
 def label(full: bool = False) -> dict[str, Any]:
     """Label resolved tickets; ends with a table artifact of what was found."""
     runtime = current_runtime()
-    summary = label_task(runtime.database_url(), full)
+    summary = stage_step("label-resolved-tickets", run_label, runtime.database_url(), full)
     create_table_artifact(
         key=ARTIFACT_KEY,
         table=[{"metric": key, "value": str(value)} for key, value in summary.items()],

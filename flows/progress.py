@@ -1,5 +1,7 @@
 """Progress for people: a bar with total, rate and ETA for the long stages.
 
+The sink protocol and the silent sink are `assistant/progress.py`; this module draws.
+
 Extract (backfills), index (embedding) and replay report progress through a `Progress`
 sink: `expect(n)` when n more items are known to come, `advance(n)` when n are done.
 On an interactive terminal (`runtime.progress`, set by the CLI) the sink draws a rich bar
@@ -10,30 +12,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
-
-class Progress(Protocol):
-    """Where a stage reports how far it got."""
-
-    def expect(self, more: int) -> None:
-        """`more` items are now known to come (the total grows)."""
-
-    def advance(self, done: int) -> None:
-        """`done` more items are finished."""
-
-
-class NoProgress:
-    """The silent sink."""
-
-    def expect(self, more: int) -> None:
-        """Nothing to draw."""
-
-    def advance(self, done: int) -> None:
-        """Nothing to draw."""
-
-
-NO_PROGRESS = NoProgress()
+from assistant.progress import NO_PROGRESS, Progress
 
 
 class _RichProgress:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from assistant.db import connect
 from assistant.retention import RetentionPolicy, purge
 from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
+from flows.steps import stage_step
 
 ARTIFACT_KEY = "purge-summary"
 
@@ -28,18 +28,13 @@ def purge_now(url: str, policy: RetentionPolicy) -> dict[str, Any]:
     return {**summary, "inbox_days": policy.inbox_days, "raw_days": policy.raw_history_days}
 
 
-@task(name="purge-expired", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def purge_task(url: str, policy: RetentionPolicy) -> dict[str, Any]:
-    return purge_now(url, policy)
-
-
 @flow(name="purge")
 def purge_flow() -> dict[str, Any]:
     """Remove what the retention settings no longer allow to keep; ends with an artifact."""
     runtime = current_runtime()
     settings = runtime.settings
     policy = RetentionPolicy(settings.inbox_retention_days, settings.raw_history_retention_days)
-    summary = purge_task(runtime.database_url(), policy)
+    summary = stage_step("purge-expired", purge_now, runtime.database_url(), policy)
     publish_summary(ARTIFACT_KEY, summary, "purge: personal data past its retention")
     return summary
 

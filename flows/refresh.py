@@ -26,8 +26,8 @@ from prefect.artifacts import create_table_artifact
 
 from assistant.db import connect
 from assistant.errors import ConfigError, KbError
+from assistant.sources.landing import rewind_watermarks
 from flows.artifacts import one_line, wide_table
-from flows.landing import rewind_watermarks
 from flows.runtime import Runtime, current_runtime
 from flows.stages import (
     DEPENDS,

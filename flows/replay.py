@@ -13,17 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from assistant.bot.replay import count_unlogged_tasks, replay_history
 from assistant.bot.suggest import Suggester, open_suggester
 from assistant.db import connect
 from assistant.effect.data import rollout_start
+from assistant.progress import NO_PROGRESS, Progress
 from assistant.settings import AssistantSettings
 from flows.artifacts import publish_summary
-from flows.progress import NO_PROGRESS, Progress, progress_bar
+from flows.progress import progress_bar
 from flows.runtime import Runtime, current_runtime
+from flows.steps import stage_step
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,9 @@ def replay_new_tickets(
     }
 
 
-@task(name="replay-history", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def replay_task(url: str, settings: AssistantSettings, progress: Progress) -> dict[str, Any]:
-    return replay_new_tickets(url, settings, progress=progress)
+def replay_boundary(url: str, progress: Progress) -> dict[str, Any]:
+    """`replay_new_tickets` with the active runtime's settings (task parameters are stored)."""
+    return replay_new_tickets(url, current_runtime().settings, progress=progress)
 
 
 @flow(name="replay")
@@ -90,7 +91,7 @@ def replay() -> dict[str, Any]:
     """Log suggestions for post-rollout tickets that have none; ends with an artifact."""
     runtime = current_runtime()
     with progress_bar(runtime.progress, "replay", "tickets") as progress:
-        summary = replay_task(runtime.database_url(), runtime.settings, progress)
+        summary = stage_step("replay-history", replay_boundary, runtime.database_url(), progress)
     publish_summary(ARTIFACT_KEY, summary, "replay: bot decisions logged for history tickets")
     return summary
 

@@ -14,8 +14,7 @@ import logging
 from collections import Counter
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from assistant.db import connect
 from assistant.effect.data import load_cited_chunks, load_reply_pairs, upsert_outcomes
@@ -23,6 +22,7 @@ from assistant.effect.scoring import score_pairs
 from assistant.effect.turn_scoring import load_turn_pairs, score_turn_pairs, upsert_turn_outcomes
 from flows.artifacts import publish_summary
 from flows.runtime import Runtime, current_runtime
+from flows.steps import stage_step
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +51,11 @@ def score_suggestions(url: str) -> dict[str, Any]:
     }
 
 
-@task(name="score-suggestions", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def score_task(url: str) -> dict[str, Any]:
-    return score_suggestions(url)
-
-
 @flow(name="score")
 def score() -> dict[str, Any]:
     """Score the drafts; ends with a table artifact of the usage classes."""
     runtime = current_runtime()
-    summary = score_task(runtime.database_url())
+    summary = stage_step("score-suggestions", score_suggestions, runtime.database_url())
     publish_summary(ARTIFACT_KEY, summary, "score: draft usage classes and calibrated thresholds")
     return summary
 

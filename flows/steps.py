@@ -1,29 +1,31 @@
 """Steps: how a stage runs its network and database boundaries — the one retry module.
 
-Stage bodies call each boundary through a `Step` hook, `step("name", fn, *args)`. Plain
-Python (tests, benchmarks, `.fn`) passes `direct_step`; the Prefect flows pass a hook from
-`prefect_steps`, which turns every boundary into a Prefect task retried only on errors
-that can heal (the caller names them), so one code path serves both. Tasks are never
-cached (`NO_CACHE`): every boundary reads or writes live data.
+Stage bodies call each boundary through a `Step` hook (`assistant/steps.py`),
+`step("name", fn, *args)`. Plain Python (tests, benchmarks, `.fn`) passes `direct_step`;
+the Prefect flows pass a hook from `prefect_steps`, which turns every boundary into a
+Prefect task retried only on errors that can heal, so one code path serves both. Tasks are
+never cached (`NO_CACHE`): every boundary reads or writes live data.
+
+`stage_step` is the hook every stage uses unless it names its own: a lost database
+connection, a source or LLM that stayed down through its client's own retries
+(`assistant/sources/http.py`) get one more try after ~10 s; anything else (bad data, a
+4xx, a drifted taxonomy) fails the stage at once. No stage declares `@task(retries=…)`,
+which would retry every error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
+
+import psycopg
+
+from assistant.errors import DatabaseError
+from assistant.llm.call import LLMUnavailable
+from assistant.sources.http import RetryableError
+from assistant.steps import Step
 
 T = TypeVar("T")
-
-
-class Step(Protocol):
-    """Run `fn(*args)` as the boundary called `name` (a Prefect task, or just a call)."""
-
-    def __call__(self, name: str, fn: Callable[..., T], /, *args: Any) -> T: ...
-
-
-def direct_step(name: str, fn: Callable[..., T], /, *args: Any) -> T:
-    """The plain hook: call the function."""
-    return fn(*args)
 
 
 RetryCondition = Callable[[Any, Any, Any], bool]
@@ -64,3 +66,15 @@ def prefect_steps(
         return boundary(*args)
 
     return step
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    DatabaseError,
+    RetryableError,
+    LLMUnavailable,
+)
+"""What a stage's boundary may retry: failures that can heal by waiting."""
+
+stage_step = prefect_steps(transient=TRANSIENT, retries=1, delays=[10])
+"""The one stage helper: `stage_step("name", fn, *args)` runs `fn` as a Prefect task."""

@@ -12,18 +12,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from assistant.bot.replay import ticket_queries
-from assistant.config import load_settings
 from assistant.db import connect
 from assistant.knowledge.learning.tuning import tune
 from assistant.knowledge.search.query_vectors import prune as prune_query_vectors
 from assistant.knowledge.search.retrieval import Retriever
 from assistant.settings import AssistantSettings
 from flows.runtime import Runtime, current_runtime
+from flows.steps import stage_step
 
 ARTIFACT_KEY = "tune-summary"
 
@@ -56,17 +55,16 @@ def artifact_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
-@task(name="tune-retrieval", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def tune_task(url: str) -> dict[str, Any]:
-    """Settings are read here, not passed in: task parameters must not carry secrets."""
-    return run_tune(url, load_settings(AssistantSettings))
+def tune_boundary(url: str) -> dict[str, Any]:
+    """Settings come from the active runtime, not a parameter: task parameters are stored."""
+    return run_tune(url, current_runtime().settings)
 
 
 @flow(name="tune")
 def tune_flow() -> dict[str, Any]:
     """Refit retrieval on the labels; ends with a before/after artifact."""
     runtime = current_runtime()
-    summary = tune_task(runtime.database_url())
+    summary = stage_step("tune-retrieval", tune_boundary, runtime.database_url())
     create_table_artifact(
         key=ARTIFACT_KEY,
         table=artifact_rows(summary),

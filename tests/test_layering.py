@@ -1,10 +1,11 @@
-"""Imports run one way: core ← knowledge, categorization ← bot ← effect; flows on top.
+"""Imports run one way: core ← llm, sources ← knowledge, categorization ← bot ← effect.
 
-Read from the source with `ast` (every `import`, including ones inside functions), so a
-lazy import cannot hide a cycle. `assistant` never imports `flows` or Prefect: the
-product's brain must stay importable (and fast) without the orchestration layer. No two
-modules of `assistant` import each other, however indirectly, and inside `knowledge/`
-the phases run one way too: text ← embedders ← index ← search ← evaluation ← learning.
+Flows sit on top of all of them. Read from the source with `ast` (every `import`,
+including ones inside functions), so a lazy import cannot hide a cycle. `assistant`
+never imports `flows` or Prefect: the product's brain must stay importable (and fast)
+without the orchestration layer. No two modules of `assistant` import each other,
+however indirectly, and inside `knowledge/` the phases run one way too: text ← embedders
+← index ← search ← evaluation ← learning.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # a package may import itself and packages of a lower rank, never a sibling of equal rank;
 # "core" is every module directly under assistant/
-RANK = {"core": 0, "llm": 1, "knowledge": 2, "categorization": 2, "bot": 3, "effect": 4}
+RANK = {
+    "core": 0,
+    "llm": 1,
+    "sources": 1,
+    "knowledge": 2,
+    "categorization": 2,
+    "bot": 3,
+    "effect": 4,
+}
 # narrower doors: effect reaches the bot only through the deterministic arm assignment
 DOORS = {("effect", "bot"): "assistant.bot.arms"}
 FORBIDDEN_ROOTS = ("flows", "prefect")

@@ -1,8 +1,11 @@
-"""The bot's Pyrus HTTP client: post an internal comment, find our earlier one.
+"""The bot's layer over the one Pyrus client: post an internal comment, find our earlier one.
 
-Split from `pipeline.py` at the I/O seam: this module knows the Pyrus API (auth,
-retries with backoff on 5xx/timeouts, never on other 4xx) and nothing about the inbox
-pipeline or the suggestion log.
+Auth, the shared token cache, 401 re-auth and the retry policy are
+`assistant/sources/pyrus.py` and `assistant/sources/http.py`, the same as the extract's.
+This layer configures them for a worker (429 is not slept on, every call is bounded by
+the job's deadline, the comment POST is non-idempotent) and maps their errors onto the
+inbox's: transient, retry-later, permanent. It knows nothing of the inbox pipeline or the
+suggestion log.
 
 `POST /tasks/{id}/comments` is not idempotent, and Pyrus may apply it late: after a
 timeout, a dropped connection or a 5xx the comment may be on the task already, or land
@@ -21,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,10 +34,17 @@ from assistant.bot.comment_format import HEADING, CommentBody
 from assistant.bot.inbox import PermanentJobError, RetryLater, TransientJobError
 from assistant.errors import KbError
 from assistant.settings import AssistantSettings
+from assistant.sources.http import (
+    RETRYABLE_STATUSES,
+    HttpStatusError,
+    OutcomeUnknown,
+    RetryPolicy,
+    SourceError,
+    server_delay,
+)
+from assistant.sources.pyrus import PyrusClient, PyrusLoginFailed
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_API_URL = "https://api.pyrus.com/v4/"
 
 
 class PyrusUnavailable(TransientJobError):
@@ -52,10 +61,6 @@ class PostOutcomeUnknown(PyrusUnavailable):
     def __init__(self, message: str, *, recheck_seconds: float) -> None:
         super().__init__(message)
         self.min_delay_seconds = recheck_seconds
-
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-"""Transport errors raised before a request left: retrying them cannot post twice."""
 
 
 class PyrusRateLimited(RetryLater):
@@ -95,7 +100,7 @@ def has_marker(comment: dict[str, Any], marker: str) -> bool:
 
 
 class PyrusPoster:
-    """`POST /tasks/{id}/comments` with retries on 429/5xx/timeouts (never other 4xx)."""
+    """The bot's Pyrus calls: retries on 5xx/timeouts, 429 back to the inbox, never other 4xx."""
 
     def __init__(
         self,
@@ -106,60 +111,39 @@ class PyrusPoster:
         max_sleep_seconds: float = 30.0,
     ) -> None:
         self.settings = settings
-        self.api_url = (settings.pyrus_api_url or DEFAULT_API_URL).rstrip("/") + "/"
         self.retries = settings.pyrus_post_retries
-        self.sleep = sleep
         self.max_sleep_seconds = max_sleep_seconds
         self.max_rate_wait = settings.pyrus_rate_limit_max_wait_seconds
         self.timeout = settings.pyrus_timeout_seconds
-        self._client = httpx.Client(timeout=self.timeout, transport=transport)
-        self._own_token: str | None = None
+        self.policy = RetryPolicy(
+            max_attempts=self.retries + 1,
+            base_delay=0.5,
+            max_delay=max_sleep_seconds,
+            retry_after_cap=max_sleep_seconds,
+            sleep=sleep,
+            retry_statuses=RETRYABLE_STATUSES - {429},
+            pace=False,
+        )
+        key = settings.pyrus_security_key
+        self.client = PyrusClient(
+            settings.pyrus_login,
+            key.get_secret_value() if key else None,
+            auth_url=settings.pyrus_auth_url,
+            api_url=settings.pyrus_api_url,
+            policy=self.policy,
+            transport=transport,
+            timeout=self.timeout,
+            token_cache_dir=settings.kb_data_dir / "tokens",
+        )
+
+    @property
+    def api_url(self) -> str:
+        return self.client.api_url
 
     @property
     def max_call_seconds(self) -> float:
         """The longest one `request` can take: every try timing out, every sleep taken."""
         return (self.retries + 1) * self.timeout + self.retries * self.max_sleep_seconds
-
-    def _authenticate(self, deadline: float = math.inf) -> str:
-        """A token from the bot's own login and key (when the payload token is missing)."""
-        if not self.settings.pyrus_login or not self.settings.pyrus_security_key:
-            raise PermanentJobError(
-                "no access token in the webhook and PYRUS_LOGIN/PYRUS_SECURITY_KEY are unset"
-            )
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise PyrusUnavailable("no time left of the job's deadline to authenticate")
-        try:
-            response = self._client.post(
-                self.settings.pyrus_auth_url,
-                timeout=min(self.timeout, left),
-                json={
-                    "login": self.settings.pyrus_login,
-                    "security_key": self.settings.pyrus_security_key.get_secret_value(),
-                },
-            )
-        except httpx.TransportError as exc:  # the auth host is unreachable: an outage
-            raise PyrusUnavailable(f"Pyrus auth failed: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise PyrusUnavailable(f"Pyrus auth failed with HTTP {response.status_code}")
-        data = response.json()
-        self._own_token = str(data["access_token"])
-        if not self.settings.pyrus_api_url and data.get("api_url"):
-            self.api_url = str(data["api_url"]).rstrip("/") + "/"  # cloud: use the given host
-        return self._own_token
-
-    def _delay(self, response: httpx.Response | None, attempt: int) -> float:
-        if response is not None:
-            headers = (
-                ("Retry-After", "X-RateLimit-Reset")
-                if response.status_code == 429
-                else ("Retry-After",)
-            )
-            for header in headers:
-                value = response.headers.get(header)
-                if value and value.replace(".", "", 1).isdigit():
-                    return min(float(value), self.max_sleep_seconds)
-        return min(self.max_sleep_seconds, 0.5 * 2**attempt + random.uniform(0, 0.25))
 
     def request(
         self,
@@ -178,53 +162,41 @@ class PyrusPoster:
         whole call: each try's timeout and each sleep are cut to what is left. A 429
         raises `PyrusRateLimited`.
         """
-        token = token or self._own_token or self._authenticate(deadline)
-        reauthenticated = False
-        last = "no attempt"
-        for attempt in range(self.retries + 1):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            response = None
-            try:
-                response = self._client.request(
-                    method,
-                    self.api_url + path.lstrip("/"),
-                    json=body,
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=min(self.timeout, left),
-                )
-            except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}"
-                if not idempotent and not isinstance(exc, _NOT_SENT):
-                    raise self._unknown(method, path, last) from exc
-            else:
-                if response.status_code < 300:
-                    return response.json()
-                last = f"HTTP {response.status_code} {response.text[:200]}"
-                can_reauth = not reauthenticated and bool(self.settings.pyrus_login)
-                if response.status_code == 401 and can_reauth:
-                    token, reauthenticated = self._authenticate(deadline), True
-                    continue
-                if response.status_code == 429:
-                    raise PyrusRateLimited(
-                        f"Pyrus rate-limited {method} {path}",
-                        delay_seconds=min(self._delay(response, attempt), self.max_rate_wait),
-                    )
-                if response.status_code < 500:
-                    raise PermanentJobError(f"Pyrus refused {method} {path}: {last}")
-                if not idempotent:
-                    raise self._unknown(method, path, last)
-            if attempt < self.retries:
-                left = deadline - time.monotonic()
-                self.sleep(max(0.0, min(self._delay(response, attempt), left)))
-        raise PyrusUnavailable(f"Pyrus {method} {path} failed after {attempt + 1} tries: {last}")
-
-    def _unknown(self, method: str, path: str, last: str) -> PostOutcomeUnknown:
-        return PostOutcomeUnknown(
-            f"Pyrus {method} {path}: sent, outcome unknown ({last})",
-            recheck_seconds=self.settings.bot_post_recheck_seconds,
-        )
+        if not token and not self.client.can_authenticate:
+            raise PermanentJobError(
+                "no access token in the webhook and PYRUS_LOGIN/PYRUS_SECURITY_KEY are unset"
+            )
+        if deadline - time.monotonic() <= 0:
+            raise PyrusUnavailable(f"Pyrus {method} {path}: no time left of the job's deadline")
+        try:
+            return self.client.call(
+                method,
+                path,
+                kind="bot",
+                token=token,
+                idempotent=idempotent,
+                deadline=deadline,
+                json=body,
+            )
+        except OutcomeUnknown as exc:
+            raise PostOutcomeUnknown(
+                f"Pyrus {method} {path}: {exc}",
+                recheck_seconds=self.settings.bot_post_recheck_seconds,
+            ) from exc
+        except PyrusLoginFailed as exc:  # the auth host refused or is down: an outage
+            raise PyrusUnavailable(f"Pyrus auth failed: {exc}") from exc
+        except HttpStatusError as exc:
+            if exc.status == 429 and exc.response is not None:
+                delay = server_delay(exc.response, self.policy)
+                if delay is None:
+                    delay = self.policy.backoff(1)
+                raise PyrusRateLimited(
+                    f"Pyrus rate-limited {method} {path}",
+                    delay_seconds=min(delay, self.max_rate_wait),
+                ) from exc
+            raise PermanentJobError(f"Pyrus refused {method} {path}: {exc}") from exc
+        except SourceError as exc:  # 5xx or timeouts on every try, or the deadline passed
+            raise PyrusUnavailable(f"Pyrus {method} {path} failed: {exc}") from exc
 
     def post_comment(
         self,

@@ -16,21 +16,21 @@ import psycopg
 import pytest
 
 from assistant.db import connect
-from flows.sources.confluence import ConfluenceClient
-from flows.sources.http import RetryPolicy
-from flows.sources.pyrus import PyrusClient
-from flows.sources.pyrus_tokens import forget_cached_tokens
-from flows.steps import direct_step
-from flows.sync import MassDeletionError
-from flows.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
-from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
+from assistant.sources.confluence import ConfluenceClient
+from assistant.sources.http import RetryPolicy
+from assistant.sources.pyrus import PyrusClient
+from assistant.sources.pyrus_tokens import forget_cached_tokens
+from assistant.sources.sync import MassDeletionError
+from assistant.sources.sync.confluence import ConfluenceSync, ConfluenceSyncOptions
+from assistant.sources.sync.pyrus import PyrusSync, PyrusSyncOptions
+from assistant.steps import direct_step
 from sample_data.emulators.sandbox import Sandbox, start_sandbox
 
 pytestmark = pytest.mark.db
 
 MINI = Path(__file__).parents[1] / "sample_data" / "fixtures" / "mini_dataset"
 DAY1_TASKS = {201500001, 201500002, 201500003, 201500005, 201500006}
-FIXTURES = Path(__file__).parent / "fixtures" / "confluence"
+FIXTURES = Path(__file__).parents[1] / "sources" / "fixtures" / "confluence"
 
 
 @pytest.fixture
@@ -333,8 +333,8 @@ def test_stage_run_without_sources_says_what_to_set() -> None:
 
 
 def test_prefect_retries_only_transient_failures() -> None:
+    from assistant.sources.http import HttpStatusError, TruncatedResponse
     from flows.extract import TRANSIENT
-    from flows.sources.http import HttpStatusError, TruncatedResponse
     from flows.steps import retry_condition
 
     _transient = retry_condition(TRANSIENT)
@@ -347,6 +347,8 @@ def test_prefect_retries_only_transient_failures() -> None:
             return self.error
 
     assert _transient(None, None, FailedState(TruncatedResponse("cut")))
+    # a landing batch is one transaction and idempotent: a lost connection is retried too
+    assert _transient(None, None, FailedState(psycopg.OperationalError("server closed")))
     assert not _transient(None, None, FailedState(HttpStatusError("403", status=403)))
     assert not _transient(None, None, FailedState(MassDeletionError("too many")))
 

@@ -26,7 +26,7 @@ def embedding_calls(fake_llm) -> int:
 
 
 def run(url: str, settings, full: bool = False):
-    return index_chunks.fn(url, load_documents.fn(url), settings, full)
+    return index_chunks(url, load_documents(url), settings, full)
 
 
 def states(url: str) -> dict:

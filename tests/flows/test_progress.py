@@ -7,7 +7,8 @@ import pytest
 from assistant.db import connect
 from assistant.knowledge.index.indexing import index_documents
 from assistant.knowledge.index.store import KnowledgeStore
-from flows.progress import NO_PROGRESS, progress_bar
+from assistant.progress import NO_PROGRESS
+from flows.progress import progress_bar
 from tests.knowledge.kb_helpers import beir_mini, offline_settings
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, DatabaseError
+from assistant.llm.call import LLMUnavailable
+from assistant.sources.http import HttpStatusError, RetryableError
 from flows import runtime as runtime_module
 from flows.runtime import Runtime, current_runtime
 from flows.settings import FlowSettings
 from flows.stages import REFRESH_ORDER, STAGES, UnknownStage, stage_runner
+from flows.steps import TRANSIENT, prefect_steps
 
 FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
 # what a person types when starting a flow; anything else (a URL, settings) is stored
@@ -75,3 +80,77 @@ def test_migrations_run_once_per_runtime(
     runtime.with_options(full=True).database_url()
     runtime.database_url()
     assert calls == [database_url]
+
+
+def _calls(tree: ast.AST, names: set[str]) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) in names
+    ]
+
+
+def test_every_retry_goes_through_the_one_policy() -> None:
+    """`@task(retries=…)` retries every error; only flows/steps.py builds retried tasks."""
+    found = []
+    for path in sorted(FLOWS_DIR.glob("*.py")):
+        if path.name == "steps.py":
+            continue
+        for call in _calls(ast.parse(path.read_text("utf-8")), {"task"}):
+            if any(keyword.arg == "retries" for keyword in call.keywords):
+                found.append(f"{path.name}:{call.lineno}")
+    assert found == []
+
+
+def test_no_boundary_takes_the_settings_as_a_parameter() -> None:
+    """Prefect stores task parameters; settings hold secrets (flows/runtime.py)."""
+    found = []
+    for path in sorted(FLOWS_DIR.glob("*.py")):
+        for call in _calls(ast.parse(path.read_text("utf-8")), {"stage_step", "prefect_step"}):
+            for arg in call.args:
+                name = getattr(arg, "attr", getattr(arg, "id", None))
+                if name == "settings":
+                    found.append(f"{path.name}:{call.lineno}")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("error", "heals"),
+    [
+        (psycopg.OperationalError("server closed the connection"), True),
+        (DatabaseError("cannot connect"), True),
+        (RetryableError("gave up after 6 attempts"), True),
+        (LLMUnavailable("endpoint down"), True),
+        (HttpStatusError("forbidden", status=403), False),
+        (ConfigError("EMBEDDING_MODEL is not set"), False),
+        (ValueError("bad data"), False),
+    ],
+)
+def test_a_stage_boundary_is_run_again_only_after_a_transient_error(
+    error: Exception, heals: bool
+) -> None:
+    """The stage helper's policy, run by Prefect (with no delay, so the test does not wait)."""
+    from prefect import flow
+
+    calls: list[int] = []
+
+    def boundary() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return "done"
+
+    step = prefect_steps(transient=TRANSIENT, retries=1, delays=[0])
+
+    @flow(name="stage-helper-test")
+    def stage() -> str:
+        return step("boundary", boundary)
+
+    if heals:
+        assert stage() == "done"
+        assert len(calls) == 2
+    else:
+        with pytest.raises(type(error)):
+            stage()
+        assert len(calls) == 1

@@ -25,13 +25,13 @@ from assistant.categorization.policy import CategorizeConfig
 from assistant.categorization.taxonomy import load_taxonomy
 from assistant.db import connect
 from assistant.settings import AssistantSettings
+from assistant.sources.http import RetryPolicy
+from assistant.sources.pyrus import PyrusClient
+from assistant.sources.pyrus_tokens import forget_cached_tokens
+from assistant.sources.sync.pyrus import PyrusSync, PyrusSyncOptions
 from flows import dbt_runner
 from flows.categorize import run_categorize
 from flows.cli import app
-from flows.sources.http import RetryPolicy
-from flows.sources.pyrus import PyrusClient
-from flows.sources.pyrus_tokens import forget_cached_tokens
-from flows.sync.pyrus import PyrusSync, PyrusSyncOptions
 from sample_data.emulators.dataset import DEFAULT_DATASET_DIR
 from sample_data.emulators.sandbox import Sandbox, start_sandbox
 

@@ -1,7 +1,8 @@
 """Embeddings from an OpenAI-compatible `/embeddings` endpoint (`EMBEDDING_BASE_URL`).
 
-Batches, retries 429/5xx/timeouts with backoff + jitter (honouring `Retry-After`), never
-retries other 4xx, checks that every vector has the same, expected dimension. The prefix
+Batches, retries 429/5xx/timeouts with the waits of the one retry policy
+(`assistant/sources/http.py`: backoff + jitter, `Retry-After` honoured), never retries
+other 4xx, checks that every vector has the same, expected dimension. The prefix
 settings (`EMBEDDING_QUERY_PREFIX` / `EMBEDDING_PASSAGE_PREFIX`, or `EMBEDDING_INPUT_TYPE`)
 change the vector space, so they are part of the version.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,6 +21,7 @@ import numpy as np
 from assistant.errors import ConfigError
 from assistant.knowledge.embedders.base import EmbedderRecord, EmbeddingError, l2_normalised
 from assistant.settings import AssistantSettings
+from assistant.sources.http import RetryPolicy, server_delay
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,13 @@ class OpenAIEmbedder:
         self.dim = dim or 0
         self.batch_size = batch_size
         self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
+        self.policy = RetryPolicy(
+            max_attempts=max_attempts,
+            base_delay=backoff_seconds,
+            max_delay=60.0,
+            retry_after_cap=60.0,
+            sleep=sleep,
+        )
         self.calls = 0
         self._client = client or openai.OpenAI(
             base_url=base_url, api_key=api_key or "unused", max_retries=0, timeout=timeout
@@ -117,10 +123,12 @@ class OpenAIEmbedder:
                     raise EmbeddingError(
                         f"embedding endpoint failed after {attempt} attempts: {exc}"
                     ) from exc
-                delay = _retry_after(exc) or self.backoff_seconds * 2 ** (attempt - 1)
-                delay += random.uniform(0, self.backoff_seconds / 2)
+                response = getattr(exc, "response", None)
+                delay = server_delay(response, self.policy) if response is not None else None
+                if delay is None:
+                    delay = self.policy.backoff(attempt)
                 logger.warning("embedding call failed (%s), retry %d in %.1fs", exc, attempt, delay)
-                self.sleep(delay)
+                self.policy.sleep(delay)
             except openai.APIStatusError as exc:
                 raise EmbeddingError(
                     f"embedding endpoint refused the request ({exc.status_code}): {exc.message}"
@@ -149,15 +157,6 @@ class OpenAIEmbedder:
             "input_type": self.input_type,
         }
         return EmbedderRecord(self.name, self.version, "openai", self.dim, params)
-
-
-def _retry_after(exc: Exception) -> float | None:
-    response = getattr(exc, "response", None)
-    header = response.headers.get("retry-after") if response is not None else None
-    try:
-        return min(float(header), 60.0) if header else None
-    except ValueError:
-        return None
 
 
 def remote_from_settings(settings: AssistantSettings, dim: int | None = None) -> OpenAIEmbedder:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from flows.sources.http import (
+from assistant.sources.http import (
     HttpStatusError,
     RequestStats,
     RetryableError,

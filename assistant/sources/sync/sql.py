@@ -14,10 +14,10 @@ from typing import Any
 
 import psycopg
 
-from flows import landing
-from flows.sources.sql import Position, SqlQuery, fetch_page, load_queries, to_payload
-from flows.steps import Step, direct_step
-from flows.sync import NO_PROGRESS, Progress, Sync
+from assistant.sources import landing
+from assistant.sources.sql import Position, SqlQuery, fetch_page, load_queries, to_payload
+from assistant.sources.sync import NO_PROGRESS, Progress, Sync
+from assistant.steps import Step, direct_step
 
 logger = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from flows.sources.confluence import (
+from assistant.sources.confluence import (
     ConfluenceAuthError,
     ConfluenceClient,
     cql_literal,
     page_record,
     pages_cql,
 )
-from flows.sources.http import RetryPolicy
+from assistant.sources.http import RetryPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "confluence"
 

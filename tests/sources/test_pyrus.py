@@ -12,14 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from flows.sources.http import HttpStatusError, RetryableError, RetryPolicy, TruncatedResponse
-from flows.sources.pyrus import (
-    PyrusAuthError,
-    PyrusClient,
-    TaskNotFound,
-    parse_pyrus_datetime,
-)
-from flows.sources.pyrus_tokens import forget_cached_tokens
+from assistant.sources.http import HttpStatusError, RetryableError, RetryPolicy, TruncatedResponse
+from assistant.sources.pyrus import PyrusAuthError, PyrusClient, TaskNotFound
+from assistant.sources.pyrus_records import parse_pyrus_datetime
+from assistant.sources.pyrus_tokens import forget_cached_tokens
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pyrus"
 AUTH_URL = "https://accounts.pyrus.test/api/v4/auth"
@@ -271,3 +267,27 @@ def test_a_stale_token_file_is_replaced_after_one_401(tmp_path: Path) -> None:
     client(handler, token_cache_dir=tmp_path).forms()
     assert handler.paths() == ["/v4/forms", "/api/v4/auth", "/v4/forms"]
     assert "old" not in stale.read_text(encoding="utf-8")
+
+
+def test_a_configured_api_url_wins_over_the_shared_tokens_host() -> None:
+    """The bot and the extract share tokens; a token cached with the cloud's host must not
+    send a client configured for another host (PYRUS_API_URL) there."""
+    handler = Recorder(lambda r, n: httpx.Response(200, json={"forms": []}))
+    client(handler).forms()
+    client(handler, api_url="https://pyrus.example.test/api/v4/").forms()
+    assert handler.paths().count("/api/v4/auth") == 1
+    assert handler.requests[-1].url.host == "pyrus.example.test"
+
+
+def test_a_callers_expired_token_gives_way_to_the_shared_one() -> None:
+    """The bot calls with the webhook's token; on its 401 the shared token is used."""
+
+    def route(request: httpx.Request, n: int) -> httpx.Response:
+        if request.headers["Authorization"] == "Bearer webhook-token":
+            return httpx.Response(401, json={"error": "expired", "error_code": "expired_token"})
+        return httpx.Response(200, json={"task": {"id": 7}})
+
+    handler = Recorder(route)
+    assert client(handler).call("GET", "tasks/7", token="webhook-token") == {"task": {"id": 7}}
+    assert handler.paths().count("/api/v4/auth") == 1
+    assert len(handler.requests) == 3  # webhook token, auth, shared token

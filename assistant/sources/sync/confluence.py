@@ -20,21 +20,21 @@ from typing import Any
 
 import psycopg
 
-from flows import landing
-from flows.sources.confluence import (
+from assistant.sources import landing
+from assistant.sources.confluence import (
     PAGE_EXPAND,
     ConfluenceClient,
     SearchCursor,
     page_record,
     pages_cql,
 )
-from flows.sources.http import SourceError
-from flows.steps import Step, direct_step
-from flows.sync import (
+from assistant.sources.http import SourceError
+from assistant.sources.sync import (
     NO_PROGRESS,
     Progress,
     Sync,
 )
+from assistant.steps import Step, direct_step
 
 logger = logging.getLogger(__name__)
 

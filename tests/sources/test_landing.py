@@ -1,4 +1,4 @@
-"""flows.landing against the embedded Postgres: upserts, versions, tombstones, state."""
+"""assistant.sources.landing against the embedded Postgres: upserts, versions, tombstones, state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from assistant.db import connect
-from flows import landing
+from assistant.sources import landing
 
 pytestmark = pytest.mark.db
 

@@ -1,6 +1,6 @@
-"""The extract's sequencing without Prefect: source client → `flows.landing` → raw.
+"""The extract's sequencing without Prefect: source client → `landing.py` → raw.
 
-Each sync calls its network and database boundaries through a `flows.steps.Step` hook.
+Each sync calls its network and database boundaries through an `assistant.steps.Step` hook.
 Plain Python (tests, the benchmark) runs them directly; `flows/extract.py` passes a hook
 that wraps every boundary in a Prefect task with retries, so one code path serves both.
 """
@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from flows import landing
-from flows.landing import LoadCounts
-from flows.progress import NO_PROGRESS, Progress
-from flows.sources.http import SourceError
-from flows.steps import Step, direct_step
+from assistant.progress import NO_PROGRESS, Progress
+from assistant.sources import landing
+from assistant.sources.http import SourceError
+from assistant.sources.landing import LoadCounts
+from assistant.steps import Step, direct_step
 
 T = TypeVar("T")
 

@@ -22,15 +22,16 @@ from typing import Any
 
 import psycopg
 
-from flows import landing
-from flows.sources.pyrus import PyrusClient, RegisterTask, TaskNotFound, parse_pyrus_datetime
-from flows.steps import Step, direct_step
-from flows.sync import (
+from assistant.sources import landing
+from assistant.sources.pyrus import PyrusClient, TaskNotFound
+from assistant.sources.pyrus_records import RegisterTask, parse_pyrus_datetime
+from assistant.sources.sync import (
     NO_PROGRESS,
     Progress,
     Sync,
     chunks,
 )
+from assistant.steps import Step, direct_step
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from assistant.db import connect
-from flows.sources.http import SourceError
-from flows.sources.sql import load_queries
-from flows.sync.sql import SqlSync, SqlSyncOptions
+from assistant.sources.http import SourceError
+from assistant.sources.sql import load_queries
+from assistant.sources.sync.sql import SqlSync, SqlSyncOptions
 from tests.conftest import make_database
 
 pytestmark = pytest.mark.db

@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from flows.sources.http import SourceError
+from assistant.sources.http import SourceError
 
 _HEADER = re.compile(r"^\s*--\s*(key|watermark)\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$", re.M)
 

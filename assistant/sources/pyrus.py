@@ -1,25 +1,29 @@
-"""Pyrus API v4 client for the extract: auth, forms, the form register, single tasks.
+"""The one Pyrus API v4 client: auth, token cache, 401 re-auth and the retry policy.
 
+The extract reads forms, the form register and single tasks through it; the bot's
+posting layer (`assistant/bot/pyrus_client.py`) sends its calls through `call`, with a
+webhook's token, the job's deadline and `idempotent=False` for the comment POST.
 The token is cached per credential (Pyrus caps tokens per user, and a new one evicts
 the oldest): in memory for the process and, with `token_cache_dir`, in a 0600 file that
 other processes on the machine reuse (see `pyrus_tokens.py`). A 401 re-authenticates
-exactly once; a second 401 is a credential problem, not a retry.
-Payloads are validated at the boundary only for the keys the loader relies on (`id`,
-dates); everything else, unknown field types included, is kept verbatim.
+exactly once; a second 401 is a credential problem, not a retry. A caller's token (a
+webhook's) that gets a 401 first gives way to the shared one. The answer shapes it checks
+are `pyrus_records.py`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from flows.sources.http import (
+from assistant.sources.http import (
     HttpStatusError,
     RequestStats,
     RetryPolicy,
@@ -27,7 +31,14 @@ from flows.sources.http import (
     error_details,
     send,
 )
-from flows.sources.pyrus_tokens import Token, TokenCache, credential_key
+from assistant.sources.pyrus_records import (
+    AuthResponse,
+    RegisterPage,
+    RegisterTask,
+    TaskEnvelope,
+    format_pyrus_datetime,
+)
+from assistant.sources.pyrus_tokens import Token, TokenCache, credential_key
 
 logger = logging.getLogger(__name__)
 
@@ -39,71 +50,12 @@ class PyrusAuthError(HttpStatusError):
     """Login or security key rejected, or a fresh token refused again."""
 
 
+class PyrusLoginFailed(PyrusAuthError):
+    """`POST /auth` itself failed (the bot treats it as an outage, the extract as config)."""
+
+
 class TaskNotFound(HttpStatusError):
     """`GET /tasks/{id}` answered 404: deleted (or no longer visible) since the register."""
-
-
-def parse_pyrus_datetime(value: object) -> datetime | None:
-    """`YYYY-MM-DDThh:mm:ssZ` (or any ISO 8601 with offset) as aware UTC; junk → None."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        logger.debug("unparseable Pyrus date %r kept only in the payload", value)
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def format_pyrus_datetime(value: datetime) -> str:
-    """The register's filter format: UTC, no fractions."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class RegisterTask(BaseModel):
-    """One register row: the loader needs only the id and the modification stamp."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    last_modified_date: str | None = None
-
-    @property
-    def modified_at(self) -> datetime | None:
-        return parse_pyrus_datetime(self.last_modified_date)
-
-
-class RegisterPage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    tasks: list[RegisterTask] = []
-
-
-class TaskRecord(BaseModel):
-    """The keys of `GET /tasks/{id}` the loader reads; the full payload stays a dict."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    form_id: int | None = None
-    last_modified_date: str | None = None
-    comments: list[dict[str, Any]] = []
-
-
-class TaskEnvelope(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    task: TaskRecord
-
-
-class AuthResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    access_token: str
-    api_url: str | None = None
 
 
 class PyrusClient:
@@ -111,8 +63,8 @@ class PyrusClient:
 
     def __init__(
         self,
-        login: str,
-        security_key: str,
+        login: str | None,
+        security_key: str | None,
         *,
         auth_url: str = DEFAULT_AUTH_URL,
         api_url: str | None = None,
@@ -122,11 +74,14 @@ class PyrusClient:
         timeout: float = 30.0,
         token_cache_dir: Path | None = None,
     ) -> None:
-        self._login = login
-        self._security_key = security_key
+        self._login = login or ""
+        self._security_key = security_key or ""
         self._auth_url = auth_url
         self._api_url_override = api_url
-        self._tokens = TokenCache(credential_key(auth_url, login, security_key), token_cache_dir)
+        key = credential_key(auth_url, self._login, self._security_key)
+        self._tokens = TokenCache(key, token_cache_dir)
+        self._learned_api_url: str | None = None
+        self.timeout = timeout
         self.policy = policy or RetryPolicy()
         self.stats = stats or RequestStats()
         self._http = httpx.Client(
@@ -146,7 +101,22 @@ class PyrusClient:
 
     # --- auth ---------------------------------------------------------------------
 
-    def _authenticate(self) -> Token:
+    @property
+    def can_authenticate(self) -> bool:
+        """Whether a login and key are configured (the bot may run on webhook tokens only)."""
+        return bool(self._login and self._security_key)
+
+    @property
+    def api_url(self) -> str:
+        """The API base: configured, else the one `/auth` named, else the public cloud."""
+        base = self._api_url_override or self._learned_api_url or DEFAULT_API_URL
+        return base.rstrip("/") + "/"
+
+    def _authenticate(self, deadline: float = math.inf) -> Token:
+        if not self.can_authenticate:
+            raise PyrusLoginFailed(
+                "no Pyrus token and PYRUS_LOGIN/PYRUS_SECURITY_KEY are unset", status=401
+            )
         response, body = send(
             self._http,
             "POST",
@@ -154,35 +124,59 @@ class PyrusClient:
             policy=self.policy,
             stats=self.stats,
             kind="auth",
+            deadline=deadline,
             json={"login": self._login, "security_key": self._security_key},
         )
         if body is None:
             code, message = error_details(response)
-            raise PyrusAuthError(
+            raise PyrusLoginFailed(
                 f"Pyrus auth failed for {self._login}: HTTP {response.status_code} "
                 f"{code or ''} {message}; check PYRUS_LOGIN / PYRUS_SECURITY_KEY",
                 status=response.status_code,
                 error_code=code,
+                response=response,
             )
         try:
             auth = AuthResponse.model_validate(body)
         except ValidationError as exc:
             raise SourceError(f"Pyrus auth answered without access_token: {exc}") from exc
+        self._learned_api_url = auth.api_url
         api_url = self._api_url_override or auth.api_url or DEFAULT_API_URL
         logger.info("authenticated to Pyrus as %s (api %s)", self._login, api_url)
         return Token(auth.access_token, api_url)
 
-    def _token(self, *, stale: Token | None = None) -> Token:
+    def _token(self, *, stale: Token | None = None, deadline: float = math.inf) -> Token:
         """The shared token; with `stale`, replace it unless another client already did."""
-        return self._tokens.get(self._authenticate, stale=stale)
+        token = self._tokens.get(lambda: self._authenticate(deadline), stale=stale)
+        if self._learned_api_url is None and self._api_url_override is None:
+            self._learned_api_url = token.api_url  # a cached token knows its host
+        return token
 
     # --- calls --------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, kind: str, **kwargs: Any) -> Any:
-        token = self._token()
-        for attempt in (1, 2):
-            url = token.api_url.rstrip("/") + "/" + path.lstrip("/")
-            headers = {"Authorization": f"Bearer {token.access_token}"}
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: str = "call",
+        token: str | None = None,
+        idempotent: bool = True,
+        deadline: float = math.inf,
+        **kwargs: Any,
+    ) -> Any:
+        """One API call through the retry policy; returns the decoded JSON.
+
+        `token` (a webhook's) is tried first; a 401 then falls back to the shared token,
+        and one more 401 re-authenticates once. Non-2xx answers the policy does not wait
+        out raise `HttpStatusError` (`PyrusAuthError` on 401, `TaskNotFound` on 404).
+        """
+        current = Token(token, self.api_url) if token else self._token(deadline=deadline)
+        reauthenticated = False
+        while True:
+            base = self._api_url_override or current.api_url  # a configured host wins
+            url = base.rstrip("/") + "/" + path.lstrip("/")
+            headers = {"Authorization": f"Bearer {current.access_token}"}
             response, body = send(
                 self._http,
                 method,
@@ -191,14 +185,22 @@ class PyrusClient:
                 stats=self.stats,
                 kind=kind,
                 headers=headers,
+                idempotent=idempotent,
+                deadline=deadline,
+                timeout=self.timeout if math.isfinite(deadline) else None,
                 **kwargs,
             )
             if body is not None:
                 return body
             code, message = error_details(response)
-            if response.status_code == 401 and attempt == 1:
+            if response.status_code == 401 and self.can_authenticate and not reauthenticated:
+                if token is not None:  # the caller's token expired: try the shared one first
+                    token, shared = None, self._token(deadline=deadline)
+                    if shared != current:
+                        current = shared
+                        continue
                 logger.info("Pyrus answered 401 %s; re-authenticating once", code)
-                token = self._token(stale=token)
+                current, reauthenticated = self._token(stale=current, deadline=deadline), True
                 continue
             error_class: type[HttpStatusError] = HttpStatusError
             if response.status_code == 401:
@@ -209,12 +211,12 @@ class PyrusClient:
                 f"Pyrus {method} {path}: HTTP {response.status_code} {code or '-'} {message}",
                 status=response.status_code,
                 error_code=code,
+                response=response,
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def forms(self) -> list[dict[str, Any]]:
         """Every form the account can see, as raw payloads."""
-        body = self._call("GET", "forms", kind="forms")
+        body = self.call("GET", "forms", kind="forms")
         forms = body.get("forms") if isinstance(body, dict) else None
         if not isinstance(forms, list):
             raise SourceError("Pyrus GET /forms: no 'forms' list in the answer")
@@ -222,7 +224,7 @@ class PyrusClient:
 
     def form(self, form_id: int) -> dict[str, Any]:
         """`GET /forms/{id}`: one form definition (fields, choices) as the raw payload."""
-        body = self._call("GET", f"forms/{form_id}", kind="forms")
+        body = self.call("GET", f"forms/{form_id}", kind="forms")
         if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
             raise SourceError(f"Pyrus GET /forms/{form_id}: no 'fields' list in the answer")
         return body
@@ -246,7 +248,7 @@ class PyrusClient:
             params["include_archived"] = "y"
         if modified_after is not None:
             params["modified_after"] = format_pyrus_datetime(modified_after)
-        body = self._call("GET", f"forms/{form_id}/register", kind="register", params=params)
+        body = self.call("GET", f"forms/{form_id}/register", kind="register", params=params)
         try:
             return RegisterPage.model_validate(body).tasks
         except ValidationError as exc:
@@ -267,7 +269,7 @@ class PyrusClient:
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         """`GET /tasks/{id}`: the task with all comments, as the raw payload dict."""
-        body = self._call("GET", f"tasks/{task_id}", kind="task")
+        body = self.call("GET", f"tasks/{task_id}", kind="task")
         try:
             TaskEnvelope.model_validate(body)
         except ValidationError as exc:
