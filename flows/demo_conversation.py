@@ -41,7 +41,12 @@ def sample_follow_ups(dataset_root: Path) -> tuple[str, str]:
                 thanks = comment.text or ""
         if needs and thanks:
             return needs, thanks
-    raise RuntimeError("the sample history holds no customer follow-ups")
+    from flows.demo import DemoFailed
+
+    raise DemoFailed(
+        f"the sample history in {dataset_root} holds no customer follow-ups; "
+        "regenerate it with `python -m sample_data.generate`"
+    )
 
 
 def _engineer(sandbox: Any) -> dict[str, Any]:
